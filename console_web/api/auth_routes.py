@@ -1,0 +1,134 @@
+"""``/auth/login``, ``/auth/logout`` and ``/me``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy import select, update
+
+from console_web.api.bodies import json_model, no_content, read_body
+from console_web.api.context import LOGIN_LIMITER_KEY, config_of, db_of, principal_of
+from console_web.api.routing import endpoint
+from console_web.api.schemas import LoginIn, LoginOut, MeOut, UserOut
+from console_web.auth.cookies import clear_session_cookie, set_session_cookie
+from console_web.auth.passwords import verify_password
+from console_web.auth.request_auth import check_origin
+from console_web.auth.websessions import end_web_session, start_web_session
+from console_web.db.models import User, WebSession
+from console_web.db.repo import audit
+from jumpoint.core.errors import TooManyRequests, Unauthorized
+
+log = logging.getLogger(__name__)
+
+WRONG_LOGIN = "wrong username or password"
+
+
+def _client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@endpoint(
+    "POST",
+    "/auth/login",
+    access="public",
+    summary="Log in (sets the session cookie)",
+    tag="auth",
+    body=LoginIn,
+    response=LoginOut,
+    description="Rate limited per username and per client address "
+    "(security.login_attempts_per_minute failures).",
+)
+async def login(request: web.Request) -> web.StreamResponse:
+    """Check the password, start a login session, set the cookie and return the CSRF token."""
+    check_origin(request)
+    body = await read_body(request, LoginIn)
+    db = db_of(request)
+    config = config_of(request)
+    limiter = request.app[LOGIN_LIMITER_KEY]
+    limit = config.security.login_attempts_per_minute
+    username = body.username.strip().lower()
+    keys = (f"user:{username}", f"ip:{_client_ip(request)}")
+    waits = [w for w in (limiter.retry_after(k, limit) for k in keys) if w is not None]
+    if waits:
+        wait = max(waits)
+        await audit(
+            db, action="login.rate_limited", detail={"username": username[:64], "ip": _client_ip(request)}
+        )
+        raise TooManyRequests(
+            f"too many failed logins; try again in {wait} seconds", details={"retry_after_seconds": wait}
+        )
+    async with db.session() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        stored = None if user is None else user.password_hash
+    verdict = await verify_password(stored, body.password)
+    if user is None or not verdict.ok:
+        for key in keys:
+            limiter.record(key)
+        await audit(
+            db,
+            action="login.failed",
+            actor_user_id=None if user is None else user.id,
+            detail={"username": username[:64], "ip": _client_ip(request)},
+        )
+        log.info("failed login for %r from %s", username[:64], _client_ip(request))
+        raise Unauthorized(WRONG_LOGIN)
+    if user.disabled:
+        await audit(
+            db,
+            action="login.failed",
+            actor_user_id=user.id,
+            detail={"username": username, "reason": "disabled"},
+        )
+        raise Unauthorized("this account is disabled", hint="ask an administrator")
+    limiter.reset(keys[0])
+    if verdict.new_hash is not None:
+        async with db.session() as session:
+            await session.execute(
+                update(User).where(User.id == user.id).values(password_hash=verdict.new_hash)
+            )
+    started = await start_web_session(db, user.id, config.security)
+    await audit(
+        db, action="login.ok", actor_user_id=user.id, detail={"username": username, "ip": _client_ip(request)}
+    )
+    log.info("user %s logged in", username)
+    response = json_model(LoginOut(user=UserOut.model_validate(user), csrf_token=started.csrf_token))
+    set_session_cookie(response, request, started.cookie_token, config.security.session_max_hours * 3600)
+    return response
+
+
+@endpoint(
+    "POST", "/auth/logout", access="user", summary="Log out (ends the login session)", tag="auth", status=204
+)
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the caller's login session and clear the cookie."""
+    principal = principal_of(request)
+    if principal.web_session_id is not None:
+        await end_web_session(db_of(request), principal.web_session_id)
+    await audit(
+        db_of(request), action="logout", actor_user_id=principal.user_id, detail={"via": principal.via}
+    )
+    response = no_content()
+    clear_session_cookie(response, request)
+    return response
+
+
+@endpoint("GET", "/me", access="user", summary="Who am I", tag="auth", response=MeOut)
+async def me(request: web.Request) -> web.StreamResponse:
+    """The caller, with the CSRF token when authenticated by the login cookie."""
+    principal = principal_of(request)
+    csrf: str | None = None
+    if principal.web_session_id is not None:
+        async with db_of(request).session() as session:
+            csrf = await session.scalar(
+                select(WebSession.csrf_token).where(WebSession.id == principal.web_session_id)
+            )
+    return json_model(
+        MeOut(
+            id=principal.user_id,
+            username=principal.username,
+            display_name=principal.display_name,
+            is_admin=principal.is_admin,
+            csrf_token=csrf,
+        )
+    )

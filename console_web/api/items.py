@@ -1,0 +1,277 @@
+"""``/jump-items``: Shell Jump shortcuts in the Jump Groups the caller can use, and starting a Jump."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console_web.api.access import get_group, get_item, personal_group, visible_groups
+from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
+from console_web.api.context import db_of, principal_of
+from console_web.api.hubapi import hub_of
+from console_web.api.routing import endpoint
+from console_web.api.schemas import (
+    DEFAULT_PORTS,
+    JumpIn,
+    JumpItemCreate,
+    JumpItemList,
+    JumpItemOut,
+    JumpItemQuery,
+    JumpItemUpdate,
+    JumpOut,
+    SessionOut,
+)
+from console_web.db.clock import utcnow
+from console_web.db.models import JumpGroup, JumpItem, Jumpoint
+from console_web.db.repo import add_audit
+from console_web.hub.jump import JumpRequest
+from jumpoint.core.adapter import Target
+from jumpoint.core.errors import BadRequest
+
+log = logging.getLogger(__name__)
+
+LIST_CAP = 200
+NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - {"credential_ref"}
+
+
+async def _check_jumpoint(session: AsyncSession, jumpoint_id: int) -> None:
+    if await session.get(Jumpoint, jumpoint_id) is None:
+        raise BadRequest(
+            f"jumpoint_id: Jumpoint {jumpoint_id} does not exist", details={"field": "jumpoint_id"}
+        )
+
+
+def _host_and_port(body: JumpItemCreate | JumpItemUpdate) -> tuple[str | None, int | None]:
+    try:
+        return body.host_and_port()
+    except ValueError as exc:  # already checked by the model; kept for safety
+        raise BadRequest(f"hostname: {exc}") from None
+
+
+@endpoint(
+    "GET",
+    "/jump-items",
+    access="user",
+    summary="List or search Jump Items",
+    tag="jump-items",
+    query=JumpItemQuery,
+    response=JumpItemList,
+)
+async def list_items(request: web.Request) -> web.StreamResponse:
+    """Visible items ordered by name, at most 200; ``search`` matches name, hostname, tag or comments."""
+    principal = principal_of(request)
+    query = read_query(request, JumpItemQuery)
+    stmt = (
+        select(JumpItem)
+        .join(JumpGroup, JumpGroup.id == JumpItem.group_id)
+        .where(visible_groups(principal))
+        .order_by(func.lower(JumpItem.name), JumpItem.id)
+        .limit(LIST_CAP + 1)
+    )
+    if query.group_id is not None:
+        stmt = stmt.where(JumpItem.group_id == query.group_id)
+    if query.search:
+        needle = query.search.strip().lower()
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (JumpItem.name, JumpItem.hostname, JumpItem.tag, JumpItem.comments)
+                )
+            )
+        )
+    async with db_of(request).session() as session:
+        rows = (await session.scalars(stmt)).all()
+        items = [JumpItemOut.model_validate(r) for r in rows[:LIST_CAP]]
+    return json_model(JumpItemList(items=items, truncated=len(rows) > LIST_CAP))
+
+
+@endpoint(
+    "POST",
+    "/jump-items",
+    access="user",
+    summary="Create a Jump Item",
+    tag="jump-items",
+    body=JumpItemCreate,
+    response=JumpItemOut,
+    status=201,
+)
+async def create_item(request: web.Request) -> web.StreamResponse:
+    """Create an item in a group the caller can use (default: their personal group)."""
+    principal = principal_of(request)
+    body = await read_body(request, JumpItemCreate)
+    host, port = _host_and_port(body)
+    assert host is not None
+    async with db_of(request).session() as session:
+        group = (
+            await get_group(session, principal, body.group_id)
+            if body.group_id is not None
+            else await personal_group(session, principal)
+        )
+        await _check_jumpoint(session, body.jumpoint_id)
+        now = utcnow()
+        item = JumpItem(
+            group_id=group.id,
+            name=body.name,
+            jumpoint_id=body.jumpoint_id,
+            hostname=host,
+            protocol=body.protocol,
+            port=port or DEFAULT_PORTS[body.protocol],
+            username=body.username,
+            terminal_type=body.terminal_type,
+            keepalive_seconds=body.keepalive_seconds,
+            tag=body.tag,
+            comments=body.comments,
+            credential_ref=body.credential_ref,
+            created_by=principal.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(item)
+        await session.flush()
+        add_audit(
+            session,
+            action="item.created",
+            actor_user_id=principal.user_id,
+            detail={"item_id": item.id, "name": item.name, "group_id": group.id},
+        )
+        out = JumpItemOut.model_validate(item)
+    return json_model(out, status=201)
+
+
+@endpoint(
+    "GET",
+    "/jump-items/{id}",
+    access="user",
+    summary="Get a Jump Item",
+    tag="jump-items",
+    response=JumpItemOut,
+)
+async def get_item_route(request: web.Request) -> web.StreamResponse:
+    """One visible item (404 for items in groups the caller cannot use)."""
+    principal = principal_of(request)
+    item_id = path_int(request, "id")
+    async with db_of(request).session() as session:
+        return json_model(JumpItemOut.model_validate(await get_item(session, principal, item_id)))
+
+
+@endpoint(
+    "PATCH",
+    "/jump-items/{id}",
+    access="user",
+    summary="Change a Jump Item",
+    tag="jump-items",
+    body=JumpItemUpdate,
+    response=JumpItemOut,
+)
+async def update_item(request: web.Request) -> web.StreamResponse:
+    """Change the given fields; moving needs access to the new group; ``hostname:port`` sets the port."""
+    principal = principal_of(request)
+    item_id = path_int(request, "id")
+    body = await read_body(request, JumpItemUpdate)
+    given = body.model_fields_set
+    for field in given & NOT_NULLABLE:
+        if getattr(body, field) is None:
+            raise BadRequest(f"{field}: may not be null (leave it out to keep the current value)")
+    host, port = _host_and_port(body)
+    changes: dict[str, Any] = {f: getattr(body, f) for f in given if f not in ("hostname", "port")}
+    if host is not None:
+        changes["hostname"] = host
+    if port is not None:
+        changes["port"] = port
+    async with db_of(request).session() as session:
+        item = await get_item(session, principal, item_id)
+        if "group_id" in changes:
+            await get_group(session, principal, changes["group_id"])
+        if "jumpoint_id" in changes:
+            await _check_jumpoint(session, changes["jumpoint_id"])
+        for field, value in changes.items():
+            setattr(item, field, value)
+        item.updated_at = utcnow()
+        add_audit(
+            session,
+            action="item.updated",
+            actor_user_id=principal.user_id,
+            detail={"item_id": item.id, "name": item.name, "changed": sorted(changes)},
+        )
+        out = JumpItemOut.model_validate(item)
+    return json_model(out)
+
+
+@endpoint(
+    "DELETE", "/jump-items/{id}", access="user", summary="Delete a Jump Item", tag="jump-items", status=204
+)
+async def delete_item(request: web.Request) -> web.StreamResponse:
+    """Delete a visible item."""
+    principal = principal_of(request)
+    item_id = path_int(request, "id")
+    async with db_of(request).session() as session:
+        item = await get_item(session, principal, item_id)
+        await session.execute(delete(JumpItem).where(and_(JumpItem.id == item.id)))
+        add_audit(
+            session,
+            action="item.deleted",
+            actor_user_id=principal.user_id,
+            detail={"item_id": item_id, "name": item.name},
+        )
+    return no_content()
+
+
+@endpoint(
+    "POST",
+    "/jump-items/{id}/jump",
+    access="user",
+    summary="Jump: start a session to the item",
+    tag="jump-items",
+    body=JumpIn,
+    response=JumpOut,
+    status=201,
+    description="503 jumpoint_unavailable when the item's Jumpoint is not connected.",
+)
+async def jump(request: web.Request) -> web.StreamResponse:
+    """Build the Target from the item and ask the hub to start the session."""
+    principal = principal_of(request)
+    item_id = path_int(request, "id")
+    body = await read_body(request, JumpIn)
+    async with db_of(request).session() as session:
+        item = await get_item(session, principal, item_id)
+        request_ = JumpRequest(
+            item_id=item.id,
+            item_name=item.name,
+            jumpoint_id=item.jumpoint_id,
+            target=Target.model_validate(
+                {
+                    "protocol": item.protocol,
+                    "hostname": item.hostname,
+                    "port": item.port,
+                    "username": item.username,
+                    "terminal_type": item.terminal_type,
+                    "keepalive_seconds": item.keepalive_seconds,
+                    "credential_ref": item.credential_ref,
+                    "cols": body.cols,
+                    "rows": body.rows,
+                }
+            ),
+        )
+    info = await hub_of(request).start_session(principal, request_)
+    async with db_of(request).session() as session:
+        add_audit(
+            session,
+            action="jump.started",
+            actor_user_id=principal.user_id,
+            session_id=info.session_id,
+            detail={"item_id": item_id, "name": request_.item_name, "jumpoint_id": request_.jumpoint_id},
+        )
+    log.info("user %s jumped to item %d (session %s)", principal.username, item_id, info.session_id)
+    return json_model(
+        JumpOut(
+            session_id=info.session_id,
+            url=f"/api/v1/sessions/{info.session_id}/ws",
+            session=SessionOut.model_validate(info),
+        ),
+        status=201,
+    )

@@ -1,0 +1,311 @@
+"""``/jumpoints``, their registration keys, ``/jumpoint/register`` and the Jumpoints' cached host keys."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, func, select
+
+from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
+from console_web.api.context import config_of, db_of, principal_of
+from console_web.api.hubapi import hub_of, hub_or_none
+from console_web.api.routing import endpoint
+from console_web.api.schemas import (
+    HostKeyOut,
+    HostKeyRemoveQuery,
+    Items,
+    JumpointCreate,
+    JumpointOut,
+    JumpointUpdate,
+    RegisterIn,
+    RegisterOut,
+    RegistrationKeyCreate,
+    RegistrationKeyOut,
+    RemovedOut,
+)
+from console_web.config import ConsoleConfig
+from console_web.db.models import JumpItem, Jumpoint
+from console_web.db.registration import create_registration_key, register_jumpoint
+from console_web.db.repo import add_audit, create_jumpoint_in
+from jumpoint.core.errors import Conflict, JumpointUnavailable, NotFound, ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def register_command(console_url: str, key: str) -> str:
+    """The command an admin runs on the Jumpoint host to register it."""
+    return f"jumpoint register --console {shlex.quote(console_url)} --key {shlex.quote(key)}"
+
+
+def console_url_from_config(config: ConsoleConfig) -> str:
+    """The console's URL as the Jumpoint should use it: ``listen.public_url`` or derived from ``listen``."""
+    if config.listen.public_url:
+        return config.listen.public_url.rstrip("/")
+    scheme = "http" if config.listen.tls.mode == "off" else "https"
+    host = config.listen.host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{config.listen.port}"
+
+
+def _out(jumpoint: Jumpoint, request: web.Request) -> JumpointOut:
+    hub = hub_or_none(request)
+    return JumpointOut(
+        id=jumpoint.id,
+        name=jumpoint.name,
+        comments=jumpoint.comments,
+        hostname=jumpoint.hostname,
+        registered=jumpoint.token_hash is not None,
+        registered_at=jumpoint.registered_at,
+        last_seen_at=jumpoint.last_seen_at,
+        connected=bool(hub and hub.is_connected(jumpoint.id)),
+    )
+
+
+def _missing(jumpoint_id: int) -> NotFound:
+    return NotFound(f"Jumpoint {jumpoint_id} does not exist")
+
+
+@endpoint(
+    "GET", "/jumpoints", access="user", summary="List Jumpoints", tag="jumpoints", response=Items[JumpointOut]
+)
+async def list_jumpoints(request: web.Request) -> web.StreamResponse:
+    """Every Jumpoint by name, with ``connected``."""
+    async with db_of(request).session() as session:
+        rows = (await session.scalars(select(Jumpoint).order_by(Jumpoint.name))).all()
+        return json_model(Items[JumpointOut](items=[_out(j, request) for j in rows]))
+
+
+@endpoint(
+    "POST",
+    "/jumpoints",
+    access="admin",
+    summary="Create a Jumpoint",
+    tag="jumpoints",
+    body=JumpointCreate,
+    response=JumpointOut,
+    status=201,
+)
+async def create_jumpoint(request: web.Request) -> web.StreamResponse:
+    """Create a Jumpoint; then create a registration key for it."""
+    principal = principal_of(request)
+    body = await read_body(request, JumpointCreate)
+    async with db_of(request).session() as session:
+        jumpoint = await create_jumpoint_in(session, body.name, body.comments)
+        add_audit(
+            session,
+            action="jumpoint.created",
+            actor_user_id=principal.user_id,
+            detail={"jumpoint_id": jumpoint.id, "name": jumpoint.name},
+        )
+        out = _out(jumpoint, request)
+    log.info("Jumpoint %s created by %s", out.name, principal.username)
+    return json_model(out, status=201)
+
+
+@endpoint(
+    "GET", "/jumpoints/{id}", access="user", summary="Get a Jumpoint", tag="jumpoints", response=JumpointOut
+)
+async def get_jumpoint(request: web.Request) -> web.StreamResponse:
+    """One Jumpoint."""
+    jumpoint_id = path_int(request, "id")
+    async with db_of(request).session() as session:
+        jumpoint = await session.get(Jumpoint, jumpoint_id)
+        if jumpoint is None:
+            raise _missing(jumpoint_id)
+        return json_model(_out(jumpoint, request))
+
+
+@endpoint(
+    "PATCH",
+    "/jumpoints/{id}",
+    access="admin",
+    summary="Change a Jumpoint",
+    tag="jumpoints",
+    body=JumpointUpdate,
+    response=JumpointOut,
+)
+async def update_jumpoint(request: web.Request) -> web.StreamResponse:
+    """Rename or re-comment a Jumpoint."""
+    principal = principal_of(request)
+    jumpoint_id = path_int(request, "id")
+    body = await read_body(request, JumpointUpdate)
+    async with db_of(request).session() as session:
+        jumpoint = await session.get(Jumpoint, jumpoint_id)
+        if jumpoint is None:
+            raise _missing(jumpoint_id)
+        if body.name is not None and body.name != jumpoint.name:
+            if await session.scalar(select(Jumpoint.id).where(Jumpoint.name == body.name)) is not None:
+                raise Conflict(f"a Jumpoint named {body.name!r} already exists")
+            jumpoint.name = body.name
+        if body.comments is not None:
+            jumpoint.comments = body.comments
+        add_audit(
+            session,
+            action="jumpoint.updated",
+            actor_user_id=principal.user_id,
+            detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
+        )
+        return json_model(_out(jumpoint, request))
+
+
+@endpoint(
+    "DELETE",
+    "/jumpoints/{id}",
+    access="admin",
+    summary="Delete a Jumpoint without Jump Items",
+    tag="jumpoints",
+    status=204,
+)
+async def delete_jumpoint(request: web.Request) -> web.StreamResponse:
+    """Delete a Jumpoint (its token stops working); 409 while Jump Items use it."""
+    principal = principal_of(request)
+    jumpoint_id = path_int(request, "id")
+    async with db_of(request).session() as session:
+        jumpoint = await session.get(Jumpoint, jumpoint_id)
+        if jumpoint is None:
+            raise _missing(jumpoint_id)
+        count = await session.scalar(
+            select(func.count()).select_from(JumpItem).where(JumpItem.jumpoint_id == jumpoint_id)
+        )
+        if count:
+            raise Conflict(f"{count} Jump Items use Jumpoint {jumpoint.name!r}; move or delete them first")
+        await session.execute(delete(Jumpoint).where(Jumpoint.id == jumpoint_id))
+        add_audit(
+            session,
+            action="jumpoint.deleted",
+            actor_user_id=principal.user_id,
+            detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
+        )
+    return no_content()
+
+
+@endpoint(
+    "POST",
+    "/jumpoints/{id}/registration-keys",
+    access="admin",
+    summary="Create a one-time registration key",
+    tag="jumpoints",
+    body=RegistrationKeyCreate,
+    response=RegistrationKeyOut,
+    status=201,
+)
+async def create_key(request: web.Request) -> web.StreamResponse:
+    """A single-use key, valid ``expires_minutes`` (default ``security.registration_key_minutes``)."""
+    principal = principal_of(request)
+    jumpoint_id = path_int(request, "id")
+    body = await read_body(request, RegistrationKeyCreate)
+    config = config_of(request)
+    minutes = body.expires_minutes or config.security.registration_key_minutes
+    issued = await create_registration_key(
+        db_of(request), jumpoint_id, minutes=minutes, created_by=principal.user_id
+    )
+    url = (
+        config.listen.public_url.rstrip("/")
+        if config.listen.public_url
+        else f"{request.scheme}://{request.host}"
+    )
+    return json_model(
+        RegistrationKeyOut(
+            jumpoint_id=issued.jumpoint_id,
+            jumpoint_name=issued.jumpoint_name,
+            key=issued.key,
+            expires_at=issued.expires_at,
+            command=register_command(url, issued.key),
+        ),
+        status=201,
+    )
+
+
+@endpoint(
+    "POST",
+    "/jumpoint/register",
+    access="public",
+    summary="Register a Jumpoint with its one-time key",
+    tag="jumpoints",
+    body=RegisterIn,
+    response=RegisterOut,
+    description="The key is spent; 401 for an unknown or expired key, 409 for a key already used.",
+)
+async def register(request: web.Request) -> web.StreamResponse:
+    """Exchange a registration key for the Jumpoint's token."""
+    body = await read_body(request, RegisterIn)
+    result = await register_jumpoint(db_of(request), body.key, body.hostname)
+    return json_model(RegisterOut(jumpoint_id=result.jumpoint_id, name=result.name, token=result.token))
+
+
+async def _connected_jumpoint(request: web.Request) -> int:
+    jumpoint_id = path_int(request, "id")
+    async with db_of(request).session() as session:
+        jumpoint = await session.get(Jumpoint, jumpoint_id)
+        if jumpoint is None:
+            raise _missing(jumpoint_id)
+        name = jumpoint.name
+    if not hub_of(request).is_connected(jumpoint_id):
+        raise JumpointUnavailable(
+            f"Jumpoint {name!r} is not connected", hint="start the Jumpoint and try again"
+        )
+    return jumpoint_id
+
+
+def _host_key(entry: Any) -> HostKeyOut:
+    if not isinstance(entry, dict):
+        raise ServiceError("the Jumpoint sent a malformed host key list")
+    return HostKeyOut.model_validate(entry)
+
+
+@endpoint(
+    "GET",
+    "/jumpoints/{id}/host-keys",
+    access="admin",
+    summary="List the Jumpoint's cached host keys",
+    tag="jumpoints",
+    response=Items[HostKeyOut],
+)
+async def list_host_keys(request: web.Request) -> web.StreamResponse:
+    """Asked live through the Jumpoint's tunnel (503 if it is not connected)."""
+    jumpoint_id = await _connected_jumpoint(request)
+    result = await hub_of(request).jumpoint_request(jumpoint_id, "hostkeys.list", {})
+    if not isinstance(result, list):
+        raise ServiceError("the Jumpoint sent a malformed host key list")
+    return json_model(Items[HostKeyOut](items=[_host_key(e) for e in result]))
+
+
+@endpoint(
+    "DELETE",
+    "/jumpoints/{id}/host-keys",
+    access="admin",
+    summary="Forget cached host keys",
+    tag="jumpoints",
+    query=HostKeyRemoveQuery,
+    response=RemovedOut,
+)
+async def remove_host_keys(request: web.Request) -> web.StreamResponse:
+    """Remove the keys of ``host:port`` (only ``fingerprint`` if given); returns how many were removed."""
+    principal = principal_of(request)
+    query = read_query(request, HostKeyRemoveQuery)
+    jumpoint_id = await _connected_jumpoint(request)
+    args: dict[str, Any] = {"host": query.host, "port": query.port}
+    if query.fingerprint is not None:
+        args["fingerprint"] = query.fingerprint
+    result = await hub_of(request).jumpoint_request(jumpoint_id, "hostkeys.remove", args)
+    removed = result.get("removed") if isinstance(result, dict) else None
+    if not isinstance(removed, int):
+        raise ServiceError("the Jumpoint sent a malformed reply to hostkeys.remove")
+    await _audit_removed(request, principal.user_id, jumpoint_id, args, removed)
+    return json_model(RemovedOut(removed=removed))
+
+
+async def _audit_removed(
+    request: web.Request, user_id: int, jumpoint_id: int, args: dict[str, Any], n: int
+) -> None:
+    async with db_of(request).session() as session:
+        add_audit(
+            session,
+            action="hostkeys.removed",
+            actor_user_id=user_id,
+            detail={"jumpoint_id": jumpoint_id, **args, "removed": n},
+        )

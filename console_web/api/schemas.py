@@ -1,0 +1,461 @@
+"""The request and response models of the REST API (the OpenAPI document is generated from these).
+
+Request models forbid unknown fields; response models describe exactly what the API returns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from console_web.db.models import (
+    COMMENTS_MAX,
+    CREDENTIAL_REF_MAX,
+    HOSTNAME_MAX,
+    NAME_MAX,
+    TAG_MAX,
+    USERNAME_PATTERN,
+)
+from console_web.db.repo import PASSWORD_MAX, PASSWORD_MIN
+
+SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh",)
+DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "telnet": 23, "vnc": 5900, "rdp": 3389}
+
+T = TypeVar("T")
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+Username = Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)]
+Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+Comments = Annotated[str, Field(max_length=COMMENTS_MAX)]
+Tag = Annotated[str, Field(max_length=TAG_MAX)]
+CredentialRef = Annotated[str, Field(min_length=1, max_length=CREDENTIAL_REF_MAX)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+ItemUsername = Annotated[str, Field(max_length=128)]
+Keepalive = Annotated[int, Field(ge=0, le=3600)]
+Id = Annotated[int, Field(ge=1)]
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Items(Out, Generic[T]):
+    """A list response."""
+
+    items: list[T]
+
+
+# --- errors ------------------------------------------------------------------------------------
+class ErrorDetail(Out):
+    """What failed, who failed (``target``, ``user`` or ``us``) and what to do."""
+
+    code: str
+    who: Literal["target", "user", "us"]
+    message: str
+    hint: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(Out):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+# --- auth and users ----------------------------------------------------------------------------
+class LoginIn(Body):
+    """Log in with a username and password."""
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
+
+
+class UserOut(Out):
+    """A user (the password is never returned)."""
+
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    disabled: bool
+    created_at: datetime
+
+
+class LoginOut(Out):
+    """A successful login: the user and the CSRF token to send in ``X-CSRF-Token``."""
+
+    user: UserOut
+    csrf_token: str
+
+
+class MeOut(Out):
+    """The caller; ``csrf_token`` is present when authenticated by the login cookie."""
+
+    id: int
+    username: str
+    display_name: str
+    is_admin: bool
+    csrf_token: str | None = None
+
+
+class UserCreate(Body):
+    """A new user (also gets a personal Jump Group)."""
+
+    username: Username
+    password: Password
+    display_name: Annotated[str, Field(max_length=NAME_MAX)] | None = None
+    is_admin: bool = False
+
+
+class UserUpdate(Body):
+    """Changes to a user; absent fields stay as they are."""
+
+    display_name: Annotated[str, Field(max_length=NAME_MAX)] | None = None
+    password: Password | None = None
+    is_admin: bool | None = None
+    disabled: bool | None = None
+
+
+# --- API tokens --------------------------------------------------------------------------------
+class TokenCreate(Body):
+    """A new API token for the caller."""
+
+    name: Name
+    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class TokenOut(Out):
+    """An API token as listed (without its text)."""
+
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class TokenCreated(TokenOut):
+    """A new API token: ``token`` is shown this once only."""
+
+    token: str
+
+
+# --- Jump Groups -------------------------------------------------------------------------------
+class GroupCreate(Body):
+    """A new shared Jump Group."""
+
+    name: Name
+
+
+class GroupUpdate(Body):
+    """Rename a Jump Group."""
+
+    name: Name
+
+
+class MemberOut(Out):
+    """A member of a shared Jump Group."""
+
+    user_id: int
+    username: str
+
+
+class GroupOut(Out):
+    """A Jump Group: ``personal`` groups belong to one user; shared groups list ``members`` for admins."""
+
+    id: int
+    name: str
+    personal: bool
+    owner_user_id: int | None = None
+    members: list[MemberOut] | None = None
+
+
+# --- Jumpoints ---------------------------------------------------------------------------------
+class JumpointCreate(Body):
+    """A new Jumpoint (then create a registration key for it)."""
+
+    name: Name
+    comments: Comments = ""
+
+
+class JumpointUpdate(Body):
+    """Changes to a Jumpoint."""
+
+    name: Name | None = None
+    comments: Comments | None = None
+
+
+class JumpointOut(Out):
+    """A Jumpoint; ``connected`` is live, ``registered`` says whether it has a token."""
+
+    id: int
+    name: str
+    comments: str
+    hostname: str
+    registered: bool
+    registered_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    connected: bool
+
+
+class RegistrationKeyCreate(Body):
+    """Ask for a one-time registration key."""
+
+    expires_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] | None = None
+
+
+class RegistrationKeyOut(Out):
+    """A one-time registration key (shown once) and the command to run on the Jumpoint host."""
+
+    jumpoint_id: int
+    jumpoint_name: str
+    key: str
+    expires_at: datetime
+    command: str
+
+
+class RegisterIn(Body):
+    """A Jumpoint registering with its one-time key."""
+
+    key: Annotated[str, Field(min_length=1, max_length=256)]
+    hostname: Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX)]
+
+
+class RegisterOut(Out):
+    """The Jumpoint's identity and token (keep the token secret; it replaces any earlier one)."""
+
+    jumpoint_id: int
+    name: str
+    token: str
+
+
+class HostKeyOut(Out):
+    """One host key cached on a Jumpoint."""
+
+    host: str
+    port: int
+    algorithm: str
+    fingerprint: str
+    added_at: str = ""
+
+
+class HostKeyRemoveQuery(Body):
+    """Which cached host keys to forget (all keys of host:port unless ``fingerprint`` is given)."""
+
+    host: Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX)]
+    port: Port = 22
+    fingerprint: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+class RemovedOut(Out):
+    """How many entries were removed."""
+
+    removed: int
+
+
+# --- Jump Items --------------------------------------------------------------------------------
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None)."""
+    text = text.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("an IPv6 address in brackets needs the closing ']' (e.g. [::1]:2222)")
+        host, rest = text[1:end], text[end + 1 :]
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise ValueError(f"{host!r} in brackets is not an IPv6 address") from None
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise ValueError("after ']' only ':port' may follow")
+        return host, _port(rest[1:])
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host, _port(port)
+    return text, None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"port {text[:20]!r} must be a number from 1 to 65535")
+    return int(text)
+
+
+def check_hostname(host: str) -> str:
+    """Refuse empty names, spaces, '/', '@', '\\' and a leading '-' (as the Jumpoint's Target does)."""
+    if not host:
+        raise ValueError("the host name is empty")
+    if len(host) > HOSTNAME_MAX:
+        raise ValueError(f"the host name is longer than {HOSTNAME_MAX} characters")
+    if any(ch.isspace() or ch in "/@\\" for ch in host) or host.startswith("-"):
+        raise ValueError("must be a host name or an IP address, without spaces, '/', '@' or a leading '-'")
+    return host
+
+
+def check_protocol(value: str) -> str:
+    """Only the protocols implemented so far are accepted."""
+    if value not in SUPPORTED_PROTOCOLS:
+        raise ValueError(
+            f"protocol {value[:32]} is not supported yet; supported: {', '.join(SUPPORTED_PROTOCOLS)}"
+        )
+    return value
+
+
+HostnameText = Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX + 8)]
+
+
+class _ItemFields(Body):
+    @field_validator("hostname", check_fields=False)
+    @classmethod
+    def _hostname_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _ = split_host_port(value)
+        check_hostname(host)
+        return value.strip()
+
+    @field_validator("protocol", check_fields=False)
+    @classmethod
+    def _protocol_supported(cls, value: str | None) -> str | None:
+        return None if value is None else check_protocol(value)
+
+    def host_and_port(self) -> tuple[str | None, int | None]:
+        """The host name without a port, and the port (from ``hostname:port``, else the ``port`` field)."""
+        hostname: str | None = getattr(self, "hostname", None)
+        port: int | None = getattr(self, "port", None)
+        if hostname is None:
+            return None, port
+        host, host_port = split_host_port(hostname)
+        if host_port is not None and port is not None and host_port != port:
+            raise ValueError(f"hostname says port {host_port} but port is {port}; give the port once")
+        return host, host_port if host_port is not None else port
+
+    @model_validator(mode="after")
+    def _ports_agree(self) -> _ItemFields:
+        try:
+            self.host_and_port()
+        except ValueError as exc:
+            raise ValueError(f"hostname: {exc}") from None
+        return self
+
+
+class JumpItemCreate(_ItemFields):
+    """A new Shell Jump item. ``hostname`` may carry ``:port`` (IPv6 in brackets: ``[::1]:2222``)."""
+
+    name: Name
+    group_id: Id | None = Field(default=None, description="default: the caller's personal group")
+    jumpoint_id: Id
+    hostname: HostnameText
+    protocol: Annotated[str, Field(max_length=16)] = "ssh"
+    port: Port | None = Field(default=None, description="default: 22 for ssh")
+    username: ItemUsername = ""
+    terminal_type: Literal["xterm", "vt100"] = "xterm"
+    keepalive_seconds: Keepalive = Field(default=0, description="0 = no keep-alive packets")
+    tag: Tag = ""
+    comments: Comments = ""
+    credential_ref: CredentialRef | None = Field(
+        default=None, description="name of a credential in the Jumpoint's local credential store"
+    )
+
+
+class JumpItemUpdate(_ItemFields):
+    """Changes to a Jump Item; absent fields stay, ``credential_ref: null`` clears it."""
+
+    name: Name | None = None
+    group_id: Id | None = None
+    jumpoint_id: Id | None = None
+    hostname: HostnameText | None = None
+    protocol: Annotated[str, Field(max_length=16)] | None = None
+    port: Port | None = None
+    username: ItemUsername | None = None
+    terminal_type: Literal["xterm", "vt100"] | None = None
+    keepalive_seconds: Keepalive | None = None
+    tag: Tag | None = None
+    comments: Comments | None = None
+    credential_ref: CredentialRef | None = None
+
+
+class JumpItemOut(Out):
+    """A Jump Item."""
+
+    id: int
+    name: str
+    group_id: int
+    jumpoint_id: int
+    hostname: str
+    protocol: str
+    port: int
+    username: str
+    terminal_type: str
+    keepalive_seconds: int
+    tag: str
+    comments: str
+    credential_ref: str | None = None
+    created_by: int | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JumpItemList(Out):
+    """Jump Items ordered by name; at most 200 (``truncated`` says more matched)."""
+
+    items: list[JumpItemOut]
+    truncated: bool
+
+
+class JumpItemQuery(Body):
+    """Filters: ``search`` matches name, hostname, tag and comments (case-insensitive)."""
+
+    search: Annotated[str, Field(max_length=256)] | None = None
+    group_id: Id | None = None
+
+
+class JumpIn(Body):
+    """The terminal size of the panel that will show the session."""
+
+    cols: Annotated[int, Field(ge=1, le=1000)] = 80
+    rows: Annotated[int, Field(ge=1, le=500)] = 24
+
+
+class SessionOut(Out):
+    """A live session."""
+
+    session_id: str
+    item_id: int
+    item_name: str
+    owner_user_id: int
+    jumpoint_id: int
+    protocol: str
+    state: str
+    started_at: str
+
+
+class JumpOut(Out):
+    """A started session and the WebSocket URL that shows it."""
+
+    session_id: str
+    url: str
+    session: SessionOut
+
+
+class ClientScriptQuery(Body):
+    """Client Scripting: ``type=web_console&operation=execute&action=start_jump_item_session``."""
+
+    type: Literal["web_console"]
+    operation: Literal["execute"]
+    action: Literal["start_jump_item_session"]
+    search_string: Annotated[str, Field(min_length=1, max_length=256)]

@@ -1,0 +1,121 @@
+"""The console's configuration file (YAML), validated into typed settings.
+
+A bad file is refused at start with the file, the key path and what was expected. Unknown keys are
+errors. Secret values may be given as ``{env: NAME}`` or ``{file: PATH}`` instead of inline text.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jumpoint.core.config_files import load_config_file
+from jumpoint.core.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Section):
+    """A secret given by reference: exactly one of ``env`` (an environment variable) or ``file`` (a path)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
+
+    def resolve(self) -> str:
+        """Read the secret now; raise ConfigError naming the variable or file if it is missing."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+
+
+class TlsSettings(_Section):
+    """HTTPS: ``mode: self_signed`` makes a certificate on first run; ``files`` uses ``cert`` and ``key``."""
+
+    mode: Literal["off", "self_signed", "files"] = "self_signed"
+    cert: Path | None = None
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_need_paths(self) -> TlsSettings:
+        if self.mode == "files" and (self.cert is None or self.key is None):
+            raise ValueError("mode 'files' needs both 'cert' and 'key'")
+        return self
+
+
+class ListenSettings(_Section):
+    """Where the console listens and how browsers reach it."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8443
+    public_url: str | None = None
+    tls: TlsSettings = TlsSettings()
+
+
+class DatabaseSettings(_Section):
+    """An SQLAlchemy async URL; SQLite in the state directory by default."""
+
+    url: str | None = None
+
+
+class SecuritySettings(_Section):
+    """Login and session policy."""
+
+    session_idle_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    session_max_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
+    login_attempts_per_minute: Annotated[int, Field(ge=1, le=1000)] = 5
+    registration_key_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+
+
+class SessionSettings(_Section):
+    """Limits of live sessions."""
+
+    max_participants: Annotated[int, Field(ge=1, le=100)] = 10
+    max_sessions_per_jumpoint: Annotated[int, Field(ge=1, le=10000)] = 1000
+    prompt_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 300
+
+
+class BuiltinJumpointSettings(_Section):
+    """The Jumpoint that runs inside the console process (the all-in-one default)."""
+
+    enabled: bool = False
+    name: Annotated[str, Field(min_length=1, max_length=128)] = "Built-in"
+
+
+class ConsoleConfig(_Section):
+    """The whole console configuration."""
+
+    state_dir: Path = Path("./state")
+    listen: ListenSettings = ListenSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings = SecuritySettings()
+    sessions: SessionSettings = SessionSettings()
+    builtin_jumpoint: BuiltinJumpointSettings = BuiltinJumpointSettings()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or SQLite in ``state_dir``."""
+        return self.database.url or f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
+
+
+def load_console_config(path: Path | None) -> ConsoleConfig:
+    """Load and validate the console configuration (defaults when ``path`` is None)."""
+    return load_config_file(ConsoleConfig, path)

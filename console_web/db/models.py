@@ -1,0 +1,211 @@
+"""The tables, as SQLAlchemy 2 declarative models (portable SQL only: SQLite now, PostgreSQL later).
+
+Tokens and keys are never stored: only their SHA-256 hashes (hex). Times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from console_web.db.clock import utcnow
+from console_web.db.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USERNAME_MAX = 64
+USERNAME_PATTERN = r"^[a-z0-9._-]{1,64}$"
+NAME_MAX = 128
+TAG_MAX = 64
+COMMENTS_MAX = 1024
+CREDENTIAL_REF_MAX = 256
+HOSTNAME_MAX = 253
+PROTOCOLS_PLANNED = ("ssh", "telnet", "vnc", "rdp")
+
+
+class Base(DeclarativeBase):
+    """The declarative base; its metadata is what Alembic migrates."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    """A person who logs in to the console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A login session; ``id`` is the SHA-256 of the cookie token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A user's API token (Bearer); only its hash and a display prefix are kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JumpGroup(Base):
+    """A Jump Group: shared (``personal_owner_id`` NULL) or one user's personal group."""
+
+    __tablename__ = "jump_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    personal_owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JumpGroupMember(Base):
+    """Membership of a user in a shared Jump Group."""
+
+    __tablename__ = "jump_group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("jump_groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Jumpoint(Base):
+    """A Jumpoint agent; ``token_hash`` is set when it registers."""
+
+    __tablename__ = "jumpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    hostname: Mapped[str] = mapped_column(String(HOSTNAME_MAX), default="")
+    registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JumpointRegistrationKey(Base):
+    """A single-use key that lets a Jumpoint register (and get its token)."""
+
+    __tablename__ = "jumpoint_registration_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JumpItem(Base):
+    """A Jump Item: a shortcut to one machine, reached through one Jumpoint."""
+
+    __tablename__ = "jump_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("jump_groups.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="RESTRICT"), index=True)
+    hostname: Mapped[str] = mapped_column(String(HOSTNAME_MAX))
+    # Free text (not an enum) so telnet, vnc and rdp need no migration; the API validates the value.
+    protocol: Mapped[str] = mapped_column(String(16), default="ssh")
+    port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    terminal_type: Mapped[str] = mapped_column(String(16), default="xterm")
+    keepalive_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    tag: Mapped[str] = mapped_column(String(TAG_MAX), default="")
+    comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
+    credential_ref: Mapped[str | None] = mapped_column(String(CREDENTIAL_REF_MAX), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SessionRecord(Base):
+    """The history of one Jump session (no foreign keys: history outlives users, items and Jumpoints)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    item_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    jumpoint_id: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditEvent(Base):
+    """One audit event: who did what, when (``detail`` never holds secrets)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor_jumpoint_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "JumpGroup",
+    "JumpGroupMember",
+    "JumpItem",
+    "Jumpoint",
+    "JumpointRegistrationKey",
+    "SessionRecord",
+    "User",
+    "WebSession",
+]

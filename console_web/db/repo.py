@@ -1,0 +1,257 @@
+"""Repository functions shared by the API, the CLI and the session hub.
+
+Each function opens its own transaction (``db.session()``) unless it takes an ``AsyncSession``.
+Secrets are never logged: usernames and Jumpoint names are, tokens and passwords are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console_web.auth.passwords import hash_password
+from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, hash_secret, mint
+from console_web.db.clock import utcnow
+from console_web.db.database import Database
+from console_web.db.models import (
+    NAME_MAX,
+    USERNAME_PATTERN,
+    AuditEvent,
+    JumpGroup,
+    Jumpoint,
+    SessionRecord,
+    User,
+)
+from jumpoint.core.errors import BadRequest, Conflict
+
+log = logging.getLogger(__name__)
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+_USERNAME_RE = re.compile(USERNAME_PATTERN)
+
+
+# --- audit -------------------------------------------------------------------------------------
+def add_audit(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor_user_id: int | None = None,
+    actor_jumpoint_id: int | None = None,
+    session_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit event to ``session``'s transaction (it is written when that transaction commits)."""
+    session.add(
+        AuditEvent(
+            at=utcnow(),
+            action=action[:64],
+            actor_user_id=actor_user_id,
+            actor_jumpoint_id=actor_jumpoint_id,
+            session_id=session_id,
+            detail=detail or {},
+        )
+    )
+
+
+async def audit(
+    db: Database,
+    *,
+    action: str,
+    actor_user_id: int | None = None,
+    actor_jumpoint_id: int | None = None,
+    session_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write one audit event in its own transaction. ``detail`` must hold no secrets."""
+    async with db.session() as session:
+        add_audit(
+            session,
+            action=action,
+            actor_user_id=actor_user_id,
+            actor_jumpoint_id=actor_jumpoint_id,
+            session_id=session_id,
+            detail=detail,
+        )
+
+
+# --- users -------------------------------------------------------------------------------------
+def validate_username(username: str) -> str:
+    """Return ``username`` if it is 1..64 characters of ``a-z 0-9 . _ -``; raise BadRequest otherwise."""
+    if not _USERNAME_RE.fullmatch(username):
+        raise BadRequest(
+            f"username {username[:80]!r} is not valid: "
+            "use 1 to 64 characters among a-z, 0-9, '.', '_' and '-'",
+            details={"field": "username"},
+        )
+    return username
+
+
+def validate_password(password: str) -> str:
+    """Return ``password`` if its length is within bounds; raise BadRequest otherwise (never echoing it)."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise BadRequest(
+            f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long",
+            details={"field": "password"},
+        )
+    return password
+
+
+async def create_user_in(
+    session: AsyncSession,
+    username: str,
+    password_hash: str,
+    *,
+    display_name: str | None = None,
+    is_admin: bool = False,
+) -> User:
+    """Insert a user and their personal Jump Group in ``session``; raise Conflict if the name is taken."""
+    validate_username(username)
+    taken = await session.scalar(select(User.id).where(User.username == username))
+    if taken is not None:
+        raise Conflict(f"a user named {username!r} already exists", details={"field": "username"})
+    user = User(
+        username=username,
+        display_name=(display_name or username)[:NAME_MAX],
+        password_hash=password_hash,
+        is_admin=is_admin,
+        disabled=False,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    session.add(
+        JumpGroup(name=f"Personal: {username}"[:NAME_MAX], personal_owner_id=user.id, created_at=utcnow())
+    )
+    await session.flush()
+    return user
+
+
+async def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    is_admin: bool = False,
+) -> int:
+    """Create a user (with their personal Jump Group) and return the id; BadRequest/Conflict on bad input."""
+    validate_username(username)
+    validate_password(password)
+    pw_hash = await hash_password(password)
+    async with db.session() as session:
+        user = await create_user_in(session, username, pw_hash, display_name=display_name, is_admin=is_admin)
+        add_audit(
+            session,
+            action="user.created",
+            detail={"user_id": user.id, "username": username, "admin": is_admin},
+        )
+        user_id = user.id
+    log.info("user %s created (admin=%s)", username, is_admin)
+    return user_id
+
+
+async def count_users(db: Database) -> int:
+    """How many users exist (disabled ones included)."""
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def find_user_by_name(db: Database, username: str) -> User | None:
+    """The user called ``username``, or None."""
+    async with db.session() as session:
+        return await session.scalar(select(User).where(User.username == username))
+
+
+# --- Jumpoints ---------------------------------------------------------------------------------
+async def authenticate_jumpoint(db: Database, token: str) -> tuple[int, str] | None:
+    """Return ``(jumpoint_id, name)`` for a valid Jumpoint token, or None."""
+    if not token.startswith(JUMPOINT_TOKEN_PREFIX) or len(token) > 256:
+        return None
+    digest = hash_secret(token)
+    async with db.session() as session:
+        row = (
+            await session.execute(select(Jumpoint.id, Jumpoint.name).where(Jumpoint.token_hash == digest))
+        ).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+async def mark_jumpoint_seen(db: Database, jumpoint_id: int, hostname: str) -> None:
+    """Record that the Jumpoint is connected now, from ``hostname``."""
+    async with db.session() as session:
+        await session.execute(
+            update(Jumpoint)
+            .where(Jumpoint.id == jumpoint_id)
+            .values(last_seen_at=utcnow(), hostname=hostname[:253])
+        )
+
+
+async def create_jumpoint_in(session: AsyncSession, name: str, comments: str = "") -> Jumpoint:
+    """Insert a Jumpoint (not yet registered); raise Conflict if the name is taken."""
+    if not 1 <= len(name) <= NAME_MAX:
+        raise BadRequest(f"Jumpoint name must be 1 to {NAME_MAX} characters", details={"field": "name"})
+    taken = await session.scalar(select(Jumpoint.id).where(Jumpoint.name == name))
+    if taken is not None:
+        raise Conflict(f"a Jumpoint named {name!r} already exists", details={"field": "name"})
+    jumpoint = Jumpoint(name=name, comments=comments, hostname="")
+    session.add(jumpoint)
+    await session.flush()
+    return jumpoint
+
+
+async def ensure_builtin_jumpoint(db: Database, name: str) -> tuple[int, str]:
+    """Create Jumpoint ``name`` if missing, mint a new token (replacing any), return ``(id, token)``."""
+    secret = mint(JUMPOINT_TOKEN_PREFIX)
+    async with db.session() as session:
+        jumpoint = await session.scalar(select(Jumpoint).where(Jumpoint.name == name))
+        if jumpoint is None:
+            jumpoint = await create_jumpoint_in(session, name, "runs inside the console process")
+            add_audit(session, action="jumpoint.created", detail={"jumpoint_id": jumpoint.id, "name": name})
+        jumpoint.token_hash = secret.digest
+        jumpoint.registered_at = jumpoint.registered_at or utcnow()
+        jumpoint_id = jumpoint.id
+    return jumpoint_id, secret.text
+
+
+# --- session history ---------------------------------------------------------------------------
+async def create_session_record(
+    db: Database,
+    *,
+    session_id: str,
+    item_id: int | None,
+    item_name: str,
+    user_id: int,
+    jumpoint_id: int,
+    protocol: str,
+    target: str,
+) -> None:
+    """Record that a session started."""
+    async with db.session() as session:
+        session.add(
+            SessionRecord(
+                id=session_id,
+                item_id=item_id,
+                item_name=item_name[:NAME_MAX],
+                user_id=user_id,
+                jumpoint_id=jumpoint_id,
+                protocol=protocol[:16],
+                target=target,
+                started_at=utcnow(),
+            )
+        )
+
+
+async def end_session_record(db: Database, session_id: str, *, reason: str, error_code: str | None) -> None:
+    """Record that a session ended (the first end wins; later calls change nothing)."""
+    async with db.session() as session:
+        await session.execute(
+            update(SessionRecord)
+            .where(SessionRecord.id == session_id, SessionRecord.ended_at.is_(None))
+            .values(
+                ended_at=utcnow(), end_reason=reason[:256], error_code=error_code[:64] if error_code else None
+            )
+        )

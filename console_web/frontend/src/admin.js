@@ -1,0 +1,454 @@
+// The admin page: users, Jump Groups and their members, Jumpoints (registration keys), own API tokens,
+// and the host keys cached by each Jumpoint. Non-administrators see only their API tokens.
+
+import { api, asList } from './api.js';
+import { $, busy, confirmDialog, el, formatDate, openDialog, setChildren, setupHeader, showError, showFieldErrors, showInfo } from './ui.js';
+
+let users = [];
+let jumpoints = [];
+
+function table(headers, rows, emptyText) {
+  if (rows.length === 0) return el('p', { class: 'muted' }, emptyText);
+  return el(
+    'table',
+    { class: 'table' },
+    el('thead', {}, el('tr', {}, headers.map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, rows),
+  );
+}
+
+function isPersonal(group) {
+  return Boolean(
+    group.personal || group.is_personal || group.kind === 'personal' || group.type === 'personal' ||
+      (group.owner_user_id !== undefined && group.owner_user_id !== null),
+  );
+}
+
+function userName(id) {
+  const u = users.find((x) => String(x.id) === String(id));
+  return u ? u.username : `#${id}`;
+}
+
+/** Wire a <form> to an async submit handler with its error box and field errors. */
+function onSubmit(form, handler) {
+  const box = form.querySelector('.alert');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showFieldErrors(form, null);
+    await busy(form.querySelector('button[type=submit]'), box, async () => {
+      try {
+        await handler(form);
+      } catch (exc) {
+        showFieldErrors(form, exc);
+        throw exc;
+      }
+    });
+  });
+}
+
+function fieldError(name) {
+  return el('span', { class: 'field-error', dataset: { fieldError: name }, hidden: true, role: 'alert' });
+}
+
+// ---- users ------------------------------------------------------------------------------------------
+
+async function loadUsers() {
+  users = asList(await api('GET', '/users'), 'users');
+  setChildren(
+    $('#users-list'),
+    table(
+      ['Username', 'Display name', 'Administrator', ''],
+      users.map((u) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, u.username),
+          el('td', {}, u.display_name || ''),
+          el('td', {}, u.is_admin ? 'Yes' : 'No'),
+          el(
+            'td',
+            { class: 'row-actions' },
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                onclick: async () => {
+                  if (!(await confirmDialog('Delete user', `Delete the user '${u.username}'?`))) return;
+                  await busy(null, $('#users-error'), async () => {
+                    await api('DELETE', `/users/${encodeURIComponent(u.id)}`);
+                    await loadUsers();
+                  });
+                },
+              },
+              'Delete',
+            ),
+          ),
+        ),
+      ),
+      'No users.',
+    ),
+  );
+}
+
+function setupUserForm() {
+  onSubmit($('#user-form'), async (form) => {
+    const get = (n) => form.elements.namedItem(n);
+    const body = {
+      username: get('username').value.trim(),
+      display_name: get('display_name').value.trim() || undefined,
+      password: get('password').value,
+      is_admin: get('is_admin').checked,
+    };
+    try {
+      await api('POST', '/users', body);
+    } finally {
+      get('password').value = '';
+      body.password = '';
+    }
+    showInfo(form.querySelector('.alert'), `Created the user '${body.username}'.`);
+    form.reset();
+    await Promise.all([loadUsers(), loadGroups()]);
+  });
+}
+
+// ---- Jump Groups --------------------------------------------------------------------------------------
+
+async function loadGroups() {
+  const groups = asList(await api('GET', '/jump-groups'), 'groups', 'jump_groups').filter((g) => !isPersonal(g));
+  const details = await Promise.all(
+    groups.map((g) => (Array.isArray(g.members) ? g : api('GET', `/jump-groups/${encodeURIComponent(g.id)}`).catch(() => g))),
+  );
+  setChildren(
+    $('#groups-list'),
+    table(
+      ['Jump Group', 'Members', ''],
+      details.map((g) => {
+        const members = Array.isArray(g.members) ? g.members : [];
+        const memberIds = members.map((m) => (typeof m === 'object' ? (m.user_id ?? m.id) : m));
+        const select = el(
+          'select',
+          { 'aria-label': `User to add to ${g.name}` },
+          el('option', { value: '' }, 'Add a member…'),
+          users.filter((u) => !memberIds.map(String).includes(String(u.id))).map((u) => el('option', { value: String(u.id) }, u.username)),
+        );
+        select.addEventListener('change', async () => {
+          if (!select.value) return;
+          await busy(select, $('#groups-error'), async () => {
+            await api('PUT', `/jump-groups/${encodeURIComponent(g.id)}/members/${encodeURIComponent(select.value)}`, {});
+            await loadGroups();
+          });
+        });
+        return el(
+          'tr',
+          {},
+          el('td', {}, g.name, g.comments ? el('div', { class: 'muted small' }, g.comments) : null),
+          el(
+            'td',
+            {},
+            el(
+              'ul',
+              { class: 'chips' },
+              members.map((m) => {
+                const id = typeof m === 'object' ? (m.user_id ?? m.id) : m;
+                const label = typeof m === 'object' && m.username ? m.username : userName(id);
+                return el(
+                  'li',
+                  { class: 'chip' },
+                  label,
+                  el(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'chip-remove',
+                      'aria-label': `Remove ${label} from ${g.name}`,
+                      onclick: async () => {
+                        await busy(null, $('#groups-error'), async () => {
+                          await api('DELETE', `/jump-groups/${encodeURIComponent(g.id)}/members/${encodeURIComponent(id)}`);
+                          await loadGroups();
+                        });
+                      },
+                    },
+                    '\u00d7',
+                  ),
+                );
+              }),
+            ),
+            select,
+          ),
+          el(
+            'td',
+            { class: 'row-actions' },
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                onclick: async () => {
+                  if (!(await confirmDialog('Delete Jump Group', `Delete the Jump Group '${g.name}' and its Jump Items?`))) return;
+                  await busy(null, $('#groups-error'), async () => {
+                    await api('DELETE', `/jump-groups/${encodeURIComponent(g.id)}`);
+                    await loadGroups();
+                  });
+                },
+              },
+              'Delete',
+            ),
+          ),
+        );
+      }),
+      'No shared Jump Groups yet.',
+    ),
+  );
+}
+
+function setupGroupForm() {
+  onSubmit($('#group-form'), async (form) => {
+    const name = form.elements.namedItem('name').value.trim();
+    await api('POST', '/jump-groups', { name });
+    form.reset();
+    showInfo(form.querySelector('.alert'), `Created the Jump Group '${name}'.`);
+    await loadGroups();
+  });
+}
+
+// ---- Jumpoints ------------------------------------------------------------------------------------------
+
+function registrationCommand(answer) {
+  if (answer && typeof answer.command === 'string') return answer.command;
+  return `jumpoint register --console ${location.origin} --key ${answer.key}`;
+}
+
+async function showRegistrationKey(jp) {
+  await busy(null, $('#jumpoints-error'), async () => {
+    const answer = await api('POST', `/jumpoints/${encodeURIComponent(jp.id)}/registration-keys`, {});
+    const key = answer.key ?? answer.registration_key ?? '';
+    const command = registrationCommand({ ...answer, key });
+    const { close } = openDialog(
+      `Registration key for ${jp.name}`,
+      el(
+        'div',
+        { class: 'dialog-body' },
+        el('p', {}, 'This key is shown only once and can be used once', answer.expires_at ? `, until ${formatDate(answer.expires_at)}` : '', '.'),
+        el('label', { for: 'reg-key' }, 'Key'),
+        el('input', { id: 'reg-key', class: 'mono', readonly: true, value: key }),
+        el('label', { for: 'reg-cmd' }, 'On the Jumpoint host, run:'),
+        el('textarea', { id: 'reg-cmd', class: 'mono', readonly: true, rows: 2, value: command }),
+        el('div', { class: 'actions' }, el('button', { type: 'button', class: 'primary', onclick: () => close() }, 'Done')),
+      ),
+      {
+        onClose: () => {
+          // Nothing keeps the key after the dialog is gone.
+        },
+      },
+    );
+  });
+}
+
+async function loadJumpoints() {
+  jumpoints = asList(await api('GET', '/jumpoints'), 'jumpoints');
+  setChildren(
+    $('#jumpoints-list'),
+    table(
+      ['Jumpoint', 'State', 'Host', ''],
+      jumpoints.map((jp) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, jp.name, jp.comments ? el('div', { class: 'muted small' }, jp.comments) : null),
+          el(
+            'td',
+            {},
+            el('span', { class: 'dot ' + (jp.connected ? 'dot-online' : 'dot-offline') }),
+            jp.connected ? 'Connected' : 'Not connected',
+          ),
+          el('td', {}, jp.hostname || jp.agent_hostname || ''),
+          el(
+            'td',
+            { class: 'row-actions' },
+            el('button', { type: 'button', onclick: () => showRegistrationKey(jp) }, 'Registration key'),
+            el('button', { type: 'button', onclick: () => loadHostKeys(jp) }, 'Host keys'),
+          ),
+        ),
+      ),
+      'No Jumpoints yet.',
+    ),
+  );
+  const select = $('#hostkeys-jumpoint');
+  const current = select.value;
+  setChildren(select, jumpoints.map((jp) => el('option', { value: String(jp.id), selected: String(jp.id) === current }, jp.name)));
+}
+
+function setupJumpointForm() {
+  onSubmit($('#jumpoint-form'), async (form) => {
+    const name = form.elements.namedItem('name').value.trim();
+    await api('POST', '/jumpoints', { name });
+    form.reset();
+    showInfo(form.querySelector('.alert'), `Created the Jumpoint '${name}'. Use "Registration key" to connect its host.`);
+    await loadJumpoints();
+  });
+}
+
+// ---- host keys ----------------------------------------------------------------------------------------------
+
+async function loadHostKeys(jp) {
+  const select = $('#hostkeys-jumpoint');
+  select.value = String(jp.id);
+  $('#hostkeys').scrollIntoView({ block: 'start' });
+  const box = $('#hostkeys-list');
+  setChildren(box, el('p', { class: 'muted' }, 'Asking the Jumpoint…'));
+  await busy(null, $('#hostkeys-error'), async () => {
+    let keys;
+    try {
+      keys = asList(await api('GET', `/jumpoints/${encodeURIComponent(jp.id)}/host-keys`), 'host_keys', 'keys');
+    } catch (exc) {
+      box.replaceChildren();
+      throw exc;
+    }
+    setChildren(
+      box,
+      table(
+        ['Host', 'Port', 'Algorithm', 'Fingerprint', 'Added', ''],
+        keys.map((k) => {
+          const algorithm = k.algorithm ?? (k.key && k.key.algorithm) ?? '';
+          const fingerprint = k.fingerprint ?? (k.key && k.key.fingerprint) ?? '';
+          return el(
+            'tr',
+            {},
+            el('td', {}, k.host),
+            el('td', {}, String(k.port)),
+            el('td', { class: 'mono' }, algorithm),
+            el('td', { class: 'mono small' }, fingerprint),
+            el('td', {}, formatDate(k.added_at)),
+            el(
+              'td',
+              { class: 'row-actions' },
+              el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: async () => {
+                    const ok = await confirmDialog(
+                      'Remove host key',
+                      `Remove the ${algorithm} key of ${k.host}:${k.port} (${fingerprint})? The next Jump to it will ask again.`,
+                      'Remove',
+                    );
+                    if (!ok) return;
+                    await busy(null, $('#hostkeys-error'), async () => {
+                      const qs = new URLSearchParams({ host: k.host, port: String(k.port), fingerprint });
+                      await api('DELETE', `/jumpoints/${encodeURIComponent(jp.id)}/host-keys?${qs}`);
+                      await loadHostKeys(jp);
+                    });
+                  },
+                },
+                'Remove',
+              ),
+            ),
+          );
+        }),
+        'No cached host keys.',
+      ),
+    );
+  });
+}
+
+// ---- API tokens ---------------------------------------------------------------------------------------------
+
+async function loadTokens() {
+  const tokens = asList(await api('GET', '/tokens'), 'tokens');
+  setChildren(
+    $('#tokens-list'),
+    table(
+      ['Name', 'Created', 'Last used', ''],
+      tokens.map((t) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, t.name || `#${t.id}`),
+          el('td', {}, formatDate(t.created_at)),
+          el('td', {}, formatDate(t.last_used_at) || 'Never'),
+          el(
+            'td',
+            { class: 'row-actions' },
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                onclick: async () => {
+                  if (!(await confirmDialog('Delete API token', `Delete the API token '${t.name || t.id}'? Scripts using it stop working.`))) return;
+                  await busy(null, $('#tokens-error'), async () => {
+                    await api('DELETE', `/tokens/${encodeURIComponent(t.id)}`);
+                    await loadTokens();
+                  });
+                },
+              },
+              'Delete',
+            ),
+          ),
+        ),
+      ),
+      'No API tokens.',
+    ),
+  );
+}
+
+function setupTokenForm() {
+  onSubmit($('#token-form'), async (form) => {
+    const name = form.elements.namedItem('name').value.trim();
+    const answer = await api('POST', '/tokens', { name });
+    form.reset();
+    const text = answer.token ?? answer.secret ?? '';
+    const { close } = openDialog(
+      'New API token',
+      el(
+        'div',
+        { class: 'dialog-body' },
+        el('p', {}, 'Copy the token now: it is shown only once. Send it as ', el('code', {}, 'Authorization: Bearer <token>'), '.'),
+        el('input', { id: 'new-token', class: 'mono', readonly: true, value: text, 'aria-label': 'API token' }),
+        el('div', { class: 'actions' }, el('button', { type: 'button', class: 'primary', onclick: () => close() }, 'Done')),
+      ),
+    );
+    await loadTokens();
+  });
+}
+
+// ---- start ------------------------------------------------------------------------------------------------------
+
+async function main() {
+  let user;
+  try {
+    user = await setupHeader();
+  } catch (exc) {
+    showError($('#admin-error'), exc);
+    return;
+  }
+  setupTokenForm();
+  const loadAll = [loadTokens().catch((exc) => showError($('#tokens-error'), exc))];
+  if (!user.is_admin) {
+    for (const node of document.querySelectorAll('[data-admin-only]')) node.hidden = true;
+    showInfo($('#admin-error'), 'Only administrators manage users, Jump Groups and Jumpoints. You can manage your own API tokens here.');
+    await Promise.all(loadAll);
+    return;
+  }
+  setupUserForm();
+  setupGroupForm();
+  setupJumpointForm();
+  $('#hostkeys-load').addEventListener('click', () => {
+    const jp = jumpoints.find((j) => String(j.id) === $('#hostkeys-jumpoint').value);
+    if (jp) loadHostKeys(jp);
+  });
+  try {
+    await loadUsers();
+  } catch (exc) {
+    showError($('#users-error'), exc);
+  }
+  loadAll.push(
+    loadGroups().catch((exc) => showError($('#groups-error'), exc)),
+    loadJumpoints().catch((exc) => showError($('#jumpoints-error'), exc)),
+  );
+  await Promise.all(loadAll);
+}
+
+main();

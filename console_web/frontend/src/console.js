@@ -1,0 +1,555 @@
+// The rep console: Jump Groups, Jump Items (search, create, edit, delete, Jump), live sessions, and the
+// Client Scripting entry (?jump_search=S).
+
+import { ApiError, api, asList } from './api.js';
+import {
+  $,
+  busy,
+  confirmDialog,
+  el,
+  formatDate,
+  openDialog,
+  setChildren,
+  setupHeader,
+  showError,
+  showFieldErrors,
+  showInfo,
+} from './ui.js';
+
+const NAME_MAX = 128;
+const LAST_JUMPOINT_KEY = 'openjump.lastJumpoint';
+const DEFAULT_PORTS = { ssh: 22, telnet: 23 };
+
+const state = {
+  user: null,
+  groups: [],
+  jumpoints: [],
+  items: [],
+  groupId: 'all',
+  search: '',
+};
+
+const errorBox = () => $('#console-error');
+
+// ---- helpers for the shapes of API objects ----------------------------------------------------
+
+function itemGroupId(item) {
+  return item.group_id ?? item.jump_group_id ?? null;
+}
+
+function isPersonal(group) {
+  return Boolean(
+    group.personal || group.is_personal || group.kind === 'personal' || group.type === 'personal' ||
+      (group.owner_user_id !== undefined && group.owner_user_id !== null),
+  );
+}
+
+function groupLabel(group) {
+  if (!group) return '';
+  return isPersonal(group) ? 'Personal' : group.name;
+}
+
+function groupById(id) {
+  return state.groups.find((g) => String(g.id) === String(id)) || null;
+}
+
+function jumpointById(id) {
+  return state.jumpoints.find((j) => String(j.id) === String(id)) || null;
+}
+
+function sessionUrl(answer) {
+  if (answer && typeof answer.url === 'string' && /^\/sessions\/[A-Za-z0-9_-]+$/.test(answer.url)) {
+    return answer.url;
+  }
+  return '/sessions/' + encodeURIComponent(answer.session_id);
+}
+
+/** A first guess of the session tab's terminal size, so the remote shell starts near the right size. */
+function estimateSize() {
+  const cols = Math.floor((window.innerWidth - 24) / 8.5);
+  const rows = Math.floor((window.innerHeight - 64) / 17);
+  return {
+    cols: Math.min(1000, Math.max(20, cols)),
+    rows: Math.min(500, Math.max(5, rows)),
+  };
+}
+
+// ---- loading ----------------------------------------------------------------------------------
+
+async function loadGroups() {
+  state.groups = asList(await api('GET', '/jump-groups'), 'groups', 'jump_groups');
+  state.groups.sort((a, b) => Number(isPersonal(b)) - Number(isPersonal(a)) || String(a.name).localeCompare(b.name));
+  renderGroups();
+}
+
+async function loadJumpoints() {
+  state.jumpoints = asList(await api('GET', '/jumpoints'), 'jumpoints');
+}
+
+async function loadItems() {
+  const params = new URLSearchParams();
+  if (state.search) params.set('search', state.search);
+  if (state.groupId !== 'all') params.set('group_id', state.groupId);
+  const qs = params.toString();
+  state.items = asList(await api('GET', '/jump-items' + (qs ? '?' + qs : '')), 'jump_items');
+  renderItems();
+}
+
+async function loadSessions() {
+  const box = $('#sessions-list');
+  let sessions;
+  try {
+    sessions = asList(await api('GET', '/sessions'), 'sessions');
+  } catch (exc) {
+    if (!(exc instanceof ApiError) || exc.status !== 401) {
+      setChildren(box, el('li', { class: 'muted' }, 'Could not list sessions.'));
+    }
+    return;
+  }
+  const live = sessions.filter((s) => s.state !== 'ended');
+  if (live.length === 0) {
+    setChildren(box, el('li', { class: 'muted' }, 'No live sessions.'));
+    return;
+  }
+  setChildren(
+    box,
+    live.map((s) => {
+      const id = s.session_id ?? s.id;
+      return el(
+        'li',
+        {},
+        el('a', { href: '/sessions/' + encodeURIComponent(id), target: '_blank', rel: 'noopener' }, s.item_name || id),
+        el('span', { class: 'badge badge-' + (s.state || 'unknown') }, s.state || ''),
+        s.started_at ? el('span', { class: 'muted small' }, formatDate(s.started_at)) : null,
+      );
+    }),
+  );
+}
+
+// ---- rendering --------------------------------------------------------------------------------
+
+function renderGroups() {
+  const list = $('#group-list');
+  const entry = (id, label) =>
+    el(
+      'li',
+      {},
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'group-button' + (String(state.groupId) === String(id) ? ' selected' : ''),
+          'aria-pressed': String(String(state.groupId) === String(id)),
+          dataset: { groupId: String(id) },
+          onclick: () => {
+            state.groupId = id;
+            renderGroups();
+            loadItems().catch((exc) => showError(errorBox(), exc));
+          },
+        },
+        label,
+      ),
+    );
+  setChildren(list, entry('all', 'All Jump Groups'), state.groups.map((g) => entry(g.id, groupLabel(g))));
+  const current = state.groupId === 'all' ? null : groupById(state.groupId);
+  $('#items-title').textContent = current ? groupLabel(current) : 'All Jump Groups';
+}
+
+function jumpointCell(item) {
+  const jp = jumpointById(item.jumpoint_id);
+  const name = item.jumpoint_name || (jp && jp.name) || (item.jumpoint_id ? `#${item.jumpoint_id}` : '');
+  const online = jp ? Boolean(jp.connected) : Boolean(item.jumpoint_connected);
+  return el(
+    'td',
+    {},
+    el('span', {
+      class: 'dot ' + (online ? 'dot-online' : 'dot-offline'),
+      title: online ? 'Connected' : 'Not connected',
+      'aria-label': online ? 'Connected' : 'Not connected',
+    }),
+    name,
+  );
+}
+
+function renderItems() {
+  const body = $('#items-body');
+  const empty = $('#items-empty');
+  const items = [...state.items];
+  const key = (it) => [groupLabel(groupById(itemGroupId(it))) || '', it.tag || '', it.name || ''];
+  items.sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i += 1) {
+      const c = ka[i].localeCompare(kb[i]);
+      if (c) return c;
+    }
+    return 0;
+  });
+  const rows = [];
+  let lastGroup = null;
+  let lastTag = null;
+  for (const item of items) {
+    const gid = itemGroupId(item);
+    if (state.groupId === 'all' && String(gid) !== String(lastGroup)) {
+      rows.push(el('tr', { class: 'group-row' }, el('th', { colspan: 7, scope: 'rowgroup' }, groupLabel(groupById(gid)) || 'Jump Group')));
+      lastGroup = gid;
+      lastTag = null;
+    }
+    const tag = item.tag || '';
+    if (tag && tag !== lastTag) {
+      rows.push(el('tr', { class: 'tag-row' }, el('th', { colspan: 7, scope: 'rowgroup' }, tag)));
+    }
+    lastTag = tag;
+    const jumpBtn = el('button', { type: 'button', class: 'primary jump-button' }, 'Jump');
+    jumpBtn.addEventListener('click', () => jump(item, { gesture: true, button: jumpBtn }));
+    rows.push(
+      el(
+        'tr',
+        { class: 'item-row' + (tag ? ' tagged' : ''), dataset: { itemId: String(item.id) } },
+        el('td', { class: 'item-name' }, item.name),
+        el('td', {}, item.hostname + (item.port && item.port !== DEFAULT_PORTS[item.protocol] ? ':' + item.port : '')),
+        el('td', {}, String(item.protocol || '').toUpperCase()),
+        jumpointCell(item),
+        el('td', {}, tag),
+        el('td', { class: 'comments' }, item.comments || ''),
+        el(
+          'td',
+          { class: 'row-actions' },
+          jumpBtn,
+          el('button', { type: 'button', class: 'edit-button', onclick: () => openItemForm(item) }, 'Edit'),
+          el('button', { type: 'button', class: 'danger delete-button', onclick: () => deleteItem(item) }, 'Delete'),
+        ),
+      ),
+    );
+  }
+  setChildren(body, rows);
+  empty.hidden = items.length > 0;
+  empty.textContent = state.search ? `No Jump Item matches '${state.search}'.` : 'No Jump Items in this view yet. Use Create to add one.';
+}
+
+// ---- actions ----------------------------------------------------------------------------------
+
+/** Start a session on `item` and open it in its own tab (the same tab if pop-ups are blocked). */
+async function jump(item, { gesture = false, button = null } = {}) {
+  // Opened synchronously in the click, so the pop-up blocker sees the user's gesture.
+  let win = gesture ? window.open('', '_blank') : null;
+  if (win) {
+    try {
+      win.document.title = 'Connecting…';
+    } catch {
+      // Not ours to touch: ignore.
+    }
+  }
+  if (button) button.disabled = true;
+  try {
+    showError(errorBox(), null);
+    const answer = await api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, estimateSize());
+    const url = sessionUrl(answer);
+    if (win && !win.closed) {
+      win.opener = null;
+      win.location.replace(url);
+    } else {
+      win = window.open(url, '_blank');
+      if (win) {
+        win.opener = null;
+      } else {
+        location.assign(url);
+        return;
+      }
+    }
+    loadSessions();
+  } catch (exc) {
+    if (win && !win.closed) win.close();
+    showError(errorBox(), exc);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+async function deleteItem(item) {
+  const ok = await confirmDialog('Delete Jump Item', `Delete the Jump Item '${item.name}'? This cannot be undone.`);
+  if (!ok) return;
+  try {
+    await api('DELETE', `/jump-items/${encodeURIComponent(item.id)}`);
+    showInfo(errorBox(), `Deleted '${item.name}'.`);
+    await loadItems();
+  } catch (exc) {
+    showError(errorBox(), exc);
+  }
+}
+
+function field(label, input, name, { required = false, help = '' } = {}) {
+  const id = 'f-' + name;
+  input.id = id;
+  return el(
+    'div',
+    { class: 'field' },
+    el('label', { for: id }, label, required ? el('span', { class: 'required', 'aria-hidden': 'true' }, ' *') : null),
+    input,
+    help ? el('div', { class: 'help' }, help) : null,
+    el('div', { class: 'field-error', dataset: { fieldError: name }, hidden: true, role: 'alert' }),
+  );
+}
+
+function openItemForm(item = null) {
+  const editing = item !== null;
+  const v = item || {};
+  const lastJp = localStorage.getItem(LAST_JUMPOINT_KEY);
+  const protocol = v.protocol || 'ssh';
+
+  const name = el('input', { name: 'name', type: 'text', maxlength: NAME_MAX, required: true, value: v.name || '' });
+  const jumpoint = el(
+    'select',
+    { name: 'jumpoint_id', required: true },
+    state.jumpoints.length === 0 ? el('option', { value: '' }, 'No Shell Jump Jumpoints Available.') : null,
+    state.jumpoints.map((j) =>
+      el(
+        'option',
+        { value: String(j.id), selected: String(v.jumpoint_id ?? lastJp) === String(j.id) },
+        j.name + (j.connected ? '' : ' (not connected)'),
+      ),
+    ),
+  );
+  const hostname = el('input', {
+    name: 'hostname',
+    type: 'text',
+    maxlength: 253,
+    required: true,
+    value: v.hostname || '',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const proto = el(
+    'select',
+    { name: 'protocol' },
+    el('option', { value: 'ssh', selected: protocol === 'ssh' }, 'SSH'),
+    el('option', { value: 'telnet', disabled: true }, 'Telnet (coming soon)'),
+  );
+  const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, required: true, value: String(v.port || DEFAULT_PORTS[protocol]) });
+  proto.addEventListener('change', () => {
+    port.value = String(DEFAULT_PORTS[proto.value] || 22);
+  });
+  const username = el('input', { name: 'username', type: 'text', maxlength: 128, value: v.username || '', autocomplete: 'off' });
+  const termType = el(
+    'select',
+    { name: 'terminal_type' },
+    el('option', { value: 'xterm', selected: (v.terminal_type || 'xterm') === 'xterm' }, 'xterm'),
+    el('option', { value: 'vt100', selected: v.terminal_type === 'vt100' }, 'VT100'),
+  );
+  const keepOn = el('input', { type: 'checkbox', name: 'keepalive_enabled', checked: Number(v.keepalive_seconds) > 0 });
+  const keepSecs = el('input', {
+    name: 'keepalive_seconds',
+    type: 'number',
+    min: 1,
+    max: 3600,
+    value: String(Number(v.keepalive_seconds) > 0 ? v.keepalive_seconds : 60),
+    disabled: !(Number(v.keepalive_seconds) > 0),
+    'aria-label': 'Seconds between keep-alive packets',
+  });
+  keepOn.addEventListener('change', () => {
+    keepSecs.disabled = !keepOn.checked;
+  });
+  const defaultGroup = editing
+    ? itemGroupId(v)
+    : state.groupId !== 'all'
+      ? state.groupId
+      : (state.groups.find(isPersonal) || state.groups[0] || {}).id;
+  const group = el(
+    'select',
+    { name: 'group_id', required: true },
+    state.groups.map((g) => el('option', { value: String(g.id), selected: String(defaultGroup) === String(g.id) }, groupLabel(g))),
+  );
+  const tag = el('input', { name: 'tag', type: 'text', maxlength: 128, value: v.tag || '' });
+  const comments = el('textarea', { name: 'comments', rows: 3, maxlength: 1024 });
+  comments.value = v.comments || '';
+  const credential = el('input', {
+    name: 'credential_ref',
+    type: 'text',
+    maxlength: 256,
+    value: v.credential_ref || '',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+
+  const formError = el('div', { class: 'alert', role: 'alert', hidden: true });
+  const submit = el('button', { type: 'submit', class: 'primary' }, editing ? 'Save' : 'Create');
+  const cancel = el('button', { type: 'button' }, 'Cancel');
+  const form = el(
+    'form',
+    { class: 'item-form', novalidate: true },
+    el('p', { class: 'muted' }, editing ? 'Edit this Shell Jump Shortcut.' : 'Please configure a new Shell Jump Shortcut.', ' ', el('span', { class: 'required' }, '*'), ' Required field'),
+    formError,
+    el(
+      'div',
+      { class: 'form-grid' },
+      field('Name', name, 'name', { required: true }),
+      field('Jumpoint', jumpoint, 'jumpoint_id', { required: true }),
+      field('Hostname / IP', hostname, 'hostname', { required: true }),
+      field('Protocol', proto, 'protocol'),
+      field('Port', port, 'port', { required: true }),
+      field('Username', username, 'username'),
+      field('Terminal Type', termType, 'terminal_type'),
+      el(
+        'div',
+        { class: 'field' },
+        el('label', { class: 'checkbox' }, keepOn, ' Send Keep-Alive Packets'),
+        el('div', { class: 'inline' }, keepSecs, el('span', { class: 'muted' }, ' seconds')),
+        el('div', { class: 'field-error', dataset: { fieldError: 'keepalive_seconds' }, hidden: true, role: 'alert' }),
+      ),
+      field('Jump Group', group, 'group_id', { required: true }),
+      field('Tag', tag, 'tag'),
+      field('Credential', credential, 'credential_ref', { help: "Optional: a name in the Jumpoint's credential store." }),
+    ),
+    field('Comments', comments, 'comments'),
+    el('div', { class: 'actions' }, cancel, submit),
+  );
+  const { close } = openDialog(editing ? 'Edit Shell Jump Shortcut' : 'Create New Shell Jump Shortcut', form, { className: 'wide' });
+  cancel.addEventListener('click', close);
+  name.focus();
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showFieldErrors(form, null);
+    const local = {};
+    if (!name.value.trim()) local.name = 'Enter a name.';
+    if (!hostname.value.trim()) local.hostname = 'Enter a host name or an IP address.';
+    if (!jumpoint.value) local.jumpoint_id = 'Choose a Jumpoint.';
+    const portNum = Number(port.value);
+    if (!Number.isInteger(portNum) || portNum < 1 || portNum > 65535) local.port = 'A port is a whole number from 1 to 65535.';
+    const ka = keepOn.checked ? Number(keepSecs.value) : 0;
+    if (keepOn.checked && (!Number.isInteger(ka) || ka < 1 || ka > 3600)) local.keepalive_seconds = 'Seconds from 1 to 3600.';
+    if (Object.keys(local).length) {
+      showFieldErrors(form, new ApiError(400, { error: { message: 'Check the fields.', details: { fields: local } } }));
+      showError(formError, { message: 'Some fields need attention.' });
+      return;
+    }
+    const body = {
+      name: name.value.trim(),
+      jumpoint_id: Number(jumpoint.value),
+      hostname: hostname.value.trim(),
+      protocol: proto.value,
+      port: portNum,
+      username: username.value.trim(),
+      terminal_type: termType.value,
+      keepalive_seconds: ka,
+      group_id: Number(group.value),
+      tag: tag.value.trim(),
+      comments: comments.value.trim(),
+      credential_ref: credential.value.trim() || null,
+    };
+    await busy(submit, formError, async () => {
+      try {
+        if (editing) {
+          await api('PATCH', `/jump-items/${encodeURIComponent(item.id)}`, body);
+        } else {
+          await api('POST', '/jump-items', body);
+        }
+      } catch (exc) {
+        showFieldErrors(form, exc);
+        throw exc;
+      }
+      localStorage.setItem(LAST_JUMPOINT_KEY, jumpoint.value);
+      close();
+      showInfo(errorBox(), editing ? `Saved '${body.name}'.` : `Created '${body.name}'.`);
+      await loadItems();
+    });
+  });
+}
+
+// ---- Client Scripting: ?jump_search=S -----------------------------------------------------------
+
+async function clientScriptJump(search) {
+  // Forget the command, so that reloading the console does not Jump again.
+  const url = new URL(location.href);
+  url.searchParams.delete('jump_search');
+  history.replaceState(null, '', url.pathname + url.search + url.hash);
+
+  const matches = asList(await api('GET', '/jump-items?search=' + encodeURIComponent(search)), 'jump_items');
+  if (matches.length === 1) {
+    showInfo(errorBox(), `Jumping to '${matches[0].name}'…`);
+    await jump(matches[0], { gesture: false });
+    return;
+  }
+  if (matches.length === 0) {
+    showError(errorBox(), {
+      message: `No Jump Item matches '${search}'.`,
+      hint: 'Check the search string of the link, or ask an administrator for access to the Jump Item.',
+    });
+    return;
+  }
+  const list = el(
+    'ul',
+    { class: 'picker' },
+    matches.map((item) =>
+      el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'picker-item',
+            dataset: { itemId: String(item.id) },
+            onclick: () => {
+              close();
+              jump(item, { gesture: true });
+            },
+          },
+          el('strong', {}, item.name),
+          el('span', { class: 'muted' }, ` ${item.username ? item.username + '@' : ''}${item.hostname}:${item.port}`),
+          item.comments ? el('span', { class: 'muted small' }, ' — ' + item.comments) : null,
+        ),
+      ),
+    ),
+  );
+  const { close } = openDialog('Several Jump Items match: pick one', el('div', { class: 'dialog-body' }, el('p', {}, `Search: '${search}'`), list));
+}
+
+// ---- start ------------------------------------------------------------------------------------
+
+async function main() {
+  try {
+    state.user = await setupHeader();
+    await Promise.all([loadGroups(), loadJumpoints()]);
+    await loadItems();
+  } catch (exc) {
+    if (!(exc instanceof ApiError && exc.status === 401)) showError(errorBox(), exc);
+    return;
+  }
+  loadSessions();
+
+  const searchBox = $('#search');
+  let searchTimer = null;
+  searchBox.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      state.search = searchBox.value.trim();
+      loadItems().catch((exc) => showError(errorBox(), exc));
+    }, 250);
+  });
+  $('#create-item').addEventListener('click', async () => {
+    try {
+      await loadJumpoints();
+    } catch (exc) {
+      showError(errorBox(), exc);
+      return;
+    }
+    openItemForm(null);
+  });
+  $('#refresh-sessions').addEventListener('click', () => loadSessions());
+  window.addEventListener('focus', () => loadSessions());
+  setInterval(() => {
+    if (document.visibilityState === 'visible') loadSessions();
+  }, 15000);
+
+  const search = new URLSearchParams(location.search).get('jump_search');
+  if (search !== null && search.trim()) {
+    try {
+      await clientScriptJump(search.trim());
+    } catch (exc) {
+      showError(errorBox(), exc);
+    }
+  }
+}
+
+main();

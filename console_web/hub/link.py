@@ -1,0 +1,115 @@
+"""The console's end of one Jumpoint's tunnel: frame dispatch, channels, and administrative requests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from jumpoint.core import wire
+from jumpoint.core.errors import JumpError, JumpointUnavailable, ProtocolViolation, TargetTimeout
+
+if TYPE_CHECKING:
+    from console_web.hub.session import LiveSession
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 15.0
+
+
+class JumpointLink:
+    """One connected Jumpoint: sends frames to it and routes its frames to the sessions on each channel."""
+
+    def __init__(self, jumpoint_id: int, name: str, hostname: str, ws: web.WebSocketResponse) -> None:
+        self.jumpoint_id = jumpoint_id
+        self.name = name
+        self.hostname = hostname
+        self.ws = ws
+        self.sessions: dict[int, LiveSession] = {}
+        self._channels = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
+        self.closed = False
+        self.log = logging.LoggerAdapter(log, {"jumpoint": name})
+
+    def allocate_channel(self) -> int:
+        """A channel number never used before on this tunnel."""
+        return next(self._channels)
+
+    async def send(self, frame: bytes) -> None:
+        """Send one frame; raise JumpointUnavailable if the tunnel is gone."""
+        if self.closed or self.ws.closed:
+            raise JumpointUnavailable(f"Jumpoint {self.name!r} disconnected", hint="check the Jumpoint host")
+        try:
+            await self.ws.send_bytes(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            raise JumpointUnavailable(f"Jumpoint {self.name!r} disconnected: {exc}") from None
+
+    async def request(self, op: str, args: Mapping[str, Any]) -> Any:
+        """Ask the Jumpoint something on channel 0 and wait for its reply."""
+        req_id = next(self._request_ids)
+        fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
+        self._requests[req_id] = fut
+        try:
+            await self.send(wire.encode_control(0, wire.Request(id=req_id, op=op, args=dict(args))))  # type: ignore[arg-type]
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                reply = await fut
+        except TimeoutError:
+            raise TargetTimeout(f"Jumpoint {self.name!r} did not answer {op} in time") from None
+        finally:
+            self._requests.pop(req_id, None)
+        if reply.error is not None:
+            raise JumpError.from_dict(reply.error.model_dump())
+        return reply.result
+
+    async def serve(self) -> None:
+        """Read frames until the tunnel closes. Bad frames are logged and dropped, never fatal to others."""
+        async for msg in self.ws:
+            if msg.type != web.WSMsgType.BINARY:
+                self.log.warning("ignoring a non-binary tunnel message (%s)", msg.type)
+                continue
+            data: bytes = msg.data
+            try:
+                kind, channel = wire.decode_header(data)
+            except ProtocolViolation as exc:
+                self.log.warning("dropping a malformed frame: %s", exc.message)
+                continue
+            session = self.sessions.get(channel)
+            try:
+                if kind == wire.FRAME_DATA:
+                    if session is not None:
+                        session.on_output(data[wire.HEADER.size :])
+                elif kind == wire.FRAME_CREDIT:
+                    if session is not None:
+                        session.on_credit(wire.decode_credit(memoryview(data)[wire.HEADER.size :]))
+                else:
+                    control = wire.decode_control(memoryview(data)[wire.HEADER.size :])
+                    if channel == 0:
+                        self._on_tunnel_control(control)
+                    elif session is not None:
+                        session.on_control(control)
+            except ProtocolViolation as exc:
+                self.log.warning("protocol violation on channel %d: %s", channel, exc.message)
+                if session is not None:
+                    session.fail(exc)
+
+    def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
+        if isinstance(msg, wire.Reply):
+            fut = self._requests.get(msg.id)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+            return
+        raise ProtocolViolation(f"unexpected {msg.t!r} on the tunnel channel")
+
+    def close(self, reason: str) -> None:
+        """Mark the tunnel gone: fail pending requests and end every session on it."""
+        self.closed = True
+        for fut in self._requests.values():
+            if not fut.done():
+                fut.set_exception(JumpointUnavailable(f"Jumpoint {self.name!r} disconnected"))
+        for session in list(self.sessions.values()):
+            session.fail(JumpointUnavailable(reason, hint="the session cannot continue; Jump again when it is back"))

@@ -1,0 +1,247 @@
+"""One session on the Jumpoint: an adapter connection bridged to one tunnel channel.
+
+The runner connects through the adapter (relaying host-key and login prompts to the console), then pumps
+output events to the tunnel within the channel's send window and input from the tunnel to the target.
+Every failure becomes a ``closed`` message carrying a JumpError: the console shows it, other channels go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jumpoint.core import wire
+from jumpoint.core.adapter import (
+    AdapterContext,
+    Connection,
+    PromptField,
+    ProtocolAdapter,
+    Target,
+)
+from jumpoint.core.credentials import CredentialSource
+from jumpoint.core.errors import (
+    Cancelled,
+    InternalError,
+    JumpError,
+    ProtocolViolation,
+    TargetTimeout,
+)
+from jumpoint.core.events import Bell, EchoChanged, Keys, Notice, Output, Resize, Title
+from jumpoint.core.flow import ReceiveWindow, SendWindow
+from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
+from jumpoint.core.secret import Secret
+
+log = logging.getLogger(__name__)
+
+SendFrame = Callable[[bytes], Awaitable[None]]
+
+
+class ChannelRunner:
+    """Runs one session: owns its adapter connection, its windows and its pending prompts."""
+
+    def __init__(
+        self,
+        channel: int,
+        open_msg: wire.Open,
+        *,
+        adapter: ProtocolAdapter,
+        send_frame: SendFrame,
+        host_keys: HostKeyStore,
+        credentials: CredentialSource | None,
+        prompt_timeout: float = 300.0,
+    ) -> None:
+        self.channel = channel
+        self.session_id = open_msg.session_id
+        self.target: Target = open_msg.target
+        self._adapter = adapter
+        self._send_frame = send_frame
+        self._host_keys = host_keys
+        self._credentials = credentials
+        self._prompt_timeout = prompt_timeout
+        self._out_window = SendWindow(wire.INITIAL_WINDOW)
+        self._in_window = ReceiveWindow(wire.INITIAL_WINDOW)
+        self._input: asyncio.Queue[Keys | Resize | None] = asyncio.Queue()
+        self._prompts: dict[int, asyncio.Future[wire.HostKeyAnswer | wire.TextAnswer]] = {}
+        self._prompt_ids = itertools.count(1)
+        self._conn: Connection | None = None
+        self._closed = False
+        self.log = logging.LoggerAdapter(
+            log, {"session_id": self.session_id, "target": f"{self.target.hostname}:{self.target.port}"}
+        )
+
+    # --- frames from the console -----------------------------------------------------------------
+    def on_data(self, payload: bytes) -> None:
+        """Keys from the console; never blocks (the console respects our window)."""
+        self._in_window.received(len(payload))
+        self._input.put_nowait(Keys(payload))
+
+    def on_credit(self, grant: int) -> None:
+        """The console consumed output and granted more."""
+        self._out_window.grant(grant)
+
+    def on_control(self, msg: wire.ControlMessage) -> None:
+        """Answers, resize and close from the console."""
+        if isinstance(msg, wire.HostKeyAnswer | wire.TextAnswer):
+            fut = self._prompts.get(msg.id)
+            if fut is None or fut.done():
+                self.log.info("ignoring an answer to prompt %s, which is not pending", msg.id)
+                return
+            fut.set_result(msg)
+        elif isinstance(msg, wire.ResizeMsg):
+            self._input.put_nowait(Resize(msg.cols, msg.rows))
+        elif isinstance(msg, wire.Close):
+            self.log.info("console closed the session: %s", msg.reason or "no reason given")
+            self.abort()
+        else:
+            raise ProtocolViolation(f"unexpected {msg.t!r} message on a session channel")
+
+    def abort(self) -> None:
+        """Stop the session now (console request, tunnel loss or shutdown)."""
+        self._closed = True
+        self._input.put_nowait(None)
+        self._out_window.close()
+        for fut in self._prompts.values():
+            if not fut.done():
+                fut.set_exception(Cancelled("the session was closed"))
+
+    # --- the session -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, pump both ways, and always end with a ``closed`` message."""
+        error: JumpError | None = None
+        reason = "the target closed the session"
+        try:
+            ctx = AdapterContext(
+                session_id=self.session_id,
+                host_keys=self._host_keys,
+                prompter=_TunnelPrompter(self),
+                credentials=self._credentials,
+                log=self.log,
+            )
+            self._conn = await self._adapter.connect(self.target, ctx)
+            if self._closed:
+                raise Cancelled("the session was closed while connecting")
+            await self._control(wire.Connected())
+            self.log.info("connected")
+            reason = await self._pump(self._conn)
+        except JumpError as exc:
+            error = exc
+            reason = exc.message
+            self.log.info("session failed: %s (%s)", exc.message, exc.code)
+        except Exception:
+            self.log.exception("session failed unexpectedly")
+            error = InternalError("the Jumpoint failed while running this session; its log has the details")
+            reason = error.message
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._conn.close()
+            self.abort()
+        body = wire.ErrorBody(**error.to_dict()) if error is not None else None
+        with contextlib.suppress(Exception):
+            await self._control(wire.Closed(reason=reason[:4096], error=body))
+
+    async def _pump(self, conn: Connection) -> str:
+        inbound = asyncio.create_task(self._pump_input(conn))
+        try:
+            async for event in conn.events():
+                if self._closed:
+                    return "the session was ended"
+                if isinstance(event, Output):
+                    await self._send_output(event.data)
+                elif isinstance(event, Resize):
+                    await self._control(wire.ResizeMsg(cols=event.cols, rows=event.rows))
+                elif isinstance(event, Title):
+                    await self._control(wire.TitleMsg(text=event.text[:4096]))
+                elif isinstance(event, Bell):
+                    await self._control(wire.BellMsg())
+                elif isinstance(event, EchoChanged):
+                    await self._control(wire.EchoMsg(echo=event.echo))
+                elif isinstance(event, Notice):
+                    await self._control(wire.NoticeMsg(kind=event.kind, text=event.text[:4096]))
+            return "the session was ended" if self._closed else "the target closed the session"
+        finally:
+            inbound.cancel()
+            with contextlib.suppress(asyncio.CancelledError, JumpError):
+                await inbound
+
+    async def _send_output(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = await self._out_window.acquire(min(len(view), wire.MAX_PAYLOAD))
+            await self._send_frame(wire.encode_data(self.channel, bytes(view[:n])))
+            view = view[n:]
+
+    async def _pump_input(self, conn: Connection) -> None:
+        while True:
+            event = await self._input.get()
+            if event is None:
+                return
+            await conn.send(event)
+            if isinstance(event, Keys):
+                grant = self._in_window.consumed(len(event.data))
+                if grant:
+                    await self._send_frame(wire.encode_credit(self.channel, grant))
+
+    async def _control(self, msg: Any) -> None:
+        await self._send_frame(wire.encode_control(self.channel, msg))
+
+    async def ask(self, prompt: wire.HostKeyPrompt | wire.TextPrompt) -> wire.HostKeyAnswer | wire.TextAnswer:
+        """Send a prompt to the console and wait for the owner's answer (or time out)."""
+        fut: asyncio.Future[wire.HostKeyAnswer | wire.TextAnswer] = asyncio.get_running_loop().create_future()
+        self._prompts[prompt.id] = fut
+        try:
+            await self._control(prompt)
+            async with asyncio.timeout(self._prompt_timeout):
+                return await fut
+        except TimeoutError:
+            raise TargetTimeout(
+                f"nobody answered the prompt within {self._prompt_timeout:.0f} seconds",
+                hint="Jump again and answer the prompt",
+            ) from None
+        finally:
+            del self._prompts[prompt.id]
+
+    def next_prompt_id(self) -> int:
+        """A fresh prompt id for this channel."""
+        return next(self._prompt_ids)
+
+
+class _TunnelPrompter:
+    """The adapter's Prompter: questions travel to the console, answers come back."""
+
+    def __init__(self, runner: ChannelRunner) -> None:
+        self._runner = runner
+
+    async def ask_host_key(
+        self, host: str, port: int, key: HostKey, *, known: tuple[HostKey, ...] = ()
+    ) -> HostKeyDecision:
+        prompt = wire.HostKeyPrompt(
+            id=self._runner.next_prompt_id(),
+            host=host,
+            port=port,
+            key=wire.HostKeyInfo(algorithm=key.algorithm, fingerprint=key.fingerprint),
+        )
+        answer = await self._runner.ask(prompt)
+        if not isinstance(answer, wire.HostKeyAnswer):
+            raise ProtocolViolation("a host-key prompt was answered with text")
+        return answer.decision
+
+    async def ask_text(self, title: str, instruction: str, fields: list[PromptField]) -> list[Secret]:
+        prompt = wire.TextPrompt(
+            id=self._runner.next_prompt_id(),
+            title=title[:4096],
+            instruction=instruction[:4096],
+            fields=[wire.PromptFieldMsg(text=f.text[:1024], echo=f.echo) for f in fields],
+        )
+        answer = await self._runner.ask(prompt)
+        if not isinstance(answer, wire.TextAnswer):
+            raise ProtocolViolation("a text prompt was answered with a host-key decision")
+        if answer.cancelled:
+            raise Cancelled("the rep cancelled the login prompt")
+        if len(answer.answers) != len(fields):
+            raise ProtocolViolation(f"expected {len(fields)} answers, got {len(answer.answers)}")
+        return [Secret(a) for a in answer.answers]

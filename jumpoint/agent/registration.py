@@ -1,0 +1,98 @@
+"""Registering a Jumpoint with the console (one-time key -> long-lived token) and the saved result."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import aiohttp
+
+from jumpoint.agent.config import ConsoleTrust
+from jumpoint.core.errors import BadRequest, ConfigError, JumpError, JumpointUnavailable
+
+REGISTRATION_FILE = "registration.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What the Jumpoint keeps after registering: where the console is and the token it was given."""
+
+    console_url: str
+    token: str
+    jumpoint_id: int
+    name: str
+    fingerprint: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Registration(console_url={self.console_url!r}, jumpoint_id={self.jumpoint_id}, name={self.name!r})"
+
+
+def ssl_for(trust: ConsoleTrust, fingerprint: str | None = None) -> ssl.SSLContext | aiohttp.Fingerprint | bool:
+    """The aiohttp ``ssl=`` value: a pinned SHA-256 fingerprint, a CA file, or the system CAs."""
+    pinned = fingerprint or trust.fingerprint
+    if pinned:
+        return aiohttp.Fingerprint(bytes.fromhex(pinned.replace(":", "")))
+    if trust.ca_file is not None:
+        return ssl.create_default_context(cafile=str(trust.ca_file))
+    return True
+
+
+def save_registration(state_dir: Path, reg: Registration) -> Path:
+    """Write the registration atomically with mode 0600."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / REGISTRATION_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(asdict(reg), fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_registration(state_dir: Path) -> Registration:
+    """Read the saved registration; ConfigError says how to register when there is none."""
+    path = state_dir / REGISTRATION_FILE
+    try:
+        data = json.loads(path.read_text())
+        return Registration(**data)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"this Jumpoint is not registered ({path} is missing)",
+            hint="run `jumpoint register --console URL --key KEY` with a key from the console's admin page",
+        ) from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path} is unreadable or malformed: {exc}", hint="register the Jumpoint again") from None
+
+
+async def register(console_url: str, key: str, trust: ConsoleTrust, fingerprint: str | None) -> Registration:
+    """Spend a one-time registration key and return the registration (not yet saved)."""
+    url = console_url.rstrip("/") + "/api/v1/jumpoint/register"
+    body = {"key": key, "hostname": socket.gethostname()[:253]}
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, json=body, ssl=ssl_for(trust, fingerprint), timeout=aiohttp.ClientTimeout(total=30)) as resp,
+        ):
+            data = await resp.json(content_type=None)
+            if resp.status != 200 and resp.status != 201:
+                error = data.get("error") if isinstance(data, dict) else None
+                if isinstance(error, dict):
+                    raise JumpError.from_dict(error)
+                raise BadRequest(f"the console answered HTTP {resp.status}")
+    except aiohttp.ServerFingerprintMismatch:
+        raise ConfigError("the console's certificate does not match the fingerprint given") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise JumpointUnavailable(f"cannot reach the console at {console_url}: {exc}") from None
+    return Registration(
+        console_url=console_url.rstrip("/"),
+        token=str(data["token"]),
+        jumpoint_id=int(data["jumpoint_id"]),
+        name=str(data["name"]),
+        fingerprint=fingerprint,
+    )

@@ -1,0 +1,52 @@
+"""Assemble a running Jumpoint: adapters, host-key cache, credential store and the tunnel client."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import aiohttp
+
+from credential_store.local import LocalCredentialStore
+from jumpoint.agent.hostkey_store import FileHostKeyStore
+from jumpoint.agent.registry import load_adapters
+from jumpoint.agent.tunnel import TunnelClient, TunnelSettings
+
+KNOWN_HOSTS_FILE = "known_hosts"
+
+
+def host_key_store(state_dir: Path) -> FileHostKeyStore:
+    """The Jumpoint host's host-key cache in ``state_dir``."""
+    return FileHostKeyStore(state_dir / KNOWN_HOSTS_FILE)
+
+
+def build_tunnel_client(
+    *,
+    state_dir: Path,
+    console_url: str,
+    token: str,
+    ssl_param: ssl.SSLContext | aiohttp.Fingerprint | bool,
+    heartbeat_seconds: float = 15.0,
+    reconnect_min_seconds: float = 1.0,
+    reconnect_max_seconds: float = 60.0,
+    max_sessions: int = 1000,
+    prompt_timeout_seconds: float = 300.0,
+) -> TunnelClient:
+    """A tunnel client with every installed adapter, the host-key cache and the local credential store."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings = TunnelSettings(
+        console_url=console_url,
+        token=token,
+        ssl=ssl_param,
+        heartbeat_seconds=heartbeat_seconds,
+        reconnect_min_seconds=reconnect_min_seconds,
+        reconnect_max_seconds=reconnect_max_seconds,
+        max_sessions=max_sessions,
+        prompt_timeout_seconds=prompt_timeout_seconds,
+    )
+    return TunnelClient(
+        settings,
+        adapters=load_adapters(),
+        host_keys=host_key_store(state_dir),
+        credentials=LocalCredentialStore(state_dir),
+    )

@@ -1,0 +1,122 @@
+"""The protocol adapter interface: what every protocol implements and what the Jumpoint gives it.
+
+An adapter turns one protocol into the unified session: ``connect`` returns a :class:`Connection` whose
+``events()`` yield output events and whose ``send`` takes input events. The adapter never imports the
+agent or the console: everything it needs arrives in the :class:`AdapterContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from jumpoint.core.credentials import CredentialSource
+from jumpoint.core.events import TerminalInput, TerminalOutput
+from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
+from jumpoint.core.secret import Secret
+
+Protocol_ = Literal["ssh"]
+TerminalType = Literal["xterm", "vt100"]
+
+HOSTNAME_MAX = 253
+
+
+class Target(BaseModel):
+    """What to connect to and how: built by the console from a Jump Item, validated again on the Jumpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Protocol_
+    hostname: Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    username: Annotated[str, Field(max_length=128)] = ""
+    terminal_type: TerminalType = "xterm"
+    keepalive_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    credential_ref: Annotated[str, Field(max_length=256)] | None = None
+    cols: Annotated[int, Field(ge=1, le=1000)] = 80
+    rows: Annotated[int, Field(ge=1, le=500)] = 24
+    connect_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname_is_plain(cls, value: str) -> str:
+        if any(ch.isspace() or ch in "/@\\" for ch in value) or value.startswith("-"):
+            raise ValueError("must be a host name or an IP address, without spaces, '/', '@' or a leading '-'")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class PromptField:
+    """One question of a prompt: its text, and whether the answer may be shown as typed."""
+
+    text: str
+    echo: bool
+
+
+class Prompter(Protocol):
+    """Asks the people in the session a question and waits for the owner's answer."""
+
+    async def ask_host_key(self, host: str, port: int, key: HostKey, *, known: tuple[HostKey, ...] = ()) -> HostKeyDecision:
+        """Show an unknown host key; return ``save``, ``once`` or ``abort``."""
+        ...
+
+    async def ask_text(self, title: str, instruction: str, fields: list[PromptField]) -> list[Secret]:
+        """Ask for one answer per field (a password, an MFA code); raise ``Cancelled`` if the rep cancels."""
+        ...
+
+
+@dataclass(slots=True)
+class Limits:
+    """Bounds an adapter must respect."""
+
+    max_output_chunk: int = 64 * 1024
+    max_prompt_answer: int = 4096
+
+
+@dataclass(slots=True)
+class AdapterContext:
+    """What a connection is given instead of importing things."""
+
+    session_id: str
+    host_keys: HostKeyStore
+    prompter: Prompter
+    credentials: CredentialSource | None
+    log: logging.LoggerAdapter[logging.Logger]
+    limits: Limits = field(default_factory=Limits)
+
+
+class Connection(Protocol):
+    """A live connection to one target, owned by one session."""
+
+    kind: Literal["terminal"]
+
+    def events(self) -> AsyncIterator[TerminalOutput]:
+        """Output events until the target closes; the iterator ends then. Raises TargetError on failure."""
+        ...
+
+    async def send(self, event: TerminalInput) -> None:
+        """Deliver one input event to the target."""
+        ...
+
+    async def snapshot(self) -> dict[str, Any]:
+        """What a late joiner or a recording keyframe needs to show the current screen exactly."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+        ...
+
+
+class ProtocolAdapter(Protocol):
+    """A protocol: its name, its kind and how to connect. Registered under the ``openjump.protocols`` entry point."""
+
+    name: str
+    kind: Literal["terminal"]
+
+    async def connect(self, target: Target, ctx: AdapterContext) -> Connection:
+        """Connect and log in; raise a TargetError (or Cancelled) on failure, never a library exception."""
+        ...

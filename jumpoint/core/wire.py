@@ -1,0 +1,292 @@
+"""The tunnel wire codec between the console and a Jumpoint (see docs/protocol.md).
+
+Every WebSocket message on the tunnel is one binary frame::
+
+    +--------+----------------+-----------------------------+
+    | type:1 | channel:4 (BE) | payload (<= MAX_PAYLOAD)    |
+    +--------+----------------+-----------------------------+
+
+``CONTROL`` payloads are UTF-8 JSON objects validated against :data:`ControlMessage`; ``DATA`` payloads are
+raw terminal bytes (output from the Jumpoint, keys from the console); ``CREDIT`` payloads are a 4-byte
+big-endian byte count the receiver grants the sender on that channel (flow control, one window per
+direction per channel). Channel 0 carries tunnel-level control; every session has its own channel.
+Lengths are checked before anything is allocated or parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from jumpoint.core.adapter import Target
+from jumpoint.core.errors import ProtocolViolation
+
+PROTOCOL_VERSION = 1
+FRAME_CONTROL = 1
+FRAME_DATA = 2
+FRAME_CREDIT = 3
+HEADER = struct.Struct(">BI")
+CREDIT = struct.Struct(">I")
+MAX_PAYLOAD = 64 * 1024
+MAX_FRAME = HEADER.size + MAX_PAYLOAD
+INITIAL_WINDOW = 1024 * 1024
+MAX_CHANNEL = 2**31 - 1
+
+Text = Annotated[str, Field(max_length=4096)]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hello(_Msg):
+    """Jumpoint -> console, first message: who is speaking and what it can do."""
+
+    t: Literal["hello"] = "hello"
+    version: int
+    agent: Text
+    hostname: Text
+    protocols: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=32)]
+
+
+class Welcome(_Msg):
+    """Console -> Jumpoint, answer to hello."""
+
+    t: Literal["welcome"] = "welcome"
+    version: int
+    jumpoint_id: int
+    name: Text
+
+
+class Open(_Msg):
+    """Console -> Jumpoint: start a session on this channel."""
+
+    t: Literal["open"] = "open"
+    session_id: Annotated[str, Field(max_length=64)]
+    target: Target
+
+
+class HostKeyInfo(_Msg):
+    """A host key as shown to the rep."""
+
+    algorithm: Annotated[str, Field(max_length=64)]
+    fingerprint: Annotated[str, Field(max_length=128)]
+
+
+class PromptFieldMsg(_Msg):
+    """One question of a text prompt."""
+
+    text: Annotated[str, Field(max_length=1024)]
+    echo: bool
+
+
+class HostKeyPrompt(_Msg):
+    """Jumpoint -> console: an unknown host key awaits Save Key and Connect / Connect Only / Abort."""
+
+    t: Literal["prompt_host_key"] = "prompt_host_key"
+    id: Annotated[int, Field(ge=1)]
+    host: Text
+    port: int
+    key: HostKeyInfo
+
+
+class TextPrompt(_Msg):
+    """Jumpoint -> console: questions for the rep (password, keyboard-interactive / MFA)."""
+
+    t: Literal["prompt_text"] = "prompt_text"
+    id: Annotated[int, Field(ge=1)]
+    title: Text
+    instruction: Text
+    fields: Annotated[list[PromptFieldMsg], Field(max_length=16)]
+
+
+class HostKeyAnswer(_Msg):
+    """Console -> Jumpoint: the rep's host-key decision."""
+
+    t: Literal["answer_host_key"] = "answer_host_key"
+    id: int
+    decision: Literal["save", "once", "abort"]
+
+
+class TextAnswer(_Msg):
+    """Console -> Jumpoint: answers to a text prompt, or ``cancelled``."""
+
+    t: Literal["answer_text"] = "answer_text"
+    id: int
+    answers: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(max_length=16)] = []
+    cancelled: bool = False
+
+    def __repr__(self) -> str:  # answers are secrets
+        return f"TextAnswer(id={self.id}, answers=<{len(self.answers)} redacted>, cancelled={self.cancelled})"
+
+    __str__ = __repr__
+
+
+class Connected(_Msg):
+    """Jumpoint -> console: logged in, output follows."""
+
+    t: Literal["connected"] = "connected"
+
+
+class ResizeMsg(_Msg):
+    """Either way: the terminal size."""
+
+    t: Literal["resize"] = "resize"
+    cols: Annotated[int, Field(ge=1, le=1000)]
+    rows: Annotated[int, Field(ge=1, le=500)]
+
+
+class TitleMsg(_Msg):
+    """Jumpoint -> console: the remote set the window title."""
+
+    t: Literal["title"] = "title"
+    text: Text
+
+
+class BellMsg(_Msg):
+    """Jumpoint -> console: the remote rang the bell."""
+
+    t: Literal["bell"] = "bell"
+
+
+class EchoMsg(_Msg):
+    """Jumpoint -> console: remote echo turned on or off."""
+
+    t: Literal["echo"] = "echo"
+    echo: bool
+
+
+class NoticeMsg(_Msg):
+    """Jumpoint -> console: a system event for the session timeline."""
+
+    t: Literal["notice"] = "notice"
+    kind: Annotated[str, Field(max_length=64)]
+    text: Text
+
+
+class Close(_Msg):
+    """Console -> Jumpoint: end this session."""
+
+    t: Literal["close"] = "close"
+    reason: Text = ""
+
+
+class ErrorBody(_Msg):
+    """A :class:`~jumpoint.core.errors.JumpError` as sent on the wire."""
+
+    code: Annotated[str, Field(max_length=64)]
+    who: Literal["target", "user", "us"]
+    message: Text
+    hint: Text | None = None
+    details: dict[str, Any] | None = None
+
+
+class Closed(_Msg):
+    """Jumpoint -> console: the session ended (``error`` set if it failed)."""
+
+    t: Literal["closed"] = "closed"
+    reason: Text = ""
+    error: ErrorBody | None = None
+
+
+class Request(_Msg):
+    """Console -> Jumpoint on channel 0: an administrative request (host-key cache)."""
+
+    t: Literal["request"] = "request"
+    id: Annotated[int, Field(ge=1)]
+    op: Literal["hostkeys.list", "hostkeys.remove"]
+    args: dict[str, Annotated[str | int | None, Field()]] = {}
+
+
+class Reply(_Msg):
+    """Jumpoint -> console on channel 0: the answer to a :class:`Request`."""
+
+    t: Literal["reply"] = "reply"
+    id: int
+    result: Any = None
+    error: ErrorBody | None = None
+
+
+ControlMessage = Annotated[
+    Hello
+    | Welcome
+    | Open
+    | HostKeyPrompt
+    | TextPrompt
+    | HostKeyAnswer
+    | TextAnswer
+    | Connected
+    | ResizeMsg
+    | TitleMsg
+    | BellMsg
+    | EchoMsg
+    | NoticeMsg
+    | Close
+    | Closed
+    | Request
+    | Reply,
+    Field(discriminator="t"),
+]
+_control_adapter: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)
+
+
+def encode_control(channel: int, msg: _Msg) -> bytes:
+    """One CONTROL frame carrying ``msg``."""
+    payload = msg.model_dump_json(exclude_none=True).encode()
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolViolation(f"control message {msg.__class__.__name__} is {len(payload)} bytes, over {MAX_PAYLOAD}")
+    return HEADER.pack(FRAME_CONTROL, channel) + payload
+
+
+def encode_data(channel: int, data: bytes) -> bytes:
+    """One DATA frame; ``data`` must be at most :data:`MAX_PAYLOAD` bytes (split larger output first)."""
+    if len(data) > MAX_PAYLOAD:
+        raise ProtocolViolation(f"data frame of {len(data)} bytes is over {MAX_PAYLOAD}")
+    return HEADER.pack(FRAME_DATA, channel) + data
+
+
+def encode_credit(channel: int, grant: int) -> bytes:
+    """One CREDIT frame granting ``grant`` more bytes on ``channel``."""
+    return HEADER.pack(FRAME_CREDIT, channel) + CREDIT.pack(grant)
+
+
+def decode_header(frame: bytes) -> tuple[int, int]:
+    """Return ``(type, channel)`` after checking the frame's length and type."""
+    if len(frame) < HEADER.size:
+        raise ProtocolViolation(f"frame of {len(frame)} bytes is shorter than its {HEADER.size}-byte header")
+    if len(frame) > MAX_FRAME:
+        raise ProtocolViolation(f"frame of {len(frame)} bytes is over the {MAX_FRAME}-byte limit")
+    kind, channel = HEADER.unpack_from(frame)
+    if kind not in (FRAME_CONTROL, FRAME_DATA, FRAME_CREDIT):
+        raise ProtocolViolation(f"unknown frame type {kind}")
+    if channel > MAX_CHANNEL:
+        raise ProtocolViolation(f"channel {channel} is out of range")
+    return kind, channel
+
+
+def decode_control(payload: bytes | memoryview) -> ControlMessage:
+    """Parse and validate a CONTROL payload; anything malformed raises :class:`ProtocolViolation`."""
+    try:
+        return _control_adapter.validate_json(bytes(payload))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise ProtocolViolation(f"malformed control message at {where}: {first['msg']}") from None
+
+
+def decode_credit(payload: bytes | memoryview) -> int:
+    """Parse a CREDIT payload."""
+    if len(payload) != CREDIT.size:
+        raise ProtocolViolation(f"credit frame payload must be {CREDIT.size} bytes, got {len(payload)}")
+    (grant,) = CREDIT.unpack(payload)
+    if grant == 0 or grant > 64 * 1024 * 1024:
+        raise ProtocolViolation(f"credit grant {grant} is out of range")
+    return int(grant)
+
+
+def dumps_json(obj: Any) -> str:
+    """Compact JSON for control messages sent to browsers."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,224 @@
+"""Shell Jumps through the whole gateway: REST API -> console hub -> tunnel -> Jumpoint -> real sshd."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from jumpoint.core import wire
+from tests.fixtures.gateway import Gateway
+from tests.fixtures.sshd import SshServer
+
+
+async def _item(gw: Gateway, ssh: SshServer, **extra: object) -> int:
+    item = await gw.create_item(
+        name="lab box", hostname=f"{ssh.host}:{ssh.port}", username=ssh.username, **extra
+    )
+    return int(item["id"])
+
+
+async def test_jump_reaches_a_shell_and_output_comes_back(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.send_keys("echo hi-$((6*7))\n")
+    assert b"hi-42" in await sock.read_until(b"hi-42")
+
+
+async def test_unknown_host_key_prompt_shows_the_ed25519_fingerprint(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    prompt = await sock.next_message("prompt_host_key")
+    assert prompt["key"]["algorithm"] == "ssh-ed25519"
+    assert prompt["key"]["fingerprint"].startswith("SHA256:")
+    assert (prompt["host"], prompt["port"]) == (sshd_server.host, sshd_server.port)
+
+
+async def test_saved_host_key_is_listed_by_the_admin_api(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password, host_key="save")
+    keys = await gateway.api("GET", f"/api/v1/jumpoints/{gateway.jumpoint_id}/host-keys", expect=200)
+    listed = keys["items"] if isinstance(keys, dict) else keys
+    assert any(k["port"] == sshd_server.port and k["algorithm"] == "ssh-ed25519" for k in listed)
+
+
+async def test_changed_host_key_is_refused_with_both_fingerprints(
+    gateway: Gateway, fresh_sshd: Callable[[], SshServer]
+) -> None:
+    ssh = fresh_sshd()
+    item_id = await _item(gateway, ssh)
+    first = await gateway.jump(item_id)
+    old = (await first.next_message("prompt_host_key"))["key"]["fingerprint"]
+    await first.send_json({"t": "answer_host_key", "id": 1, "decision": "save"})
+    await first.login(ssh.password)
+    ssh.rotate_host_keys()
+    second = await gateway.jump(item_id)
+    error = (await second.next_message("error"))["error"]
+    assert error["code"] == "host_key_mismatch"
+    assert old in error["message"]
+    ended = await second.next_message("state")
+    while ended["state"] != "ended":
+        ended = await second.next_message("state")
+
+
+async def test_abort_on_host_key_ends_the_session_with_a_clear_message(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    prompt = await sock.next_message("prompt_host_key")
+    await sock.send_json({"t": "answer_host_key", "id": prompt["id"], "decision": "abort"})
+    error = (await sock.next_message("error"))["error"]
+    assert error["code"] == "host_key_rejected"
+
+
+async def test_wrong_password_reaches_the_rep_as_an_authentication_failure(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        msg = await sock._next_of("prompt_host_key", "prompt_text", "error", timeout=30)
+        if msg["t"] == "prompt_host_key":
+            await sock.send_json({"t": "answer_host_key", "id": msg["id"], "decision": "once"})
+        elif msg["t"] == "prompt_text":
+            await sock.send_json({"t": "answer_text", "id": msg["id"], "answers": ["wrong-password"]})
+        else:
+            assert msg["error"]["code"] == "target_auth_failed"
+            assert msg["error"]["who"] == "target"
+            return
+    pytest.fail("no authentication failure reported")
+
+
+async def test_refused_port_is_reported_and_other_sessions_keep_running(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    good = await gateway.jump(await _item(gateway, sshd_server))
+    await good.login(sshd_server.password)
+    bad_item = await gateway.create_item(name="nothing here", hostname="127.0.0.1", port=1, username="x")
+    bad = await gateway.jump(bad_item["id"])
+    error = (await bad.next_message("error"))["error"]
+    assert error["code"] == "target_unreachable" and "127.0.0.1:1" in error["message"]
+    await good.send_keys("echo still-$((40+2))\n")
+    await good.read_until(b"still-42")
+
+
+async def test_malformed_browser_message_gets_an_error_and_the_session_goes_on(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.ws.send_str('{"t":"resize","cols":0,"rows":24}')
+    error = (await sock.next_message("error"))["error"]
+    assert error["code"] == "protocol_violation" and "cols" in error["message"]
+    await sock.ws.send_str("not json at all")
+    assert (await sock.next_message("error"))["error"]["code"] == "protocol_violation"
+    await sock.send_keys("echo alive\n")
+    await sock.read_until(b"alive\r\n")
+
+
+async def test_oversized_browser_frame_closes_only_that_socket(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.ws.send_bytes(b"x" * (70 * 1024))
+    msg = await sock.ws.receive(timeout=10)
+    while msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+        msg = await sock.ws.receive(timeout=10)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+    assert gateway.jumpoint.status.connected
+
+
+async def test_resize_reaches_the_remote_terminal(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.send_json({"t": "resize", "cols": 132, "rows": 43})
+    await asyncio.sleep(0.2)
+    await sock.send_keys("stty size\n")
+    await sock.read_until(b"43 132")
+
+
+async def test_vt100_item_gets_a_vt100_terminal(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server, terminal_type="vt100"))
+    await sock.login(sshd_server.password)
+    await sock.send_keys("echo term=$TERM\n")
+    await sock.read_until(b"term=vt100")
+
+
+async def test_bulk_output_arrives_complete_and_in_order(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.send_keys("seq 1 200000; echo END-$((1+1))\n")
+    out = await sock.read_until(b"END-2", timeout=60)
+    out = out.replace(b"\x1b[?2004l\r", b"")  # bash leaving bracketed-paste mode before running the command
+    numbers = [int(x) for x in out.split(b"\r\n") if x.isdigit()]
+    assert numbers[-1] == 200000 and numbers == sorted(numbers) and len(set(numbers)) == 200000
+
+
+async def test_stuck_browser_does_not_stall_another_session(gateway: Gateway, sshd_server: SshServer) -> None:
+    stuck = await gateway.jump(await _item(gateway, sshd_server))
+    await stuck.login(sshd_server.password)
+    await stuck.send_keys("yes stuck-viewer-output-line\n")  # never read from here on
+    lively = await gateway.jump(await _item(gateway, sshd_server))
+    await lively.login(sshd_server.password)
+    await asyncio.sleep(1.0)
+    started = time.monotonic()
+    await lively.send_keys("echo lively-$((2*21))\n")
+    await lively.read_until(b"lively-42", timeout=10)
+    assert time.monotonic() - started < 2.0
+    session = gateway.hub.sessions[stuck.session_id]
+    assert session._queued_bytes <= wire.INITIAL_WINDOW  # bounded by the window, not growing
+    await stuck.send_keys("\x03")
+
+
+async def test_owner_ends_the_session_and_sees_it_ended(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.send_json({"t": "end"})
+    state = await sock.next_message("state")
+    while state["state"] != "ended":
+        state = await sock.next_message("state")
+    listed = await gateway.api("GET", "/api/v1/sessions", expect=200)
+    listed = listed["items"] if isinstance(listed, dict) else listed
+    assert sock.session_id not in [s["session_id"] for s in listed]
+
+
+async def test_malformed_tunnel_frames_are_dropped_and_sessions_keep_running(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    for junk in (b"\x01", b"\x09\x00\x00\x00\x01abc", wire.encode_control(0, wire.BellMsg())):
+        await gateway.jumpoint._send(junk)
+    await sock.send_keys("echo survived\n")
+    await sock.read_until(b"survived\r\n")
+
+
+async def test_jumpoint_reconnects_after_the_tunnel_drops(gateway: Gateway) -> None:
+    link = gateway.hub.links[gateway.jumpoint_id]
+    await link.ws.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        current = gateway.hub.links.get(gateway.jumpoint_id)
+        if current is not None and current is not link:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the Jumpoint did not reconnect")
+
+
+async def test_tunnel_with_a_bad_token_is_refused(gateway: Gateway) -> None:
+    url = gateway.url.replace("http", "ws") + "/api/v1/jumpoint/tunnel"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await gateway.http.ws_connect(url, headers={"Authorization": "Bearer ojj_not-a-token"})
+    assert err.value.status == 401
+
+
+async def test_session_socket_of_someone_else_is_refused(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await gateway.api("POST", "/api/v1/users", {"username": "bob", "password": "bob-pw-12345678"}, expect=201)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bob:
+        login = await bob.post(gateway.url + "/api/v1/auth/login", json={"username": "bob", "password": "bob-pw-12345678"})
+        assert login.status == 200
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await bob.ws_connect(gateway.url + f"/api/v1/sessions/{sock.session_id}/ws")
+        assert err.value.status in (403, 404)

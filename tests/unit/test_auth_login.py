@@ -1,0 +1,145 @@
+"""Logging in and out, cookies, CSRF, Origin, API tokens and the login rate limit, as a user sees them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from console_web.auth.ratelimit import SlidingWindowLimiter
+from console_web.db.clock import utcnow
+from console_web.db.models import WebSession
+
+Console = Any
+ConsoleFactory = Any
+ALICE_PASSWORD = "alice-password-1"
+
+
+def error_of(body: dict[str, Any]) -> str:
+    return str(body["error"]["message"])
+
+
+async def test_login_with_the_right_password_sets_a_strict_http_only_cookie(console: Console) -> None:
+    resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["user"]["username"] == "alice"
+    assert "password" not in body["user"] and "password_hash" not in body["user"]
+    assert len(body["csrf_token"]) >= 32
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("oj_session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP in the test; HTTPS uses __Host-oj_session with Secure
+    me = await console.client.get("/api/v1/me")
+    assert me.status == 200
+    assert (await me.json())["csrf_token"] == body["csrf_token"]
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_answer(console: Console) -> None:
+    wrong = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": "nope-nope"})
+    unknown = await console.client.post("/api/v1/auth/login", json={"username": "nobody", "password": "nope-nope"})
+    assert wrong.status == unknown.status == 401
+    assert error_of(await wrong.json()) == error_of(await unknown.json()) == "wrong username or password"
+    assert "Set-Cookie" not in wrong.headers
+
+
+async def test_too_many_failed_logins_are_refused_with_retry_after(make_console: ConsoleFactory) -> None:
+    console = await make_console(login_attempts_per_minute=3)
+    for _ in range(3):
+        resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": "bad-bad-1"})
+        assert resp.status == 401
+    resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+    assert resp.status == 429
+    assert int(resp.headers["Retry-After"]) >= 1
+    body = await resp.json()
+    assert body["error"]["code"] == "too_many_requests"
+    assert "try again in" in error_of(body)
+
+
+async def test_requests_without_login_are_unauthorized(console: Console) -> None:
+    resp = await console.client.get("/api/v1/jump-items")
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "unauthorized"
+
+
+async def test_unsafe_request_without_csrf_token_is_forbidden(console: Console) -> None:
+    csrf = await console.login("alice", ALICE_PASSWORD)
+    resp = await console.client.post("/api/v1/tokens", json={"name": "ci"})
+    assert resp.status == 403
+    assert "CSRF" in error_of(await resp.json())
+    ok = await console.client.post("/api/v1/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": csrf})
+    assert ok.status == 201
+
+
+async def test_request_from_a_foreign_origin_is_forbidden(console: Console) -> None:
+    csrf = await console.login("alice", ALICE_PASSWORD)
+    resp = await console.client.post(
+        "/api/v1/tokens", json={"name": "x"}, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"}
+    )
+    assert resp.status == 403
+    assert "evil.example" in error_of(await resp.json())
+
+
+async def test_logout_ends_the_login_session(console: Console) -> None:
+    csrf = await console.login("alice", ALICE_PASSWORD)
+    resp = await console.client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 204
+    assert (await console.client.get("/api/v1/me")).status == 401
+
+
+async def test_idle_login_session_expires(console: Console) -> None:
+    await console.login("alice", ALICE_PASSWORD)
+    async with console.db.session() as session:
+        await session.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(hours=5)))
+    resp = await console.client.get("/api/v1/me")
+    assert resp.status == 401
+    assert "expired" in error_of(await resp.json())
+
+
+async def test_bearer_token_works_without_csrf_and_revoked_token_does_not(console: Console) -> None:
+    csrf = await console.login("alice", ALICE_PASSWORD)
+    created = await (
+        await console.client.post("/api/v1/tokens", json={"name": "script"}, headers={"X-CSRF-Token": csrf})
+    ).json()
+    token = created["token"]
+    assert token.startswith("ojt_")
+    console.client.session.cookie_jar.clear()
+    bearer = {"Authorization": f"Bearer {token}"}
+    me = await console.client.get("/api/v1/me", headers=bearer)
+    assert me.status == 200
+    assert (await me.json())["username"] == "alice"
+    listed = await (await console.client.get("/api/v1/tokens", headers=bearer)).json()
+    assert [t["name"] for t in listed["items"]] == ["script"]
+    assert "token" not in listed["items"][0]
+    deleted = await console.client.delete(f"/api/v1/tokens/{created['id']}", headers=bearer)
+    assert deleted.status == 204
+    again = await console.client.get("/api/v1/me", headers=bearer)
+    assert again.status == 401
+    assert "not valid" in error_of(await again.json())
+
+
+async def test_disabled_user_cannot_log_in_or_use_a_token(console: Console) -> None:
+    admin_csrf = await console.login("admin", "admin-password-1")
+    resp = await console.client.patch(
+        f"/api/v1/users/{console.alice_id}", json={"disabled": True}, headers={"X-CSRF-Token": admin_csrf}
+    )
+    assert resp.status == 200
+    resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+    assert resp.status == 401
+    assert "disabled" in error_of(await resp.json())
+
+
+def test_sliding_window_forgets_old_events_and_stays_bounded() -> None:
+    now = [0.0]
+    limiter = SlidingWindowLimiter(window=60, max_keys=3, clock=lambda: now[0])
+    for _ in range(2):
+        limiter.record("a")
+    assert limiter.retry_after("a", 2) == 60
+    now[0] = 61
+    assert limiter.retry_after("a", 2) is None
+    for key in "bcde":
+        limiter.record(key)
+    assert len(limiter) == 3

@@ -1,0 +1,74 @@
+"""Configuration files are validated: a bad file names the file, the key and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console_web.config import ConsoleConfig, load_console_config
+from jumpoint.agent.config import load_jumpoint_config
+from jumpoint.core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_console_config_is_valid() -> None:
+    config = load_console_config(ROOT / "config" / "console.example.yaml")
+    assert config.listen.port == 8443 and config.listen.tls.mode == "files"
+
+
+def test_example_jumpoint_config_is_valid() -> None:
+    config = load_jumpoint_config(ROOT / "config" / "jumpoint.example.yaml")
+    assert config.tunnel.heartbeat_seconds == 15
+
+
+def test_unknown_key_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("listen:\n  prot: 80\n")
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    assert str(path) in err.value.message
+    assert "listen.prot: unknown key" in err.value.message
+
+
+def test_wrong_type_is_refused_with_what_was_expected(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("listen:\n  port: eighty\n")
+    with pytest.raises(ConfigError, match=r"listen\.port: Input should be a valid integer"):
+        load_console_config(path)
+
+
+def test_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_jumpoint_config(path)
+
+
+def test_invalid_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("a: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_jumpoint_config(path)
+
+
+def test_tls_files_mode_needs_both_paths() -> None:
+    with pytest.raises(ValueError, match="needs both 'cert' and 'key'"):
+        ConsoleConfig.model_validate({"listen": {"tls": {"mode": "files", "cert": "/x"}}})
+
+
+def test_pinned_fingerprint_must_look_like_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("trust:\n  fingerprint: AB:CD\n")
+    with pytest.raises(ConfigError, match=r"trust\.fingerprint"):
+        load_jumpoint_config(path)
+
+
+def test_secret_reference_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from console_web.config import SecretRef
+
+    monkeypatch.setenv("OJ_TEST_SECRET", "s3")
+    assert SecretRef(env="OJ_TEST_SECRET").resolve() == "s3"
+    with pytest.raises(ConfigError, match="OJ_TEST_MISSING is not set"):
+        SecretRef(env="OJ_TEST_MISSING").resolve()
