@@ -96,20 +96,20 @@ async def start_stack(work: Path, ssh: SshServer) -> Stack:
     jp_id, jp_token = await repo.ensure_builtin_jumpoint(db, "LAN")
     await db.close()
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    console_log = (work / "console.log").open("wb")
     console = subprocess.Popen(
         [sys.executable, "-m", "console_web.cli", "serve", "--config", str(cfg)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+        stdout=console_log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )
     fingerprint = None
-    assert console.stdout is not None
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = console.stdout.readline().decode()
-        if not line:
-            raise RuntimeError("console exited during start-up")
-        if "fingerprint:" in line:
-            fingerprint = line.split("fingerprint:")[1].strip()
-            break
+    while fingerprint is None and time.monotonic() < deadline:
+        if console.poll() is not None:
+            raise RuntimeError("console exited during start-up:\n" + (work / "console.log").read_text())
+        for line in (work / "console.log").read_text().splitlines():
+            if "fingerprint:" in line:
+                fingerprint = line.split("fingerprint:")[1].strip()
+        await asyncio.sleep(0.1)
     url = f"https://127.0.0.1:{port}"
     save_registration(jp_dir, Registration(console_url=url, token=jp_token, jumpoint_id=jp_id, name="LAN",
                                            fingerprint=fingerprint))
@@ -122,7 +122,7 @@ async def start_stack(work: Path, ssh: SshServer) -> Stack:
     )
     jumpoint = subprocess.Popen(
         [sys.executable, "-m", "jumpoint.agent.cli", "--config", str(jcfg), "run"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+        stdout=(work / "jumpoint.log").open("wb"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )
     stack = Stack(url, console, jumpoint, token)
     async with aiohttp.ClientSession() as http:
@@ -178,7 +178,8 @@ class Term:
                 elif msg.type == aiohttp.WSMsgType.TEXT:
                     m = json.loads(msg.data)
                     if m["t"] == "prompt_host_key":
-                        await self.ws.send_str(json.dumps({"t": "answer_host_key", "id": m["id"], "decision": host_key}))
+                        answer = {"t": "answer_host_key", "id": m["id"], "decision": host_key}
+                        await self.ws.send_str(json.dumps(answer))
                     elif m["t"] == "error":
                         raise RuntimeError(m["error"]["message"])
                 else:
@@ -277,7 +278,7 @@ async def echo_latency(term: Term | DirectTerm, keys: int) -> list[float]:
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 async def run(quick: bool) -> dict[str, Any]:
@@ -289,6 +290,10 @@ async def run(quick: bool) -> dict[str, Any]:
             stack = await start_stack(work, ssh)
             try:
                 await measure(results, stack, ssh, quick)
+            except BaseException:
+                for name in ("console.log", "jumpoint.log"):
+                    print(f"--- {name} ---\n" + (work / name).read_text()[-3000:], file=sys.stderr)
+                raise
             finally:
                 for proc in (stack.jumpoint, stack.console):
                     proc.terminate()

@@ -93,9 +93,7 @@ async def _create_jumpoint(args: argparse.Namespace, config: ConsoleConfig) -> i
     async def work(db: Database) -> int:
         async with db.session() as session:
             jumpoint = await create_jumpoint_in(session, args.name, args.comments or "")
-            add_audit(
-                session, action="jumpoint.created", detail={"jumpoint_id": jumpoint.id, "name": args.name}
-            )
+            add_audit(session, action="jumpoint.created", detail={"jumpoint_id": jumpoint.id, "name": args.name})
             jumpoint_id = jumpoint.id
         print(f"created Jumpoint {args.name!r} (id {jumpoint_id})")
         print(f"next: openjump registration-key --config {args.config} --jumpoint {args.name!r}")
@@ -122,8 +120,7 @@ async def _registration_key(args: argparse.Namespace, config: ConsoleConfig) -> 
         issued = await create_registration_key(db, jumpoint_id, minutes=minutes, created_by=None)
         print(issued.key)
         print(
-            f"(one-time key for Jumpoint {issued.jumpoint_name!r}, "
-            f"valid until {issued.expires_at.isoformat()})",
+            f"(one-time key for Jumpoint {issued.jumpoint_name!r}, valid until {issued.expires_at.isoformat()})",
             file=sys.stderr,
         )
         print("On the Jumpoint host, run:", file=sys.stderr)
@@ -163,9 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name")
     p.add_argument("--admin", action="store_true", help="make the user an administrator")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
-    )
+    source.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     source.add_argument("--password-file", help="read the password from this file")
 
     p = sub.add_parser("create-token", help="create an API token for a user (printed once)")

@@ -20,10 +20,8 @@ Mode = Literal["validation", "serialization"]
 def _path_params(route: Route) -> list[dict[str, Any]]:
     params = []
     for name in _PARAM.findall(route.path):
-        is_text = route.path.startswith("/sessions/") and name == "id"
-        schema: dict[str, Any] = (
-            {"type": "string", "maxLength": 64} if is_text else {"type": "integer", "minimum": 1}
-        )
+        is_text = route.path.startswith("/sessions/") and name in ("id", "session_id")
+        schema: dict[str, Any] = {"type": "string", "maxLength": 64} if is_text else {"type": "integer", "minimum": 1}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
 
@@ -38,9 +36,7 @@ def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def _status_text(status: int) -> str:
-    return {200: "OK", 201: "Created", 204: "No Content", 302: "Redirect", 101: "Switching Protocols"}.get(
-        status, "OK"
-    )
+    return {200: "OK", 201: "Created", 204: "No Content", 302: "Redirect", 101: "Switching Protocols"}.get(status, "OK")
 
 
 def build_openapi(
@@ -69,9 +65,7 @@ def build_openapi(
         op: dict[str, Any] = {
             "summary": route.summary,
             "tags": [route.tag],
-            "operationId": route.method.lower()
-            + "_"
-            + re.sub(r"[^a-zA-Z0-9]+", "_", route.full_path).strip("_"),
+            "operationId": route.method.lower() + "_" + re.sub(r"[^a-zA-Z0-9]+", "_", route.full_path).strip("_"),
             "x-access": route.access,
             "security": [] if route.access == "public" else [{"cookieAuth": []}, {"bearerAuth": []}],
         }

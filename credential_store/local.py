@@ -185,6 +185,5 @@ def _secret(value: object) -> Secret | None:
 def _check_name(name: str) -> None:
     if not name or len(name) > NAME_MAX or name != name.strip() or any(ord(ch) < 32 for ch in name):
         raise BadRequest(
-            f"a credential name must be 1 to {NAME_MAX} characters without control characters "
-            "or surrounding spaces"
+            f"a credential name must be 1 to {NAME_MAX} characters without control characters or surrounding spaces"
         )

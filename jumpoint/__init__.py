@@ -1,1 +1,1 @@
-"""The Jumpoint: the agent that runs inside a customer LAN, and the core session vocabulary it shares with the console."""
+"""The Jumpoint: the agent that runs inside a customer LAN, and the core vocabulary it shares with the console."""

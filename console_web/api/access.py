@@ -23,9 +23,7 @@ def visible_groups(principal: Principal) -> ColumnElement[bool]:
 
 async def get_group(session: AsyncSession, principal: Principal, group_id: int) -> JumpGroup:
     """The visible group ``group_id``; NotFound otherwise."""
-    group = await session.scalar(
-        select(JumpGroup).where(and_(JumpGroup.id == group_id, visible_groups(principal)))
-    )
+    group = await session.scalar(select(JumpGroup).where(and_(JumpGroup.id == group_id, visible_groups(principal))))
     if group is None:
         raise NotFound(f"Jump Group {group_id} does not exist")
     return group

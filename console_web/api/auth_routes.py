@@ -36,8 +36,7 @@ def _client_ip(request: web.Request) -> str:
     tag="auth",
     body=LoginIn,
     response=LoginOut,
-    description="Rate limited per username and per client address "
-    "(security.login_attempts_per_minute failures).",
+    description="Rate limited per username and per client address (security.login_attempts_per_minute failures).",
 )
 async def login(request: web.Request) -> web.StreamResponse:
     """Check the password, start a login session, set the cookie and return the CSRF token."""
@@ -52,9 +51,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     waits = [w for w in (limiter.retry_after(k, limit) for k in keys) if w is not None]
     if waits:
         wait = max(waits)
-        await audit(
-            db, action="login.rate_limited", detail={"username": username[:64], "ip": _client_ip(request)}
-        )
+        await audit(db, action="login.rate_limited", detail={"username": username[:64], "ip": _client_ip(request)})
         raise TooManyRequests(
             f"too many failed logins; try again in {wait} seconds", details={"retry_after_seconds": wait}
         )
@@ -84,30 +81,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     limiter.reset(keys[0])
     if verdict.new_hash is not None:
         async with db.session() as session:
-            await session.execute(
-                update(User).where(User.id == user.id).values(password_hash=verdict.new_hash)
-            )
+            await session.execute(update(User).where(User.id == user.id).values(password_hash=verdict.new_hash))
     started = await start_web_session(db, user.id, config.security)
-    await audit(
-        db, action="login.ok", actor_user_id=user.id, detail={"username": username, "ip": _client_ip(request)}
-    )
+    await audit(db, action="login.ok", actor_user_id=user.id, detail={"username": username, "ip": _client_ip(request)})
     log.info("user %s logged in", username)
     response = json_model(LoginOut(user=UserOut.model_validate(user), csrf_token=started.csrf_token))
     set_session_cookie(response, request, started.cookie_token, config.security.session_max_hours * 3600)
     return response
 
 
-@endpoint(
-    "POST", "/auth/logout", access="user", summary="Log out (ends the login session)", tag="auth", status=204
-)
+@endpoint("POST", "/auth/logout", access="user", summary="Log out (ends the login session)", tag="auth", status=204)
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the caller's login session and clear the cookie."""
     principal = principal_of(request)
     if principal.web_session_id is not None:
         await end_web_session(db_of(request), principal.web_session_id)
-    await audit(
-        db_of(request), action="logout", actor_user_id=principal.user_id, detail={"via": principal.via}
-    )
+    await audit(db_of(request), action="logout", actor_user_id=principal.user_id, detail={"via": principal.via})
     response = no_content()
     clear_session_cookie(response, request)
     return response
@@ -120,9 +109,7 @@ async def me(request: web.Request) -> web.StreamResponse:
     csrf: str | None = None
     if principal.web_session_id is not None:
         async with db_of(request).session() as session:
-            csrf = await session.scalar(
-                select(WebSession.csrf_token).where(WebSession.id == principal.web_session_id)
-            )
+            csrf = await session.scalar(select(WebSession.csrf_token).where(WebSession.id == principal.web_session_id))
     return json_model(
         MeOut(
             id=principal.user_id,

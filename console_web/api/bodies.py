@@ -47,8 +47,7 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     else:
         if request.content_type != "application/json":
             raise BadRequest(
-                "the body must be JSON sent with 'Content-Type: application/json', "
-                f"not {request.content_type!r}"
+                f"the body must be JSON sent with 'Content-Type: application/json', not {request.content_type!r}"
             )
         try:
             data = json.loads(raw)

@@ -10,9 +10,7 @@ from console_web.auth.request_auth import principal_of
 from console_web.config import ConsoleConfig
 from console_web.db.database import Database
 
-LOGIN_LIMITER_KEY: web.AppKey[SlidingWindowLimiter] = web.AppKey(
-    "openjump.login_limiter", SlidingWindowLimiter
-)
+LOGIN_LIMITER_KEY: web.AppKey[SlidingWindowLimiter] = web.AppKey("openjump.login_limiter", SlidingWindowLimiter)
 
 __all__ = ["LOGIN_LIMITER_KEY", "config_of", "db_of", "principal_of"]
 

@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from console_web.api.routing import ROUTES, endpoint
-from console_web.openapi import build_openapi
 
 _cache: dict[int, dict[str, Any]] = {}
 
@@ -15,6 +14,8 @@ _cache: dict[int, dict[str, Any]] = {}
 @endpoint("GET", "/openapi.json", access="public", summary="This API's OpenAPI 3.1 document", tag="meta")
 async def openapi_document(request: web.Request) -> web.StreamResponse:
     """The document, built once from the route table."""
+    from console_web.openapi import build_openapi  # here: console_web.openapi imports this package
+
     doc = _cache.get(len(ROUTES))
     if doc is None:
         doc = _cache[len(ROUTES)] = build_openapi(ROUTES)

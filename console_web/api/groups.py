@@ -114,11 +114,7 @@ async def get_group_route(request: web.Request) -> web.StreamResponse:
     group_id = path_int(request, "id")
     async with db_of(request).session() as session:
         group = await get_group(session, principal, group_id)
-        members = (
-            await _members(session, group.id)
-            if principal.is_admin and group.personal_owner_id is None
-            else None
-        )
+        members = await _members(session, group.id) if principal.is_admin and group.personal_owner_id is None else None
         return json_model(_out(group, members))
 
 
@@ -165,13 +161,9 @@ async def delete_group(request: web.Request) -> web.StreamResponse:
         group = await get_group(session, principal, group_id)
         if group.personal_owner_id is not None:
             raise Conflict("a personal Jump Group is deleted only with its user")
-        count = await session.scalar(
-            select(func.count()).select_from(JumpItem).where(JumpItem.group_id == group_id)
-        )
+        count = await session.scalar(select(func.count()).select_from(JumpItem).where(JumpItem.group_id == group_id))
         if count:
-            raise Conflict(
-                f"Jump Group {group.name!r} still holds {count} Jump Items; move or delete them first"
-            )
+            raise Conflict(f"Jump Group {group.name!r} still holds {count} Jump Items; move or delete them first")
         await session.execute(delete(JumpGroup).where(JumpGroup.id == group_id))
         add_audit(
             session,
@@ -233,9 +225,7 @@ async def remove_member(request: web.Request) -> web.StreamResponse:
     async with db_of(request).session() as session:
         group, user = await _shared_group_and_user(session, principal, request)
         result = await session.execute(
-            delete(JumpGroupMember).where(
-                JumpGroupMember.group_id == group.id, JumpGroupMember.user_id == user.id
-            )
+            delete(JumpGroupMember).where(JumpGroupMember.group_id == group.id, JumpGroupMember.user_id == user.id)
         )
         if getattr(result, "rowcount", 0) != 1:
             raise NotFound(f"user {user.username!r} is not a member of Jump Group {group.name!r}")

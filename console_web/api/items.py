@@ -40,9 +40,7 @@ NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - {"credential_ref"}
 
 async def _check_jumpoint(session: AsyncSession, jumpoint_id: int) -> None:
     if await session.get(Jumpoint, jumpoint_id) is None:
-        raise BadRequest(
-            f"jumpoint_id: Jumpoint {jumpoint_id} does not exist", details={"field": "jumpoint_id"}
-        )
+        raise BadRequest(f"jumpoint_id: Jumpoint {jumpoint_id} does not exist", details={"field": "jumpoint_id"})
 
 
 def _host_and_port(body: JumpItemCreate | JumpItemUpdate) -> tuple[str | None, int | None]:
@@ -202,9 +200,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
     return json_model(out)
 
 
-@endpoint(
-    "DELETE", "/jump-items/{id}", access="user", summary="Delete a Jump Item", tag="jump-items", status=204
-)
+@endpoint("DELETE", "/jump-items/{id}", access="user", summary="Delete a Jump Item", tag="jump-items", status=204)
 async def delete_item(request: web.Request) -> web.StreamResponse:
     """Delete a visible item."""
     principal = principal_of(request)

@@ -69,9 +69,7 @@ def _missing(jumpoint_id: int) -> NotFound:
     return NotFound(f"Jumpoint {jumpoint_id} does not exist")
 
 
-@endpoint(
-    "GET", "/jumpoints", access="user", summary="List Jumpoints", tag="jumpoints", response=Items[JumpointOut]
-)
+@endpoint("GET", "/jumpoints", access="user", summary="List Jumpoints", tag="jumpoints", response=Items[JumpointOut])
 async def list_jumpoints(request: web.Request) -> web.StreamResponse:
     """Every Jumpoint by name, with ``connected``."""
     async with db_of(request).session() as session:
@@ -106,9 +104,7 @@ async def create_jumpoint(request: web.Request) -> web.StreamResponse:
     return json_model(out, status=201)
 
 
-@endpoint(
-    "GET", "/jumpoints/{id}", access="user", summary="Get a Jumpoint", tag="jumpoints", response=JumpointOut
-)
+@endpoint("GET", "/jumpoints/{id}", access="user", summary="Get a Jumpoint", tag="jumpoints", response=JumpointOut)
 async def get_jumpoint(request: web.Request) -> web.StreamResponse:
     """One Jumpoint."""
     jumpoint_id = path_int(request, "id")
@@ -200,14 +196,8 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, RegistrationKeyCreate)
     config = config_of(request)
     minutes = body.expires_minutes or config.security.registration_key_minutes
-    issued = await create_registration_key(
-        db_of(request), jumpoint_id, minutes=minutes, created_by=principal.user_id
-    )
-    url = (
-        config.listen.public_url.rstrip("/")
-        if config.listen.public_url
-        else f"{request.scheme}://{request.host}"
-    )
+    issued = await create_registration_key(db_of(request), jumpoint_id, minutes=minutes, created_by=principal.user_id)
+    url = config.listen.public_url.rstrip("/") if config.listen.public_url else f"{request.scheme}://{request.host}"
     return json_model(
         RegistrationKeyOut(
             jumpoint_id=issued.jumpoint_id,
@@ -245,9 +235,7 @@ async def _connected_jumpoint(request: web.Request) -> int:
             raise _missing(jumpoint_id)
         name = jumpoint.name
     if not hub_of(request).is_connected(jumpoint_id):
-        raise JumpointUnavailable(
-            f"Jumpoint {name!r} is not connected", hint="start the Jumpoint and try again"
-        )
+        raise JumpointUnavailable(f"Jumpoint {name!r} is not connected", hint="start the Jumpoint and try again")
     return jumpoint_id
 
 
@@ -299,9 +287,7 @@ async def remove_host_keys(request: web.Request) -> web.StreamResponse:
     return json_model(RemovedOut(removed=removed))
 
 
-async def _audit_removed(
-    request: web.Request, user_id: int, jumpoint_id: int, args: dict[str, Any], n: int
-) -> None:
+async def _audit_removed(request: web.Request, user_id: int, jumpoint_id: int, args: dict[str, Any], n: int) -> None:
     async with db_of(request).session() as session:
         add_audit(
             session,

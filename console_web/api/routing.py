@@ -58,9 +58,7 @@ def endpoint(
     def register(handler: Handler) -> Handler:
         mark_access(handler, access)
         ROUTES.append(
-            Route(
-                method, path, access, summary, tag, handler, body, query, response, status, False, description
-            )
+            Route(method, path, access, summary, tag, handler, body, query, response, status, False, description)
         )
         return handler
 

@@ -309,9 +309,7 @@ def check_hostname(host: str) -> str:
 def check_protocol(value: str) -> str:
     """Only the protocols implemented so far are accepted."""
     if value not in SUPPORTED_PROTOCOLS:
-        raise ValueError(
-            f"protocol {value[:32]} is not supported yet; supported: {', '.join(SUPPORTED_PROTOCOLS)}"
-        )
+        raise ValueError(f"protocol {value[:32]} is not supported yet; supported: {', '.join(SUPPORTED_PROTOCOLS)}")
     return value
 
 

@@ -33,18 +33,14 @@ async def list_sessions(request: web.Request) -> web.StreamResponse:
     return json_model(Items[SessionOut](items=[SessionOut.model_validate(i) for i in infos]))
 
 
-@endpoint(
-    "GET", "/sessions/{id}", access="user", summary="Get a live session", tag="sessions", response=SessionOut
-)
+@endpoint("GET", "/sessions/{id}", access="user", summary="Get a live session", tag="sessions", response=SessionOut)
 async def get_session(request: web.Request) -> web.StreamResponse:
     """One live session the caller owns (admins: any)."""
     info = hub_of(request).get_session(_session_id(request), principal_of(request))
     return json_model(SessionOut.model_validate(info))
 
 
-@endpoint(
-    "POST", "/sessions/{id}/end", access="user", summary="End a live session", tag="sessions", status=204
-)
+@endpoint("POST", "/sessions/{id}/end", access="user", summary="End a live session", tag="sessions", status=204)
 async def end_session(request: web.Request) -> web.StreamResponse:
     """End the session for everyone in it."""
     await hub_of(request).end_session(_session_id(request), principal_of(request))
@@ -52,7 +48,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 
 
 external_websocket(
-    "/sessions/{id}/ws",
+    "/sessions/{session_id}/ws",
     access="user",
     summary="The session WebSocket (terminal I/O and prompts)",
     tag="sessions",

@@ -18,9 +18,7 @@ from console_web.db.repo import add_audit
 from jumpoint.core.errors import NotFound
 
 
-@endpoint(
-    "GET", "/tokens", access="user", summary="List my API tokens", tag="tokens", response=Items[TokenOut]
-)
+@endpoint("GET", "/tokens", access="user", summary="List my API tokens", tag="tokens", response=Items[TokenOut])
 async def list_tokens(request: web.Request) -> web.StreamResponse:
     """The caller's tokens, newest first, without their text."""
     principal = principal_of(request)
@@ -62,9 +60,7 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     )
 
 
-@endpoint(
-    "DELETE", "/tokens/{id}", access="user", summary="Revoke one of my API tokens", tag="tokens", status=204
-)
+@endpoint("DELETE", "/tokens/{id}", access="user", summary="Revoke one of my API tokens", tag="tokens", status=204)
 async def delete_token(request: web.Request) -> web.StreamResponse:
     """Revoke a token of the caller's; 404 for anybody else's."""
     principal = principal_of(request)
@@ -75,7 +71,5 @@ async def delete_token(request: web.Request) -> web.StreamResponse:
         )
         if getattr(result, "rowcount", 0) != 1:
             raise NotFound(f"API token {token_id} does not exist")
-        add_audit(
-            session, action="token.deleted", actor_user_id=principal.user_id, detail={"token_id": token_id}
-        )
+        add_audit(session, action="token.deleted", actor_user_id=principal.user_id, detail={"token_id": token_id})
     return no_content()

@@ -18,9 +18,7 @@ def cookie_token(request: web.BaseRequest) -> str | None:
     return request.cookies.get(cookie_name(request)) or request.cookies.get(SECURE_COOKIE) or None
 
 
-def set_session_cookie(
-    response: web.StreamResponse, request: web.BaseRequest, token: str, max_age: int
-) -> None:
+def set_session_cookie(response: web.StreamResponse, request: web.BaseRequest, token: str, max_age: int) -> None:
     """Set the cookie: HttpOnly, SameSite=Strict, Path=/, Secure over HTTPS."""
     response.set_cookie(
         cookie_name(request),
@@ -35,6 +33,4 @@ def set_session_cookie(
 
 def clear_session_cookie(response: web.StreamResponse, request: web.BaseRequest) -> None:
     """Tell the browser to forget the cookie."""
-    response.del_cookie(
-        cookie_name(request), path="/", secure=request.secure, httponly=True, samesite="Strict"
-    )
+    response.del_cookie(cookie_name(request), path="/", secure=request.secure, httponly=True, samesite="Strict")

@@ -114,6 +114,4 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         raise
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
-        return error_response(
-            InternalError("something went wrong inside the console; the log has the details")
-        )
+        return error_response(InternalError("something went wrong inside the console; the log has the details"))

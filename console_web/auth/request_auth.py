@@ -73,9 +73,7 @@ async def _by_token(request: web.Request, token: str) -> Authenticated:
     async with request.app[DB_KEY].session() as session:
         row = (
             await session.execute(
-                select(ApiToken, User)
-                .join(User, User.id == ApiToken.user_id)
-                .where(ApiToken.token_hash == digest)
+                select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest)
             )
         ).first()
         if row is None:
@@ -98,9 +96,7 @@ async def _by_cookie(request: web.Request, token: str) -> Authenticated:
     async with request.app[DB_KEY].session() as session:
         row = (
             await session.execute(
-                select(WebSession, User)
-                .join(User, User.id == WebSession.user_id)
-                .where(WebSession.id == session_id)
+                select(WebSession, User).join(User, User.id == WebSession.user_id).where(WebSession.id == session_id)
             )
         ).first()
         if row is None:
@@ -111,9 +107,7 @@ async def _by_cookie(request: web.Request, token: str) -> Authenticated:
         if not expired:
             principal = _principal(user, "session", session_id)
             if now - web_session.last_seen_at > TOUCH_EVERY:
-                await session.execute(
-                    update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now)
-                )
+                await session.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now))
             csrf = web_session.csrf_token
     if expired:
         async with request.app[DB_KEY].session() as session:
@@ -133,9 +127,7 @@ async def resolve(request: web.Request) -> Authenticated:
     else:
         token = cookie_token(request)
         if token is None:
-            raise Unauthorized(
-                "you are not logged in", hint="log in, or send 'Authorization: Bearer <API token>'"
-            )
+            raise Unauthorized("you are not logged in", hint="log in, or send 'Authorization: Bearer <API token>'")
         result = await _by_cookie(request, token)
     request[_AUTH_KEY] = result
     request[PRINCIPAL_KEY] = result.principal

@@ -107,9 +107,7 @@ class JumpGroupMember(Base):
     __tablename__ = "jump_group_members"
 
     group_id: Mapped[int] = mapped_column(ForeignKey("jump_groups.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class Jumpoint(Base):

@@ -37,9 +37,7 @@ class Registration:
     token: str
 
 
-async def create_registration_key(
-    db: Database, jumpoint_id: int, *, minutes: int, created_by: int | None
-) -> IssuedKey:
+async def create_registration_key(db: Database, jumpoint_id: int, *, minutes: int, created_by: int | None) -> IssuedKey:
     """Mint a key for Jumpoint ``jumpoint_id`` valid ``minutes``; NotFound if there is no such Jumpoint."""
     secret = mint(REGISTRATION_KEY_PREFIX)
     expires_at = utcnow() + timedelta(minutes=minutes)
@@ -86,9 +84,7 @@ async def register_jumpoint(db: Database, key: str, hostname: str) -> Registrati
     digest = hash_secret(key)
     now = utcnow()
     async with db.session() as session:
-        row = await session.scalar(
-            select(JumpointRegistrationKey).where(JumpointRegistrationKey.key_hash == digest)
-        )
+        row = await session.scalar(select(JumpointRegistrationKey).where(JumpointRegistrationKey.key_hash == digest))
         found = None if row is None else (row.jumpoint_id, row.used_at, row.expires_at, row.id)
     if found is None:
         await _refuse(db, "unknown key", None, hostname)

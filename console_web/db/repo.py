@@ -84,8 +84,7 @@ def validate_username(username: str) -> str:
     """Return ``username`` if it is 1..64 characters of ``a-z 0-9 . _ -``; raise BadRequest otherwise."""
     if not _USERNAME_RE.fullmatch(username):
         raise BadRequest(
-            f"username {username[:80]!r} is not valid: "
-            "use 1 to 64 characters among a-z, 0-9, '.', '_' and '-'",
+            f"username {username[:80]!r} is not valid: use 1 to 64 characters among a-z, 0-9, '.', '_' and '-'",
             details={"field": "username"},
         )
     return username
@@ -124,9 +123,7 @@ async def create_user_in(
     )
     session.add(user)
     await session.flush()
-    session.add(
-        JumpGroup(name=f"Personal: {username}"[:NAME_MAX], personal_owner_id=user.id, created_at=utcnow())
-    )
+    session.add(JumpGroup(name=f"Personal: {username}"[:NAME_MAX], personal_owner_id=user.id, created_at=utcnow()))
     await session.flush()
     return user
 
@@ -174,9 +171,7 @@ async def authenticate_jumpoint(db: Database, token: str) -> tuple[int, str] | N
         return None
     digest = hash_secret(token)
     async with db.session() as session:
-        row = (
-            await session.execute(select(Jumpoint.id, Jumpoint.name).where(Jumpoint.token_hash == digest))
-        ).first()
+        row = (await session.execute(select(Jumpoint.id, Jumpoint.name).where(Jumpoint.token_hash == digest))).first()
     return (int(row[0]), str(row[1])) if row is not None else None
 
 
@@ -184,9 +179,7 @@ async def mark_jumpoint_seen(db: Database, jumpoint_id: int, hostname: str) -> N
     """Record that the Jumpoint is connected now, from ``hostname``."""
     async with db.session() as session:
         await session.execute(
-            update(Jumpoint)
-            .where(Jumpoint.id == jumpoint_id)
-            .values(last_seen_at=utcnow(), hostname=hostname[:253])
+            update(Jumpoint).where(Jumpoint.id == jumpoint_id).values(last_seen_at=utcnow(), hostname=hostname[:253])
         )
 
 
@@ -251,7 +244,5 @@ async def end_session_record(db: Database, session_id: str, *, reason: str, erro
         await session.execute(
             update(SessionRecord)
             .where(SessionRecord.id == session_id, SessionRecord.ended_at.is_(None))
-            .values(
-                ended_at=utcnow(), end_reason=reason[:256], error_code=error_code[:64] if error_code else None
-            )
+            .values(ended_at=utcnow(), end_reason=reason[:256], error_code=error_code[:64] if error_code else None)
         )

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from console_web.auth.request_auth import authenticate, check_origin
 from console_web.auth.principal import Principal
+from console_web.auth.request_auth import authenticate, check_origin
 from console_web.config import ConsoleConfig
 from console_web.db import repo
 from console_web.db.database import Database

@@ -55,7 +55,7 @@ class JumpointLink:
         fut: asyncio.Future[wire.Reply] = asyncio.get_running_loop().create_future()
         self._requests[req_id] = fut
         try:
-            await self.send(wire.encode_control(0, wire.Request(id=req_id, op=op, args=dict(args))))  # type: ignore[arg-type]
+            await self.send(wire.encode_control(0, wire.Request(id=req_id, op=op, args=dict(args))))
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 reply = await fut
         except TimeoutError:

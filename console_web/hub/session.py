@@ -95,7 +95,8 @@ class LiveSession:
         self.link.sessions[self.channel] = self
         self._pump_task = asyncio.create_task(self._pump(), name=f"pump-{self.session_id}")
         try:
-            await self.link.send(wire.encode_control(self.channel, wire.Open(session_id=self.session_id, target=self.jump.target)))
+            opening = wire.Open(session_id=self.session_id, target=self.jump.target)
+            await self.link.send(wire.encode_control(self.channel, opening))
         except JumpError as exc:
             self.fail(exc)
             raise

@@ -60,7 +60,9 @@ class PromptField:
 class Prompter(Protocol):
     """Asks the people in the session a question and waits for the owner's answer."""
 
-    async def ask_host_key(self, host: str, port: int, key: HostKey, *, known: tuple[HostKey, ...] = ()) -> HostKeyDecision:
+    async def ask_host_key(
+        self, host: str, port: int, key: HostKey, *, known: tuple[HostKey, ...] = ()
+    ) -> HostKeyDecision:
         """Show an unknown host key; return ``save``, ``once`` or ``abort``."""
         ...
 

@@ -60,8 +60,7 @@ class SshAdapter:
     ) -> None:
         if max_attempts < 1 or login_timeout <= 0 or keepalive_count_max < 1 or output_buffer < 1024:
             raise ValueError(
-                "SshAdapter: max_attempts >= 1, login_timeout > 0, keepalive_count_max >= 1, "
-                "output_buffer >= 1024"
+                "SshAdapter: max_attempts >= 1, login_timeout > 0, keepalive_count_max >= 1, output_buffer >= 1024"
             )
         self.max_attempts = max_attempts
         self.login_timeout = login_timeout
@@ -141,7 +140,10 @@ class SshAdapter:
             sock = await open_socket(endpoint)
             try:
                 return await asyncssh.get_server_host_key(
-                    sock=sock, server_host_key_algs=list(PROBE_HOST_KEY_ALGS), config=[]
+                    sock=sock,
+                    server_host_key_algs=list(PROBE_HOST_KEY_ALGS),
+                    config=[],
+                    options=_isolated_options(),
                 )
             except BaseException:
                 sock.close()
@@ -187,9 +189,7 @@ class SshAdapter:
         )
         handshake = asyncio.ensure_future(client.handshake_done.wait())
         try:
-            done, _ = await asyncio.wait(
-                {task, handshake}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait({task, handshake}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not done:
                 raise timed_out(where, timeout, "SSH key exchange")
             return await task
@@ -243,6 +243,20 @@ class _CredentialOnce:
                 hint="configure a credential provider on the Jumpoint, or take the credential off the item",
             )
         return await source.fetch(ref, purpose=self._purpose)
+
+
+def _isolated_options() -> asyncssh.SSHClientConnectionOptions:
+    """Options that read nothing of the local user's (no ~/.ssh config, keys, agent, certificates)."""
+    return asyncssh.SSHClientConnectionOptions(
+        config=[],
+        client_keys=None,
+        agent_path=None,
+        pkcs11_provider=None,
+        x509_trusted_certs=None,
+        x509_trusted_cert_paths=[],
+        gss_kex=False,
+        gss_auth=False,
+    )
 
 
 async def _bounded(step: Awaitable[_T], where: str, seconds: float, stage: str) -> _T:

@@ -158,9 +158,7 @@ class LoginClient(asyncssh.SSHClient):
         )
         return answer.reveal()
 
-    async def _challenge(
-        self, name: str, instructions: str, prompts: Sequence[tuple[str, bool]]
-    ) -> list[str] | None:
+    async def _challenge(self, name: str, instructions: str, prompts: Sequence[tuple[str, bool]]) -> list[str] | None:
         if not prompts:
             if instructions.strip():
                 self.notices.append(Notice(kind="info", text=instructions.strip()[:2000]))

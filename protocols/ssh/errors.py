@@ -27,9 +27,7 @@ NETWORK_HINT = "check the host name and port of the Jump Item, and that the Jump
 
 def unreachable(where: str, reason: str) -> TargetUnreachable:
     """The target could not be reached at the network level."""
-    return TargetUnreachable(
-        f"cannot connect to {where}: {reason}", hint=NETWORK_HINT, details={"target": where}
-    )
+    return TargetUnreachable(f"cannot connect to {where}: {reason}", hint=NETWORK_HINT, details={"target": where})
 
 
 def timed_out(where: str, seconds: float | None, stage: str) -> TargetTimeout:
@@ -78,9 +76,7 @@ def from_os_error(where: str, exc: OSError) -> JumpError:
     return unreachable(where, exc.strerror or str(exc) or type(exc).__name__)
 
 
-def from_ssh_error(
-    where: str, username: str, exc: BaseException, *, pinned_key_fp: str | None = None
-) -> JumpError:
+def from_ssh_error(where: str, username: str, exc: BaseException, *, pinned_key_fp: str | None = None) -> JumpError:
     """Map any exception raised while connecting to, logging in to, or talking with an SSH server.
 
     ``pinned_key_fp`` is set when the connection was pinned to a verified host key: a host-key failure then

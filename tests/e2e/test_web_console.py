@@ -52,7 +52,8 @@ class Api:
 
 
 def items_of(answer: Any) -> list[dict[str, Any]]:
-    return answer["items"] if isinstance(answer, dict) else answer
+    items: list[dict[str, Any]] = answer["items"] if isinstance(answer, dict) else answer
+    return items
 
 
 def builtin_jumpoint(api: Api) -> dict[str, Any]:
@@ -236,7 +237,9 @@ def test_rep_logs_in_creates_item_jumps_and_runs_echo(
 
     no_csp_violations(session)
     session.get_by_role("button", name="End Session").click()
-    expect(session.locator("#session-ended")).to_have_text("Session ended")
+    ended = session.locator("#session-ended")
+    expect(ended).to_be_visible(timeout=20_000)
+    expect(ended).to_contain_text("Session ended")
     expect(session.locator("#session-state")).to_have_text("ended")
 
 
@@ -255,7 +258,7 @@ def test_changed_host_key_is_refused_with_both_fingerprints(
     old_fingerprints = {fingerprint(sshd.public_host_key(kind)[1]) for kind in ("ed25519", "rsa")}
     assert saved in old_fingerprints, (saved, old_fingerprints)
     first.get_by_role("button", name="End Session").click()
-    expect(first.locator("#session-ended")).to_be_visible()
+    expect(first.locator("#session-ended")).to_be_visible(timeout=20_000)
 
     sshd.rotate_host_keys()
     new_fingerprints = {fingerprint(sshd.public_host_key(kind)[1]) for kind in ("ed25519", "rsa")}

@@ -1,2 +1,2 @@
-from tests.fixtures.sshd import *  # noqa: F403
 from tests.fixtures.gateway import *  # noqa: F403
+from tests.fixtures.sshd import *  # noqa: F403

@@ -217,7 +217,8 @@ async def test_session_socket_of_someone_else_is_refused(gateway: Gateway, sshd_
     sock = await gateway.jump(await _item(gateway, sshd_server))
     await gateway.api("POST", "/api/v1/users", {"username": "bob", "password": "bob-pw-12345678"}, expect=201)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bob:
-        login = await bob.post(gateway.url + "/api/v1/auth/login", json={"username": "bob", "password": "bob-pw-12345678"})
+        creds = {"username": "bob", "password": "bob-pw-12345678"}
+        login = await bob.post(gateway.url + "/api/v1/auth/login", json=creds)
         assert login.status == 200
         with pytest.raises(aiohttp.WSServerHandshakeError) as err:
             await bob.ws_connect(gateway.url + f"/api/v1/sessions/{sock.session_id}/ws")

@@ -60,9 +60,14 @@ class FakeHub:
             raise JumpointUnavailable(f"Jumpoint {jump.jumpoint_id} is not connected")
         self.started.append(jump)
         info = SessionInfo(
-            session_id=f"s{len(self.started)}", item_id=jump.item_id, item_name=jump.item_name,
-            owner_user_id=principal.user_id, jumpoint_id=jump.jumpoint_id, protocol=jump.target.protocol,
-            state="connecting", started_at="2030-01-01T00:00:00+00:00",
+            session_id=f"s{len(self.started)}",
+            item_id=jump.item_id,
+            item_name=jump.item_name,
+            owner_user_id=principal.user_id,
+            jumpoint_id=jump.jumpoint_id,
+            protocol=jump.target.protocol,
+            state="connecting",
+            started_at="2030-01-01T00:00:00+00:00",
         )
         self.sessions[info.session_id] = info
         return info
@@ -128,9 +133,7 @@ ConsoleFactory = Callable[..., Awaitable[Console]]
 
 
 @pytest.fixture
-async def make_console(
-    db: Database, hub: FakeHub, tmp_path: Path
-) -> AsyncIterator[ConsoleFactory]:
+async def make_console(db: Database, hub: FakeHub, tmp_path: Path) -> AsyncIterator[ConsoleFactory]:
     """Build a console app (optionally with other security settings) with users admin, alice and bob."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
@@ -145,8 +148,11 @@ async def make_console(
         await client.start_server()
         clients.append(client)
         ids = {}
-        for name, password, admin in (("admin", ADMIN_PASSWORD, True), ("alice", ALICE_PASSWORD, False),
-                                      ("bob", BOB_PASSWORD, False)):
+        for name, password, admin in (
+            ("admin", ADMIN_PASSWORD, True),
+            ("alice", ALICE_PASSWORD, False),
+            ("bob", BOB_PASSWORD, False),
+        ):
             existing = await repo.find_user_by_name(db, name)
             ids[name] = existing.id if existing else await repo.create_user(db, name, password, is_admin=admin)
         return Console(client, db, hub, ids["admin"], ids["alice"], ids["bob"])

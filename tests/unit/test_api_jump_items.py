@@ -121,9 +121,7 @@ async def test_invalid_json_is_refused(alice: Rep) -> None:
 
 
 async def test_wrong_content_type_is_refused(alice: Rep) -> None:
-    status, body = await alice.call(
-        "POST", "/jump-items", data=b"name=x", headers={"Content-Type": "text/plain"}
-    )
+    status, body = await alice.call("POST", "/jump-items", data=b"name=x", headers={"Content-Type": "text/plain"})
     assert status == 400
     assert "Content-Type: application/json" in error_of(body)
 
@@ -219,10 +217,14 @@ async def test_jump_starts_a_session_on_the_hub(console: Console, alice: Rep, ju
     assert body["url"] == f"/api/v1/sessions/{body['session_id']}/ws"
     target = console.hub.started[0].target
     assert (target.hostname, target.port, target.username, target.cols, target.rows) == (
-        "web-01.lan", 2222, "root", 120, 40
+        "web-01.lan",
+        2222,
+        "root",
+        120,
+        40,
     )
     status, listed = await alice.call("GET", "/sessions")
     assert [s["session_id"] for s in listed["items"]] == [body["session_id"]]
     assert (await alice.call("POST", f"/sessions/{body['session_id']}/end"))[0] == 204
-    status, gone = await alice.call("GET", f"/sessions/{body['session_id']}")
+    status, _ = await alice.call("GET", f"/sessions/{body['session_id']}")
     assert status == 404

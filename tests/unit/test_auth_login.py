@@ -143,3 +143,18 @@ def test_sliding_window_forgets_old_events_and_stays_bounded() -> None:
     for key in "bcde":
         limiter.record(key)
     assert len(limiter) == 3
+
+
+def test_cookie_over_https_is_host_prefixed_and_secure() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from console_web.auth.cookies import set_session_cookie
+
+    response = web.Response()
+    set_session_cookie(response, make_mocked_request("GET", "/", sslcontext=True), "tok", 3600)
+    cookie = response.cookies.output()
+    assert "__Host-oj_session=tok" in cookie
+    for flag in ("HttpOnly", "Path=/", "SameSite=Strict", "Secure"):
+        assert flag in cookie
+    assert "Domain" not in cookie

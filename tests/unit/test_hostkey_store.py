@@ -85,8 +85,7 @@ def test_remove_forgets_one_fingerprint_or_every_key_of_a_host(tmp_path: Path) -
 def test_hand_written_comments_blank_lines_and_host_lists_are_understood_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "known_hosts"
     path.write_text(
-        f"# copied from the admin's laptop\n\nweb1,10.0.0.7 {KEY_A.openssh()}\n"
-        f"[db]:2200 {KEY_B.openssh()} note\n"
+        f"# copied from the admin's laptop\n\nweb1,10.0.0.7 {KEY_A.openssh()}\n[db]:2200 {KEY_B.openssh()} note\n"
     )
     store = FileHostKeyStore(path)
     assert store.check("10.0.0.7", 22, KEY_A).status == "valid"
@@ -131,14 +130,10 @@ def test_concurrent_trusts_from_many_threads_all_land(tmp_path: Path) -> None:
     store = FileHostKeyStore(tmp_path / "known_hosts")
     # Separate store objects on one file, as the service and its helpers create them.
     stores = [FileHostKeyStore(store.path) for _ in range(4)]
-    threads = [
-        threading.Thread(target=stores[i % 4].trust, args=(f"host{i}", 22, make_key(i))) for i in range(20)
-    ]
+    threads = [threading.Thread(target=stores[i % 4].trust, args=(f"host{i}", 22, make_key(i))) for i in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(k.host for k in FileHostKeyStore(store.path).list()) == sorted(
-        f"host{i}" for i in range(20)
-    )
+    assert sorted(k.host for k in FileHostKeyStore(store.path).list()) == sorted(f"host{i}" for i in range(20))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["known_hosts", "known_hosts.lock"]

@@ -98,9 +98,7 @@ def test_a_duplicate_name_is_a_conflict_unless_replacing(tmp_path: Path) -> None
         ("ok", "token", {"password": Secret("x")}),
     ],
 )
-def test_an_invalid_credential_is_refused(
-    tmp_path: Path, name: str, kind: str, secrets: dict[str, Secret]
-) -> None:
+def test_an_invalid_credential_is_refused(tmp_path: Path, name: str, kind: str, secrets: dict[str, Secret]) -> None:
     with pytest.raises(BadRequest):
         LocalCredentialStore(tmp_path).add(name, kind, None, **secrets)  # type: ignore[arg-type]
 

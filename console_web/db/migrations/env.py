@@ -45,9 +45,7 @@ def run() -> None:
     else:
         url = config.get_main_option("sqlalchemy.url")
         if not url:
-            raise RuntimeError(
-                "set sqlalchemy.url (e.g. alembic -x or alembic.ini) to run migrations by hand"
-            )
+            raise RuntimeError("set sqlalchemy.url (e.g. alembic -x or alembic.ini) to run migrations by hand")
         asyncio.run(_run_async(url))
 
 

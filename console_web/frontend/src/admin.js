@@ -46,10 +46,6 @@ function onSubmit(form, handler) {
   });
 }
 
-function fieldError(name) {
-  return el('span', { class: 'field-error', dataset: { fieldError: name }, hidden: true, role: 'alert' });
-}
-
 // ---- users ------------------------------------------------------------------------------------------
 
 async function loadUsers() {

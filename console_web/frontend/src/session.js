@@ -19,8 +19,10 @@ let term = null;
 let fit = null;
 let sessionState = 'connecting';
 let lastSentSize = '';
-let activePrompt = null; // {id, close}
+let activePrompt = null; // {id, dialog}
 let endedShown = false;
+let endedBeforeOpen = false;
+let lastErrorMessage = '';
 
 // ---- status bar ---------------------------------------------------------------------------------
 
@@ -30,7 +32,7 @@ function setState(value) {
   badge.textContent = value;
   badge.className = 'badge badge-' + value;
   document.body.dataset.sessionState = value;
-  $('#end-session').disabled = value === 'ended';
+  $('#end-session').disabled = value === 'ended' || value === 'ending';
 }
 
 function setSessionInfo(info) {
@@ -72,12 +74,12 @@ function showBanner(err, { kind = 'error' } = {}) {
 function addTimeline(text, kind = 'info') {
   const list = $('#timeline');
   const time = new Date().toLocaleTimeString();
-  list.append(el('li', { class: 'timeline-' + kind }, el('time', {}, time), ' ', text));
+  list.append(el('li', { class: 'timeline-' + kind, title: `${time} ${text}` }, el('time', {}, time), ' ', text));
   while (list.children.length > MAX_TIMELINE) list.firstElementChild.remove();
   list.hidden = false;
 }
 
-function showEnded() {
+function showEnded(reason = '') {
   setState('ended');
   if (term) {
     term.options.disableStdin = true;
@@ -88,6 +90,7 @@ function showEnded() {
   endedShown = true;
   const ended = $('#session-ended');
   ended.hidden = false;
+  if (reason && reason !== lastErrorMessage) ended.append(el('span', { class: 'ended-reason' }, ': ' + String(reason).slice(0, 500)));
   addTimeline('Session ended');
 }
 
@@ -231,7 +234,7 @@ function onControl(msg) {
       setSessionInfo(msg.session);
       const previous = sessionState;
       if (msg.state === 'ended') {
-        showEnded();
+        showEnded(msg.reason);
       } else {
         setState(msg.state);
       }
@@ -264,6 +267,7 @@ function onControl(msg) {
       addTimeline(String(msg.text || msg.kind || ''), 'notice');
       break;
     case 'error':
+      lastErrorMessage = (msg.error && msg.error.message) || '';
       showBanner(msg.error || {});
       addTimeline((msg.error && msg.error.message) || 'Error', 'error');
       break;
@@ -298,6 +302,10 @@ function connect() {
   ws.addEventListener('close', (ev) => {
     ws = null;
     if (sessionState === 'ended') return;
+    if (sessionState === 'ending' || endedBeforeOpen) {
+      showEnded();
+      return;
+    }
     showBanner({
       message: 'The connection to the console was lost.',
       hint: ev.reason ? `${ev.reason} Reload the page to reconnect.` : 'Reload the page to reconnect to the session.',
@@ -318,10 +326,8 @@ async function main() {
   try {
     const info = await api('GET', `/sessions/${encodeURIComponent(sessionId)}`);
     setSessionInfo(info);
-    if (info && info.state === 'ended') {
-      showEnded();
-      return;
-    }
+    // Still attach when it has ended: the console then replays why (an `error`, then `state: ended`).
+    endedBeforeOpen = Boolean(info && info.state === 'ended');
   } catch (exc) {
     if (exc instanceof ApiError && exc.status === 401) return;
     if (exc instanceof ApiError && exc.status === 404) {
@@ -365,7 +371,11 @@ async function main() {
 
   endBtn.addEventListener('click', async () => {
     endBtn.disabled = true;
-    if (!sendJson({ t: 'end' })) {
+    if (sendJson({ t: 'end' })) {
+      // The console confirms with `state: ended`; until then, say so and take no more keys.
+      if (sessionState !== 'ended') setState('ending');
+      term.options.disableStdin = true;
+    } else {
       try {
         await api('POST', `/sessions/${encodeURIComponent(sessionId)}/end`, {});
         showEnded();

@@ -139,9 +139,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash", name=op.f("uq_jumpoint_registration_keys_key_hash")),
     )
     with op.batch_alter_table("jumpoint_registration_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_jumpoint_registration_keys_jumpoint_id"), ["jumpoint_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_jumpoint_registration_keys_jumpoint_id"), ["jumpoint_id"], unique=False)
 
     op.create_table(
         "web_sessions",
