@@ -155,10 +155,14 @@ class Hub:
 
         self._spawn(write())
 
+    def _forget(self, session: LiveSession) -> None:
+        self.sessions.pop(session.session_id, None)
+        session.stop_pump()
+
     def _ended(self, session: LiveSession) -> None:
         # An ended session stays visible for a while, so a browser that attaches after a fast failure (a
         # refused port) still sees why it ended instead of "not found".
-        asyncio.get_running_loop().call_later(ENDED_RETENTION, self.sessions.pop, session.session_id, None)
+        asyncio.get_running_loop().call_later(ENDED_RETENTION, self._forget, session)
         session.log.info("session ended: %s", session.end_reason)
 
         async def write() -> None:

@@ -85,6 +85,7 @@ class LiveSession:
         self._in_window = SendWindow(wire.INITIAL_WINDOW)
         self._input_lock = asyncio.Lock()
         self._pending_prompt: dict[str, Any] | None = None
+        self._ever_attached = False
         self._pump_task: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self.log = logging.LoggerAdapter(log, {"session_id": session_id, "user": owner.username})
@@ -211,6 +212,11 @@ class LiveSession:
         """Add a browser socket: it gets the current state and any pending prompt, then the live stream."""
         self.viewers.append(viewer)
         viewer.log.info("attached to session %s", self.session_id)
+        self._wakeup.set()
+        if not self._ever_attached:
+            # the first browser gets everything queued since the Jump started, in order
+            self._ever_attached = True
+            return
         initial = [self._state_message()]
         if self._pending_prompt is not None:
             initial.append(self._pending_prompt)
@@ -284,7 +290,11 @@ class LiveSession:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while queue:
+            if not self.viewers:
+                # Hold output until someone watches: nothing is lost between the Jump and the browser attaching
+                # (or across a page reload), and the queue stays bounded because no credit is granted meanwhile.
+                continue
+            while queue and self.viewers:
                 item = queue.popleft()
                 if isinstance(item, bytes):
                     if queue and isinstance(queue[0], bytes) and len(item) < MERGE_LIMIT:
@@ -304,7 +314,7 @@ class LiveSession:
                     if grant and self.state != "ended":
                         with contextlib.suppress(JumpError):
                             await self.link.send(wire.encode_credit(self.channel, grant))
-            if self.state == "ended" and not queue:
+            if self.state == "ended" and not queue and self.viewers:
                 for viewer in tuple(self.viewers):
                     with contextlib.suppress(Exception):
                         await viewer.ws.close(code=1000, message=b"session ended")

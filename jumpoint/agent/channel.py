@@ -101,9 +101,15 @@ class ChannelRunner:
 
     def abort(self) -> None:
         """Stop the session now (console request, tunnel loss or shutdown)."""
+        if self._closed:
+            return
         self._closed = True
         self._input.put_nowait(None)
         self._out_window.close()
+        if self._conn is not None:
+            # closing the connection ends its events() iterator, so run() finishes and reports "closed" now
+            task = asyncio.get_running_loop().create_task(self._conn.close())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
         for fut in self._prompts.values():
             if not fut.done():
                 fut.set_exception(Cancelled("the session was closed"))

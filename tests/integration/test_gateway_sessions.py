@@ -223,3 +223,17 @@ async def test_session_socket_of_someone_else_is_refused(gateway: Gateway, sshd_
         with pytest.raises(aiohttp.WSServerHandshakeError) as err:
             await bob.ws_connect(gateway.url + f"/api/v1/sessions/{sock.session_id}/ws")
         assert err.value.status in (403, 404)
+
+
+async def test_output_before_the_browser_attaches_is_delivered(gateway: Gateway, sshd_server: SshServer) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await sock.send_keys("sleep 1; echo early-$((5*5))\n")
+    await sock.ws.close()  # the rep reloads the page: output meanwhile must wait, not vanish
+    await asyncio.sleep(2)
+    again = await gateway.http.ws_connect(
+        gateway.url + f"/api/v1/sessions/{sock.session_id}/ws", headers=gateway.headers
+    )
+    from tests.fixtures.gateway import SessionSocket
+
+    await SessionSocket(sock.session_id, again).read_until(b"early-25")
