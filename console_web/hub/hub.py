@@ -159,6 +159,15 @@ class Hub:
         self.sessions.pop(session.session_id, None)
         session.stop_pump()
 
+    def _audit_jumpoint(self, jumpoint_id: int, action: str, detail: dict[str, Any]) -> None:
+        async def write() -> None:
+            try:
+                await repo.audit(self._db, action=action, actor_jumpoint_id=jumpoint_id, detail=detail)
+            except Exception:
+                log.exception("AUDIT WRITE FAILED: jumpoint=%s action=%s detail=%r", jumpoint_id, action, detail)
+
+        self._spawn(write())
+
     def _ended(self, session: LiveSession) -> None:
         # An ended session stays visible for a while, so a browser that attaches after a fast failure (a
         # refused port) still sees why it ended instead of "not found".
@@ -206,8 +215,7 @@ class Hub:
             wire.encode_control(0, wire.Welcome(version=wire.PROTOCOL_VERSION, jumpoint_id=jumpoint_id, name=name))
         )
         link.log.info("Jumpoint connected from %s (%s)", hello.hostname, hello.agent)
-        self._spawn(repo.audit(self._db, action="jumpoint.connected", actor_jumpoint_id=jumpoint_id,
-                               detail={"hostname": hello.hostname, "agent": hello.agent}))
+        self._audit_jumpoint(jumpoint_id, "jumpoint.connected", {"hostname": hello.hostname, "agent": hello.agent})
         try:
             await link.serve()
         finally:
@@ -215,7 +223,7 @@ class Hub:
             if self.links.get(jumpoint_id) is link:
                 del self.links[jumpoint_id]
             link.log.info("Jumpoint disconnected")
-            self._spawn(repo.audit(self._db, action="jumpoint.disconnected", actor_jumpoint_id=jumpoint_id))
+            self._audit_jumpoint(jumpoint_id, "jumpoint.disconnected", {})
         return ws
 
     async def _read_hello(self, ws: web.WebSocketResponse) -> wire.Hello:

@@ -237,3 +237,24 @@ async def test_output_before_the_browser_attaches_is_delivered(gateway: Gateway,
     from tests.fixtures.gateway import SessionSocket
 
     await SessionSocket(sock.session_id, again).read_until(b"early-25")
+
+
+async def test_session_lifecycle_is_in_the_audit_trail_without_secrets(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    from sqlalchemy import select
+
+    from console_web.db.models import AuditEvent
+
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password, host_key="once")
+    await sock.send_json({"t": "end"})
+    state = await sock.next_message("state")
+    while state["state"] != "ended":
+        state = await sock.next_message("state")
+    await asyncio.sleep(0.3)  # audit writes are asynchronous
+    async with gateway.db.session() as db:
+        events = (await db.execute(select(AuditEvent).where(AuditEvent.session_id == sock.session_id))).scalars().all()
+    actions = [e.action for e in events]
+    assert {"session.host_key_decision", "session.connected", "session.ended"} <= set(actions)
+    assert sshd_server.password not in repr([(e.action, e.detail) for e in events])
