@@ -322,6 +322,9 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
         if only == "burst":
             await burst(results, http, stack, 40 if quick else 200)
             return
+        if only == "echo":
+            await echo(results, http, stack, ssh, keys)
+            return
         # 1. Jump to first prompt (median of 10)
         jump_ms, direct_ms = [], []
         for _ in range(5 if quick else 10):
@@ -339,21 +342,10 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
                                         "direct_p50": statistics.median(direct_ms)}
 
         # 2. keystroke echo latency
-        d = await DirectTerm.open(ssh)
-        await d.until_prompt()
-        direct = await echo_latency(d, keys)
-        await d.close()
-        term = await Term.jump(http, stack)
-        await term.until_prompt()
-        via = await echo_latency(term, keys)
-        await term.close()
-        results["echo_ms"] = {
-            "direct_p50": pct(direct, 50), "direct_p99": pct(direct, 99),
-            "gateway_p50": pct(via, 50), "gateway_p99": pct(via, 99),
-            "added_p50": pct(via, 50) - pct(direct, 50), "added_p99": pct(via, 99) - pct(direct, 99),
-            "keys": keys,
-        }
+        await echo(results, http, stack, ssh, keys)
 
+        # 3. bulk output
+        d = await DirectTerm.open(ssh)
         # 3. bulk output
         d = await DirectTerm.open(ssh)
         await d.until_prompt()
@@ -412,6 +404,24 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
         await burst(results, http, stack, 40 if quick else 200)
 
 
+async def echo(results: dict[str, Any], http: aiohttp.ClientSession, stack: Stack, ssh: SshServer, keys: int) -> None:
+    """Keystroke echo latency into ``cat``, direct and through the gateway."""
+    d = await DirectTerm.open(ssh)
+    await d.until_prompt()
+    direct = await echo_latency(d, keys)
+    await d.close()
+    term = await Term.jump(http, stack)
+    await term.until_prompt()
+    via = await echo_latency(term, keys)
+    await term.close()
+    results["echo_ms"] = {
+        "direct_p50": pct(direct, 50), "direct_p99": pct(direct, 99),
+        "gateway_p50": pct(via, 50), "gateway_p99": pct(via, 99),
+        "added_p50": pct(via, 50) - pct(direct, 50), "added_p99": pct(via, 99) - pct(direct, 99),
+        "keys": keys,
+    }
+
+
 async def burst(results: dict[str, Any], http: aiohttp.ClientSession, stack: Stack, many: int) -> None:
     """Start ``many`` Jumps at the same moment; every one must reach the prompt."""
 
@@ -463,7 +473,7 @@ def table(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke run")
-    parser.add_argument("--only", choices=["burst"], help="run one workload only")
+    parser.add_argument("--only", choices=["burst", "echo"], help="run one workload only")
     args = parser.parse_args()
     results = asyncio.run(run(args.quick, args.only))
     out = ROOT / "benchmarks" / "results" / ("ssh-quick.json" if args.quick else "ssh.json")
