@@ -336,13 +336,6 @@ class LiveSession:
             with contextlib.suppress(Exception):
                 await viewer.ws.close(code=1013, message=b"too slow")
 
-    async def wait_ended(self) -> None:
-        """Wait until the session has ended and its pump has flushed."""
-        await self._ended.wait()
-        if self._pump_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump_task
-
     def stop_pump(self) -> None:
         """Cancel the pump (console shutdown)."""
         if self._pump_task is not None:
