@@ -89,7 +89,7 @@ async def run_console(config: ConsoleConfig, *, ready: asyncio.Event | None = No
             jumpoint_id, token = await repo.ensure_builtin_jumpoint(db, config.builtin_jumpoint.name)
             embedded = _load_embedded_jumpoint()
             await embedded.start(
-                console_url=f"{scheme}://127.0.0.1:{port}" if shown_host == "127.0.0.1" else url.rstrip("/"),
+                console_url=f"{scheme}://{_url_host(shown_host)}:{port}",
                 token=token,
                 fingerprint=fingerprint,
                 state_dir=config.state_dir / "jumpoint",
@@ -106,6 +106,11 @@ async def run_console(config: ConsoleConfig, *, ready: asyncio.Event | None = No
             await runner.cleanup()
     finally:
         await db.close()
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL (IPv6 literals in brackets)."""
+    return f"[{host}]" if ":" in host else host
 
 
 async def _wait_for_stop_signal() -> None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -133,59 +133,59 @@ class Hub:
         return session
 
     # --- bookkeeping -----------------------------------------------------------------------------
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _audit(self, session: LiveSession, action: str, detail: dict[str, Any]) -> None:
-        async def write() -> None:
-            try:
-                await repo.audit(
-                    self._db,
-                    action=action,
-                    actor_user_id=session.owner.user_id,
-                    actor_jumpoint_id=session.jump.jumpoint_id,
-                    session_id=session.session_id,
-                    detail=detail,
-                )
-            except Exception:
-                # the audit trail must never be silently lost: say so loudly, with the event itself
-                log.exception("AUDIT WRITE FAILED: session=%s action=%s detail=%r", session.session_id, action, detail)
+    def _record(self, write: Coroutine[Any, Any, None], what: str) -> None:
+        """Write to the database in the background; a failure is logged loudly with what was lost, never dropped."""
 
-        self._spawn(write())
+        async def guarded() -> None:
+            try:
+                await write
+            except Exception:
+                log.exception("RECORD WRITE FAILED: %s", what)
+
+        self._spawn(guarded())
+
+    def _audit(self, session: LiveSession, action: str, detail: dict[str, Any]) -> None:
+        self._record(
+            repo.audit(
+                self._db,
+                action=action,
+                actor_user_id=session.owner.user_id,
+                actor_jumpoint_id=session.jump.jumpoint_id,
+                session_id=session.session_id,
+                detail=detail,
+            ),
+            f"audit session={session.session_id} action={action} detail={detail!r}",
+        )
+
+    def _audit_jumpoint(self, jumpoint_id: int, action: str, detail: dict[str, Any]) -> None:
+        self._record(
+            repo.audit(self._db, action=action, actor_jumpoint_id=jumpoint_id, detail=detail),
+            f"audit jumpoint={jumpoint_id} action={action} detail={detail!r}",
+        )
 
     def _forget(self, session: LiveSession) -> None:
         self.sessions.pop(session.session_id, None)
         session.stop_pump()
-
-    def _audit_jumpoint(self, jumpoint_id: int, action: str, detail: dict[str, Any]) -> None:
-        async def write() -> None:
-            try:
-                await repo.audit(self._db, action=action, actor_jumpoint_id=jumpoint_id, detail=detail)
-            except Exception:
-                log.exception("AUDIT WRITE FAILED: jumpoint=%s action=%s detail=%r", jumpoint_id, action, detail)
-
-        self._spawn(write())
 
     def _ended(self, session: LiveSession) -> None:
         # An ended session stays visible for a while, so a browser that attaches after a fast failure (a
         # refused port) still sees why it ended instead of "not found".
         asyncio.get_running_loop().call_later(ENDED_RETENTION, self._forget, session)
         session.log.info("session ended: %s", session.end_reason)
-
-        async def write() -> None:
-            try:
-                await repo.end_session_record(
-                    self._db,
-                    session.session_id,
-                    reason=session.end_reason[:1000],
-                    error_code=session.error.code if session.error else None,
-                )
-            except Exception:
-                log.exception("could not record the end of session %s", session.session_id)
-
-        self._spawn(write())
+        self._record(
+            repo.end_session_record(
+                self._db,
+                session.session_id,
+                reason=session.end_reason[:1000],
+                error_code=session.error.code if session.error else None,
+            ),
+            f"end of session {session.session_id} ({session.end_reason})",
+        )
 
     # --- GET /api/v1/jumpoint/tunnel -------------------------------------------------------------
     async def handle_tunnel(self, request: web.Request) -> web.StreamResponse:

@@ -79,7 +79,7 @@ async def test_wrong_password_reaches_the_rep_as_an_authentication_failure(
     sock = await gateway.jump(await _item(gateway, sshd_server))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        msg = await sock._next_of("prompt_host_key", "prompt_text", "error", timeout=30)
+        msg = await sock.next_of("prompt_host_key", "prompt_text", "error", timeout=30)
         if msg["t"] == "prompt_host_key":
             await sock.send_json({"t": "answer_host_key", "id": msg["id"], "decision": "once"})
         elif msg["t"] == "prompt_text":
