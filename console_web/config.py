@@ -70,9 +70,12 @@ class ListenSettings(_Section):
 
 
 class DatabaseSettings(_Section):
-    """An SQLAlchemy async URL; SQLite in the state directory by default."""
+    """An SQLAlchemy async URL; SQLite in the state directory by default.
 
-    url: str | None = None
+    A URL that carries a password can be given as ``{env: NAME}`` or ``{file: PATH}`` instead of inline text.
+    """
+
+    url: str | SecretRef | None = None
 
 
 class SecuritySettings(_Section):
@@ -112,8 +115,14 @@ class ConsoleConfig(_Section):
 
     @property
     def database_url(self) -> str:
-        """The configured URL, or SQLite in ``state_dir``."""
-        return self.database.url or f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
+        """The configured URL (read from its variable or file now, if given by reference), or SQLite in ``state_dir``.
+
+        Raises ConfigError naming the variable or file when a referenced URL is missing.
+        """
+        url = self.database.url
+        if isinstance(url, SecretRef):
+            return url.resolve()
+        return url or f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
 
 
 def load_console_config(path: Path | None) -> ConsoleConfig:

@@ -72,3 +72,24 @@ def test_secret_reference_reads_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert SecretRef(env="OJ_TEST_SECRET").resolve() == "s3"
     with pytest.raises(ConfigError, match="OJ_TEST_MISSING is not set"):
         SecretRef(env="OJ_TEST_MISSING").resolve()
+
+
+def test_database_url_can_come_from_an_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("database:\n  url: {env: OJ_TEST_DB_URL}\n")
+    monkeypatch.setenv("OJ_TEST_DB_URL", "sqlite+aiosqlite:///from-env.db")
+    assert load_console_config(path).database_url == "sqlite+aiosqlite:///from-env.db"
+
+
+def test_database_url_from_a_missing_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(f"database:\n  url: {{file: {tmp_path / 'nope'}}}\n")
+    with pytest.raises(ConfigError, match=r"cannot read secret file .*nope"):
+        _ = load_console_config(path).database_url
+
+
+def test_database_reference_with_both_env_and_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("database:\n  url: {env: A, file: /b}\n")
+    with pytest.raises(ConfigError, match="exactly one of 'env' or 'file'"):
+        load_console_config(path)
