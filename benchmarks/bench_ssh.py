@@ -137,7 +137,8 @@ async def start_stack(work: Path, ssh: SshServer) -> Stack:
         groups = groups["items"] if isinstance(groups, dict) else groups
         personal = next(g for g in groups if g.get("personal"))
         body = {"group_id": personal["id"], "jumpoint_id": jp_id, "protocol": "ssh", "name": "bench",
-                "hostname": ssh.host, "port": ssh.port, "username": ssh.username, "credential_ref": "bench"}
+                "hostname": ssh.host, "port": ssh.port, "username": ssh.username, "credential_ref": "bench",
+                "session_policy": "start_new"}
         async with http.post(f"{url}/api/v1/jump-items", json=body, headers=_h(stack), ssl=False) as r:
             assert r.status == 201, await r.text()
             stack.item_id = (await r.json())["id"]

@@ -9,6 +9,7 @@ from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_KEY
 from console_web.config import ConsoleConfig
 from console_web.db.database import Database
 from console_web.hub.hub import Hub, setup_hub
+from console_web.recording_retention import setup_retention
 from console_web.web.pages import setup_pages
 
 MAX_BODY = 64 * 1024
@@ -24,6 +25,7 @@ def make_app(config: ConsoleConfig, db: Database) -> web.Application:
     setup_api(app)
     setup_hub(app, hub)
     setup_pages(app)
+    setup_retention(app)
 
     async def stop_hub(_: web.Application) -> None:
         await hub.shutdown()

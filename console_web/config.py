@@ -93,6 +93,21 @@ class SessionSettings(_Section):
     max_participants: Annotated[int, Field(ge=1, le=100)] = 10
     max_sessions_per_jumpoint: Annotated[int, Field(ge=1, le=10000)] = 1000
     prompt_timeout_seconds: Annotated[int, Field(ge=5, le=3600)] = 300
+    idle_timeout_seconds: Annotated[
+        int, Field(ge=0, le=24 * 3600, description="no input this long ends it; 0 = never")
+    ] = 30 * 60
+    reconnect_grace_seconds: Annotated[int, Field(ge=0, le=600)] = 30
+    stream_buffer_kib: Annotated[
+        int, Field(ge=2048, le=64 * 1024, description="at least twice the 1 MiB flow-control window")
+    ] = 4096
+
+
+class RecordingSettings(_Section):
+    """Session recordings (asciicast v2 plus a text transcript per terminal session)."""
+
+    enabled: bool = True
+    directory: Path | None = Field(default=None, description="default: <state_dir>/recordings")
+    retention_days: Annotated[int, Field(ge=0, le=100 * 365, description="0 = keep forever")] = 0
 
 
 class BuiltinJumpointSettings(_Section):
@@ -110,6 +125,7 @@ class ConsoleConfig(_Section):
     database: DatabaseSettings = DatabaseSettings()
     security: SecuritySettings = SecuritySettings()
     sessions: SessionSettings = SessionSettings()
+    recordings: RecordingSettings = RecordingSettings()
     builtin_jumpoint: BuiltinJumpointSettings = BuiltinJumpointSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -123,6 +139,11 @@ class ConsoleConfig(_Section):
         if isinstance(url, SecretRef):
             return url.resolve()
         return url or f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where recordings are written."""
+        return self.recordings.directory or self.state_dir / "recordings"
 
 
 def load_console_config(path: Path | None) -> ConsoleConfig:

@@ -20,7 +20,7 @@ Mode = Literal["validation", "serialization"]
 def _path_params(route: Route) -> list[dict[str, Any]]:
     params = []
     for name in _PARAM.findall(route.path):
-        is_text = route.path.startswith("/sessions/") and name in ("id", "session_id")
+        is_text = route.path.startswith(("/sessions/", "/session-history/")) and name in ("id", "session_id")
         schema: dict[str, Any] = {"type": "string", "maxLength": 64} if is_text else {"type": "integer", "minimum": 1}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params

@@ -15,13 +15,18 @@ from aiohttp import web
 
 # Importing the handler modules declares their routes.
 from console_web.api import (  # noqa: F401
+    audit,
     auth_routes,
     client_script,
     docs,
     groups,
+    history,
+    history_files,
     items,
     jumpoints,
+    recording_search,
     sessions,
+    sharing,
     tokens,
     users,
 )

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from console_web.api.bodies import json_model, no_content, read_body
-from console_web.api.context import LOGIN_LIMITER_KEY, config_of, db_of, principal_of
+from console_web.api.context import LOGIN_LIMITER_KEY, client_ip, config_of, db_of, principal_of
 from console_web.api.routing import endpoint
 from console_web.api.schemas import LoginIn, LoginOut, MeOut, UserOut
 from console_web.auth.cookies import clear_session_cookie, set_session_cookie
@@ -22,10 +22,6 @@ from jumpoint.core.errors import TooManyRequests, Unauthorized
 log = logging.getLogger(__name__)
 
 WRONG_LOGIN = "wrong username or password"
-
-
-def _client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 @endpoint(
@@ -47,11 +43,17 @@ async def login(request: web.Request) -> web.StreamResponse:
     limiter = request.app[LOGIN_LIMITER_KEY]
     limit = config.security.login_attempts_per_minute
     username = body.username.strip().lower()
-    keys = (f"user:{username}", f"ip:{_client_ip(request)}")
+    address = client_ip(request)
+    keys = (f"user:{username}", f"ip:{address}")
     waits = [w for w in (limiter.retry_after(k, limit) for k in keys) if w is not None]
     if waits:
         wait = max(waits)
-        await audit(db, action="login.rate_limited", detail={"username": username[:64], "ip": _client_ip(request)})
+        await audit(
+            db,
+            action="login.rate_limited",
+            source_address=address,
+            detail={"username": username[:64]},
+        )
         raise TooManyRequests(
             f"too many failed logins; try again in {wait} seconds", details={"retry_after_seconds": wait}
         )
@@ -66,15 +68,17 @@ async def login(request: web.Request) -> web.StreamResponse:
             db,
             action="login.failed",
             actor_user_id=None if user is None else user.id,
-            detail={"username": username[:64], "ip": _client_ip(request)},
+            source_address=address,
+            detail={"username": username[:64]},
         )
-        log.info("failed login for %r from %s", username[:64], _client_ip(request))
+        log.info("failed login for %r from %s", username[:64], address)
         raise Unauthorized(WRONG_LOGIN)
     if user.disabled:
         await audit(
             db,
             action="login.failed",
             actor_user_id=user.id,
+            source_address=address,
             detail={"username": username, "reason": "disabled"},
         )
         raise Unauthorized("this account is disabled", hint="ask an administrator")
@@ -83,7 +87,13 @@ async def login(request: web.Request) -> web.StreamResponse:
         async with db.session() as session:
             await session.execute(update(User).where(User.id == user.id).values(password_hash=verdict.new_hash))
     started = await start_web_session(db, user.id, config.security)
-    await audit(db, action="login.ok", actor_user_id=user.id, detail={"username": username, "ip": _client_ip(request)})
+    await audit(
+        db,
+        action="login.ok",
+        actor_user_id=user.id,
+        source_address=address,
+        detail={"username": username},
+    )
     log.info("user %s logged in", username)
     response = json_model(LoginOut(user=UserOut.model_validate(user), csrf_token=started.csrf_token))
     set_session_cookie(response, request, started.cookie_token, config.security.session_max_hours * 3600)
@@ -96,7 +106,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     if principal.web_session_id is not None:
         await end_web_session(db_of(request), principal.web_session_id)
-    await audit(db_of(request), action="logout", actor_user_id=principal.user_id, detail={"via": principal.via})
+    await audit(
+        db_of(request),
+        action="logout",
+        actor_user_id=principal.user_id,
+        source_address=client_ip(request),
+        detail={"via": principal.via},
+    )
     response = no_content()
     clear_session_cookie(response, request)
     return response

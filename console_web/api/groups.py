@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.api.access import get_group, visible_groups
 from console_web.api.bodies import json_model, no_content, path_int, read_body
-from console_web.api.context import db_of, principal_of
+from console_web.api.context import client_ip, db_of, principal_of
 from console_web.api.routing import endpoint
 from console_web.api.schemas import GroupCreate, GroupOut, GroupUpdate, Items, MemberOut
 from console_web.auth.principal import Principal
@@ -94,6 +94,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
             session,
             action="group.created",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"group_id": group.id, "name": group.name},
         )
         out = _out(group, [])
@@ -140,6 +141,7 @@ async def update_group(request: web.Request) -> web.StreamResponse:
             session,
             action="group.updated",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"group_id": group.id, "name": group.name},
         )
         return json_model(_out(group))
@@ -169,6 +171,7 @@ async def delete_group(request: web.Request) -> web.StreamResponse:
             session,
             action="group.deleted",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"group_id": group_id, "name": group.name},
         )
     return no_content()
@@ -206,6 +209,7 @@ async def add_member(request: web.Request) -> web.StreamResponse:
                 session,
                 action="group.member_added",
                 actor_user_id=principal.user_id,
+                source_address=client_ip(request),
                 detail={"group_id": group.id, "user_id": user.id, "username": user.username},
             )
     return no_content()
@@ -233,6 +237,7 @@ async def remove_member(request: web.Request) -> web.StreamResponse:
             session,
             action="group.member_removed",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"group_id": group.id, "user_id": user.id, "username": user.username},
         )
     return no_content()

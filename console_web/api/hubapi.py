@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from console_web.appkeys import HUB_KEY
+from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import ServiceError
@@ -37,6 +38,48 @@ class HubApi(Protocol):
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: dict[str, Any]) -> Any:
         """An admin request through the Jumpoint's tunnel (``hostkeys.list``, ``hostkeys.remove``)."""
+        ...
+
+    def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
+        """Invite reps into a session the caller owns."""
+        ...
+
+    def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+        """Pending invitations of a session the caller owns."""
+        ...
+
+    def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
+        """Cancel an invitation (owner)."""
+        ...
+
+    def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
+        """The caller's pending invitations."""
+        ...
+
+    def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
+        """Accept: returns the session id."""
+        ...
+
+    def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
+        """Decline an invitation."""
+        ...
+
+    def create_external_key(
+        self, session_id: str, principal: Principal, *, description: str, minutes: int, mode: str
+    ) -> tuple[str, dict[str, Any]]:
+        """A one-time external key (returned once) and its listing."""
+        ...
+
+    def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+        """Unused keys of a session the caller owns."""
+        ...
+
+    def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
+        """Cancel an unused key (owner)."""
+        ...
+
+    def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
+        """Spend a key: the guest cookie token and the guest."""
         ...
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.api.access import get_group, get_item, personal_group, visible_groups
 from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
-from console_web.api.context import db_of, principal_of
+from console_web.api.context import client_ip, db_of, principal_of
 from console_web.api.hubapi import hub_of
 from console_web.api.routing import endpoint
 from console_web.api.schemas import (
@@ -125,6 +125,9 @@ async def create_item(request: web.Request) -> web.StreamResponse:
             tag=body.tag,
             comments=body.comments,
             credential_ref=body.credential_ref,
+            session_policy=body.session_policy,
+            record_session=body.record_session,
+            record_input=body.record_input,
             created_by=principal.user_id,
             created_at=now,
             updated_at=now,
@@ -135,6 +138,7 @@ async def create_item(request: web.Request) -> web.StreamResponse:
             session,
             action="item.created",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"item_id": item.id, "name": item.name, "group_id": group.id},
         )
         out = JumpItemOut.model_validate(item)
@@ -194,6 +198,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
             session,
             action="item.updated",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"item_id": item.id, "name": item.name, "changed": sorted(changes)},
         )
         out = JumpItemOut.model_validate(item)
@@ -212,6 +217,7 @@ async def delete_item(request: web.Request) -> web.StreamResponse:
             session,
             action="item.deleted",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"item_id": item_id, "name": item.name},
         )
     return no_content()
@@ -252,13 +258,17 @@ async def jump(request: web.Request) -> web.StreamResponse:
                     "rows": body.rows,
                 }
             ),
+            session_policy=item.session_policy,
+            record_session=item.record_session,
+            record_input=item.record_input,
         )
     info = await hub_of(request).start_session(principal, request_)
     async with db_of(request).session() as session:
         add_audit(
             session,
-            action="jump.started",
+            action="jump.joined" if info.joined else "jump.started",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             session_id=info.session_id,
             detail={"item_id": item_id, "name": request_.item_name, "jumpoint_id": request_.jumpoint_id},
         )
@@ -268,6 +278,7 @@ async def jump(request: web.Request) -> web.StreamResponse:
             session_id=info.session_id,
             url=f"/api/v1/sessions/{info.session_id}/ws",
             session=SessionOut.model_validate(info),
+            joined=info.joined,
         ),
         status=201,
     )

@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy import delete, func, select
 
 from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
-from console_web.api.context import config_of, db_of, principal_of
+from console_web.api.context import client_ip, config_of, db_of, principal_of
 from console_web.api.hubapi import hub_of, hub_or_none
 from console_web.api.routing import endpoint
 from console_web.api.schemas import (
@@ -97,6 +97,7 @@ async def create_jumpoint(request: web.Request) -> web.StreamResponse:
             session,
             action="jumpoint.created",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint.id, "name": jumpoint.name},
         )
         out = _out(jumpoint, request)
@@ -143,6 +144,7 @@ async def update_jumpoint(request: web.Request) -> web.StreamResponse:
             session,
             action="jumpoint.updated",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
         )
         return json_model(_out(jumpoint, request))
@@ -174,6 +176,7 @@ async def delete_jumpoint(request: web.Request) -> web.StreamResponse:
             session,
             action="jumpoint.deleted",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
         )
     return no_content()
@@ -196,7 +199,9 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, RegistrationKeyCreate)
     config = config_of(request)
     minutes = body.expires_minutes or config.security.registration_key_minutes
-    issued = await create_registration_key(db_of(request), jumpoint_id, minutes=minutes, created_by=principal.user_id)
+    issued = await create_registration_key(
+        db_of(request), jumpoint_id, minutes=minutes, created_by=principal.user_id, source_address=client_ip(request)
+    )
     url = config.listen.public_url.rstrip("/") if config.listen.public_url else f"{request.scheme}://{request.host}"
     return json_model(
         RegistrationKeyOut(
@@ -223,7 +228,7 @@ async def create_key(request: web.Request) -> web.StreamResponse:
 async def register(request: web.Request) -> web.StreamResponse:
     """Exchange a registration key for the Jumpoint's token."""
     body = await read_body(request, RegisterIn)
-    result = await register_jumpoint(db_of(request), body.key, body.hostname)
+    result = await register_jumpoint(db_of(request), body.key, body.hostname, source_address=client_ip(request))
     return json_model(RegisterOut(jumpoint_id=result.jumpoint_id, name=result.name, token=result.token))
 
 
@@ -293,5 +298,6 @@ async def _audit_removed(request: web.Request, user_id: int, jumpoint_id: int, a
             session,
             action="hostkeys.removed",
             actor_user_id=user_id,
+            source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint_id, **args, "removed": n},
         )

@@ -351,6 +351,9 @@ class _ItemFields(Body):
         return self
 
 
+SessionPolicy = Literal["join_existing", "start_new"]
+
+
 class JumpItemCreate(_ItemFields):
     """A new Shell Jump item. ``hostname`` may carry ``:port`` (IPv6 in brackets: ``[::1]:2222``)."""
 
@@ -368,6 +371,12 @@ class JumpItemCreate(_ItemFields):
     credential_ref: CredentialRef | None = Field(
         default=None, description="name of a credential in the Jumpoint's local credential store"
     )
+    session_policy: SessionPolicy = Field(
+        default="join_existing",
+        description="join_existing: a second rep who jumps joins the running session; start_new: a new session",
+    )
+    record_session: bool = Field(default=True, description="record the session (asciicast and transcript)")
+    record_input: bool = Field(default=False, description="also record keystrokes (never while echo is off)")
 
 
 class JumpItemUpdate(_ItemFields):
@@ -385,6 +394,9 @@ class JumpItemUpdate(_ItemFields):
     tag: Tag | None = None
     comments: Comments | None = None
     credential_ref: CredentialRef | None = None
+    session_policy: SessionPolicy | None = None
+    record_session: bool | None = None
+    record_input: bool | None = None
 
 
 class JumpItemOut(Out):
@@ -403,6 +415,9 @@ class JumpItemOut(Out):
     tag: str
     comments: str
     credential_ref: str | None = None
+    session_policy: str
+    record_session: bool
+    record_input: bool
     created_by: int | None = None
     created_at: datetime
     updated_at: datetime
@@ -429,6 +444,17 @@ class JumpIn(Body):
     rows: Annotated[int, Field(ge=1, le=500)] = 24
 
 
+class ParticipantOut(Out):
+    """A participant of a live session."""
+
+    id: str
+    name: str
+    mode: str
+    external: bool
+    connected: bool
+    joined_at: str
+
+
 class SessionOut(Out):
     """A live session."""
 
@@ -440,14 +466,16 @@ class SessionOut(Out):
     protocol: str
     state: str
     started_at: str
+    participants: list[ParticipantOut] = Field(default_factory=list)
 
 
 class JumpOut(Out):
-    """A started session and the WebSocket URL that shows it."""
+    """A started (or, for a join-existing item with a running session, joined) session and its WebSocket URL."""
 
     session_id: str
     url: str
     session: SessionOut
+    joined: bool = False
 
 
 class ClientScriptQuery(Body):

@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from console_web.api.bodies import json_model, no_content, path_int, read_body
-from console_web.api.context import db_of, principal_of
+from console_web.api.context import client_ip, db_of, principal_of
 from console_web.api.routing import endpoint
 from console_web.api.schemas import Items, TokenCreate, TokenCreated, TokenOut
 from console_web.db.api_tokens import create_api_token
@@ -46,7 +46,9 @@ async def create_token(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     body = await read_body(request, TokenCreate)
     expires_at = utcnow() + timedelta(days=body.expires_days) if body.expires_days else None
-    created = await create_api_token(db_of(request), principal.user_id, body.name, expires_at=expires_at)
+    created = await create_api_token(
+        db_of(request), principal.user_id, body.name, expires_at=expires_at, source_address=client_ip(request)
+    )
     return json_model(
         TokenCreated(
             id=created.id,
@@ -71,5 +73,11 @@ async def delete_token(request: web.Request) -> web.StreamResponse:
         )
         if getattr(result, "rowcount", 0) != 1:
             raise NotFound(f"API token {token_id} does not exist")
-        add_audit(session, action="token.deleted", actor_user_id=principal.user_id, detail={"token_id": token_id})
+        add_audit(
+            session,
+            action="token.deleted",
+            actor_user_id=principal.user_id,
+            source_address=client_ip(request),
+            detail={"token_id": token_id},
+        )
     return no_content()

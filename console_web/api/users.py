@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from console_web.api.bodies import json_model, no_content, path_int, read_body
-from console_web.api.context import db_of, principal_of
+from console_web.api.context import client_ip, db_of, principal_of
 from console_web.api.routing import endpoint
 from console_web.api.schemas import Items, UserCreate, UserOut, UserUpdate
 from console_web.auth.passwords import hash_password
@@ -55,6 +55,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             session,
             action="user.created",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"user_id": user.id, "username": user.username, "admin": user.is_admin},
         )
         out = UserOut.model_validate(user)
@@ -112,6 +113,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
             session,
             action="user.updated",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"user_id": user_id, "username": user.username, "changed": changed},
         )
         out = UserOut.model_validate(user)
@@ -141,6 +143,7 @@ async def delete_user(request: web.Request) -> web.StreamResponse:
             session,
             action="user.deleted",
             actor_user_id=principal.user_id,
+            source_address=client_ip(request),
             detail={"user_id": user_id, "username": username},
         )
     log.info("user %s deleted by %s", username, principal.username)

@@ -28,8 +28,10 @@ class CreatedToken:
     token: str
 
 
-async def create_api_token(db: Database, user_id: int, name: str, *, expires_at: datetime | None) -> CreatedToken:
-    """Mint an API token for ``user_id``; only its hash is stored."""
+async def create_api_token(
+    db: Database, user_id: int, name: str, *, expires_at: datetime | None, source_address: str | None = None
+) -> CreatedToken:
+    """Mint an API token for ``user_id``; only its hash is stored. ``source_address`` goes into the audit event."""
     if not 1 <= len(name) <= NAME_MAX:
         raise BadRequest(f"name: must be 1 to {NAME_MAX} characters", details={"field": "name"})
     secret = mint(API_TOKEN_PREFIX)
@@ -45,7 +47,13 @@ async def create_api_token(db: Database, user_id: int, name: str, *, expires_at:
         )
         session.add(row)
         await session.flush()
-        add_audit(session, action="token.created", actor_user_id=user_id, detail={"token_id": row.id, "name": name})
+        add_audit(
+            session,
+            action="token.created",
+            actor_user_id=user_id,
+            source_address=source_address,
+            detail={"token_id": row.id, "name": name},
+        )
         token_id = row.id
     log.info("API token %d created for user id %d", token_id, user_id)
     return CreatedToken(token_id, name, secret.display_prefix, now, expires_at, secret.text)

@@ -157,6 +157,10 @@ class JumpItem(Base):
     tag: Mapped[str] = mapped_column(String(TAG_MAX), default="")
     comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
     credential_ref: Mapped[str | None] = mapped_column(String(CREDENTIAL_REF_MAX), nullable=True)
+    # "join_existing": a second rep who jumps joins the running session; "start_new": each Jump is its own session.
+    session_policy: Mapped[str] = mapped_column(String(16), default="join_existing")
+    record_session: Mapped[bool] = mapped_column(Boolean, default=True)
+    record_input: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -178,6 +182,40 @@ class SessionRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SessionParticipant(Base):
+    """One seat in a session's history: who joined, how, when they left (external guests have no user id)."""
+
+    __tablename__ = "session_participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    participant_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    left_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class TimelineEntry(Base):
+    """A chat message or a system event in a session's timeline."""
+
+    __tablename__ = "session_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))
+    author_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    text: Mapped[str] = mapped_column(Text)
 
 
 class AuditEvent(Base):
@@ -190,7 +228,8 @@ class AuditEvent(Base):
     actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     actor_jumpoint_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
-    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -203,7 +242,9 @@ __all__ = [
     "JumpItem",
     "Jumpoint",
     "JumpointRegistrationKey",
+    "SessionParticipant",
     "SessionRecord",
+    "TimelineEntry",
     "User",
     "WebSession",
 ]

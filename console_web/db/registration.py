@@ -37,8 +37,13 @@ class Registration:
     token: str
 
 
-async def create_registration_key(db: Database, jumpoint_id: int, *, minutes: int, created_by: int | None) -> IssuedKey:
-    """Mint a key for Jumpoint ``jumpoint_id`` valid ``minutes``; NotFound if there is no such Jumpoint."""
+async def create_registration_key(
+    db: Database, jumpoint_id: int, *, minutes: int, created_by: int | None, source_address: str | None = None
+) -> IssuedKey:
+    """Mint a key for Jumpoint ``jumpoint_id`` valid ``minutes``; NotFound if there is no such Jumpoint.
+
+    ``source_address`` (the admin's client address) goes into the audit event.
+    """
     secret = mint(REGISTRATION_KEY_PREFIX)
     expires_at = utcnow() + timedelta(minutes=minutes)
     async with db.session() as session:
@@ -58,6 +63,7 @@ async def create_registration_key(db: Database, jumpoint_id: int, *, minutes: in
             session,
             action="registration_key.created",
             actor_user_id=created_by,
+            source_address=source_address,
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "expires_at": expires_at.isoformat()},
         )
         name = jumpoint.name
@@ -65,21 +71,26 @@ async def create_registration_key(db: Database, jumpoint_id: int, *, minutes: in
     return IssuedKey(jumpoint_id, name, secret.text, expires_at)
 
 
-async def _refuse(db: Database, reason: str, jumpoint_id: int | None, hostname: str) -> None:
+async def _refuse(
+    db: Database, reason: str, jumpoint_id: int | None, hostname: str, source_address: str | None
+) -> None:
     await audit(
         db,
         action="registration_key.refused",
         actor_jumpoint_id=jumpoint_id,
+        source_address=source_address,
         detail={"reason": reason, "hostname": hostname},
     )
     log.warning("Jumpoint registration refused (%s) from host %s", reason, hostname)
 
 
-async def register_jumpoint(db: Database, key: str, hostname: str) -> Registration:
+async def register_jumpoint(
+    db: Database, key: str, hostname: str, *, source_address: str | None = None
+) -> Registration:
     """Spend ``key`` and mint the Jumpoint's token (replacing any previous one).
 
     Raises Unauthorized for an unknown or expired key and Conflict for a key already used; each refusal is
-    audited.
+    audited, like the registration, with ``source_address`` (the registering host's address).
     """
     digest = hash_secret(key)
     now = utcnow()
@@ -87,20 +98,20 @@ async def register_jumpoint(db: Database, key: str, hostname: str) -> Registrati
         row = await session.scalar(select(JumpointRegistrationKey).where(JumpointRegistrationKey.key_hash == digest))
         found = None if row is None else (row.jumpoint_id, row.used_at, row.expires_at, row.id)
     if found is None:
-        await _refuse(db, "unknown key", None, hostname)
+        await _refuse(db, "unknown key", None, hostname, source_address)
         raise Unauthorized(
             "this registration key is not valid",
             hint="create a new key in the console (Jumpoints > Register)",
         )
     jumpoint_id, used_at, expires_at, key_id = found
     if used_at is not None:
-        await _refuse(db, "key already used", jumpoint_id, hostname)
+        await _refuse(db, "key already used", jumpoint_id, hostname, source_address)
         raise Conflict(
             f"this registration key was already used at {used_at.isoformat()}; each key works once",
             hint="create a new key in the console",
         )
     if expires_at <= now:
-        await _refuse(db, "key expired", jumpoint_id, hostname)
+        await _refuse(db, "key expired", jumpoint_id, hostname, source_address)
         raise Unauthorized(
             f"this registration key expired at {expires_at.isoformat()}",
             hint="create a new key in the console",
@@ -124,6 +135,7 @@ async def register_jumpoint(db: Database, key: str, hostname: str) -> Registrati
             session,
             action="registration_key.used",
             actor_jumpoint_id=jumpoint_id,
+            source_address=source_address,
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "hostname": hostname},
         )
         name = jumpoint.name

@@ -43,6 +43,7 @@ def add_audit(
     actor_user_id: int | None = None,
     actor_jumpoint_id: int | None = None,
     session_id: str | None = None,
+    source_address: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit event to ``session``'s transaction (it is written when that transaction commits)."""
@@ -53,6 +54,7 @@ def add_audit(
             actor_user_id=actor_user_id,
             actor_jumpoint_id=actor_jumpoint_id,
             session_id=session_id,
+            source_address=source_address[:64] if source_address else None,
             detail=detail or {},
         )
     )
@@ -65,6 +67,7 @@ async def audit(
     actor_user_id: int | None = None,
     actor_jumpoint_id: int | None = None,
     session_id: str | None = None,
+    source_address: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit event in its own transaction. ``detail`` must hold no secrets."""
@@ -75,6 +78,7 @@ async def audit(
             actor_user_id=actor_user_id,
             actor_jumpoint_id=actor_jumpoint_id,
             session_id=session_id,
+            source_address=source_address,
             detail=detail,
         )
 
@@ -221,6 +225,7 @@ async def create_session_record(
     jumpoint_id: int,
     protocol: str,
     target: str,
+    recorded: bool = False,
 ) -> None:
     """Record that a session started."""
     async with db.session() as session:
@@ -234,6 +239,7 @@ async def create_session_record(
                 protocol=protocol[:16],
                 target=target,
                 started_at=utcnow(),
+                recorded=recorded,
             )
         )
 

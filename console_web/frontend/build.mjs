@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.resolve(here, '..', 'static', 'dist');
-const pages = ['login', 'console', 'session', 'admin'];
+const pages = ['login', 'console', 'session', 'admin', 'join', 'history', 'report', 'audit'];
 
 await fs.rm(outdir, { recursive: true, force: true });
 
@@ -37,6 +37,7 @@ const css = await esbuild.build({
   entryPoints: [
     path.join(here, '..', 'static', 'app.css'),
     path.join(here, 'node_modules', '@xterm', 'xterm', 'css', 'xterm.css'),
+    path.join(here, 'node_modules', 'asciinema-player', 'dist', 'bundle', 'asciinema-player.css'),
   ],
   entryNames: '[name]-[hash]',
 });

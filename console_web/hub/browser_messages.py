@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from console_web.hub.timeline import CHAT_MAX
 from jumpoint.core import wire
 from jumpoint.core.errors import ProtocolViolation
 
@@ -30,8 +31,46 @@ class EndIn(_In):
     t: Literal["end"]
 
 
+class LeaveIn(_In):
+    """Leave the session (it goes on)."""
+
+    t: Literal["leave"]
+
+
+class ChatIn(_In):
+    """A chat message (validated further by the timeline: not empty, no control characters)."""
+
+    t: Literal["chat"]
+    text: Annotated[str, Field(min_length=1, max_length=CHAT_MAX)]
+
+
+ParticipantId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
+
+
+class SetModeIn(_In):
+    """The owner makes a participant a peer or an observer."""
+
+    t: Literal["set_mode"]
+    participant: ParticipantId
+    mode: Literal["peer", "observer"]
+
+
+class TransferIn(_In):
+    """The owner hands the session to another participant."""
+
+    t: Literal["transfer"]
+    participant: ParticipantId
+
+
+class RemoveIn(_In):
+    """The owner removes a participant."""
+
+    t: Literal["remove"]
+    participant: ParticipantId
+
+
 BrowserMessage = Annotated[
-    ResizeIn | EndIn | wire.HostKeyAnswer | wire.TextAnswer,
+    ResizeIn | EndIn | LeaveIn | ChatIn | SetModeIn | TransferIn | RemoveIn | wire.HostKeyAnswer | wire.TextAnswer,
     Field(discriminator="t"),
 ]
 _adapter: TypeAdapter[BrowserMessage] = TypeAdapter(BrowserMessage)

@@ -10,24 +10,33 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
+from console_web.auth.guests import Guest, GuestRegistry
 from console_web.auth.principal import Principal
-from console_web.auth.request_auth import authenticate, check_origin
 from console_web.config import ConsoleConfig
 from console_web.db import repo
+from console_web.db.clock import utcnow
 from console_web.db.database import Database
-from console_web.hub.browser_messages import MAX_TEXT_FRAME, EndIn, ResizeIn, parse_browser_message
+from console_web.hub.browser_socket import serve_browser
+from console_web.hub.history import SessionHistory
 from console_web.hub.jump import JumpRequest, SessionInfo
 from console_web.hub.link import JumpointLink
-from console_web.hub.session import LiveSession, Viewer
+from console_web.hub.participants import Identity, Participant, identity_of
+from console_web.hub.records import RecordWriter
+from console_web.hub.session import LiveSession
+from console_web.hub.sharing import Invitations
+from console_web.hub.timeline import TimelineItem
+from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import wire
 from jumpoint.core.errors import (
     Busy,
     Forbidden,
+    InternalError,
     JumpError,
     JumpointUnavailable,
     NotFound,
@@ -43,14 +52,17 @@ ENDED_RETENTION = 120.0
 
 
 class Hub:
-    """Live state of the console: connected Jumpoints and running sessions."""
+    """Live state of the console: connected Jumpoints, running sessions, their invitations and guests."""
 
     def __init__(self, config: ConsoleConfig, db: Database) -> None:
         self._config = config
         self._db = db
         self.links: dict[int, JumpointLink] = {}
         self.sessions: dict[str, LiveSession] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self.invitations = Invitations()
+        self.guests = GuestRegistry()
+        self.writer = RecordWriter(db)
+        self.history = SessionHistory(self.writer)
 
     # --- the interface the REST API uses ---------------------------------------------------------
     def is_connected(self, jumpoint_id: int) -> bool:
@@ -59,7 +71,20 @@ class Hub:
         return link is not None and not link.closed
 
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
-        """Start a Jump on its Jumpoint; the session is live (connecting) when this returns."""
+        """Jump: join the item's running session (``join_existing``) or start a new one (live when this returns)."""
+        if jump.session_policy == "join_existing":
+            running = self._running_for_item(jump.item_id)
+            if running is not None:
+                running.admit(principal.user_id, "peer")
+                identity = identity_of(principal)
+                self.history.audit(
+                    action="session.join_requested",
+                    detail={"item_id": jump.item_id, "via": "join_existing"},
+                    session_id=running.session_id,
+                    actor=identity,
+                )
+                running.log.info("%s joins the running session through the Jump Item", principal.username)
+                return replace(running.info(), joined=True)
         link = self.links.get(jump.jumpoint_id)
         if link is None or link.closed:
             raise JumpointUnavailable(
@@ -68,46 +93,89 @@ class Hub:
             )
         if len(link.sessions) >= self._config.sessions.max_sessions_per_jumpoint:
             raise Busy(f"Jumpoint {link.name!r} already runs its limit of sessions")
+        session_id = secrets.token_urlsafe(16)
+        t = jump.target
+        recorder = self._start_recorder(session_id, jump)
         session = LiveSession(
-            session_id=secrets.token_urlsafe(16),
+            session_id=session_id,
             link=link,
             jump=jump,
-            owner=principal,
-            audit=self._audit,
-            on_ended=self._ended,
+            owner=identity_of(principal),
+            settings=self._config.sessions,
+            hooks=self,
+            recorder=recorder,
         )
-        t = jump.target
         await repo.create_session_record(
             self._db,
-            session_id=session.session_id,
+            session_id=session_id,
             item_id=jump.item_id,
             item_name=jump.item_name,
             user_id=principal.user_id,
             jumpoint_id=jump.jumpoint_id,
             protocol=t.protocol,
             target=f"{t.username + '@' if t.username else ''}{t.hostname}:{t.port}",
+            recorded=recorder is not None,
         )
-        self.sessions[session.session_id] = session
+        self.sessions[session_id] = session
         await session.start()
         session.log.info("session started to %s:%d through Jumpoint %r", t.hostname, t.port, link.name)
         return session.info()
 
+    def _start_recorder(self, session_id: str, jump: JumpRequest) -> SessionRecorder | None:
+        if not (self._config.recordings.enabled and jump.record_session):
+            return None
+        try:
+            return SessionRecorder.start(
+                self._config.recordings_dir,
+                session_id,
+                cols=jump.target.cols,
+                rows=jump.target.rows,
+                title=jump.item_name,
+                record_input=jump.record_input,
+            )
+        except JumpError as exc:
+            # Policy says record: a session that cannot be recorded does not start.
+            raise InternalError(
+                f"the session cannot be recorded: {exc.message}",
+                hint="check recordings.directory on the console (free space, permissions)",
+            ) from None
+
+    def _running_for_item(self, item_id: int) -> LiveSession | None:
+        running = [s for s in self.sessions.values() if s.jump.item_id == item_id and s.state != "ended"]
+        return min(running, key=lambda s: s.started_at) if running else None
+
     def list_sessions(self, principal: Principal) -> list[SessionInfo]:
-        """The caller's live sessions (an admin sees all)."""
-        return [
-            s.info()
-            for s in self.sessions.values()
-            if s.state != "ended" and (principal.is_admin or s.may_view(principal))
-        ]
+        """The live sessions the caller is in or may join (an admin sees all)."""
+        identity = identity_of(principal)
+        return [s.info() for s in self.sessions.values() if s.state != "ended" and s.may_view(identity)]
 
     def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
         """One live session; NotFound when it does not exist or is not the caller's."""
-        return self._visible(session_id, principal).info()
+        return self.visible(session_id, principal).info()
 
     async def end_session(self, session_id: str, principal: Principal) -> None:
         """End a session for everyone (its owner, or an admin)."""
-        session = self._visible(session_id, principal)
-        await session.end(principal, f"ended by {principal.username}")
+        session = self.visible(session_id, principal)
+        identity = identity_of(principal)
+        if session.owner.identity.key != identity.key and not principal.is_admin:
+            raise Forbidden("only the session owner (or an administrator) can end the session")
+        await session.end(identity, f"ended by {principal.username}")
+
+    def owned(self, session_id: str, principal: Principal) -> LiveSession:
+        """A live session the caller owns (admins: any); NotFound/Forbidden otherwise."""
+        session = self.visible(session_id, principal)
+        if session.state == "ended":
+            raise NotFound(f"session {session_id} has ended")
+        if session.owner.identity.user_id != principal.user_id and not principal.is_admin:
+            raise Forbidden("only the session owner can do this")
+        return session
+
+    def visible(self, session_id: str, principal: Principal) -> LiveSession:
+        """A session the caller may see; NotFound otherwise (existence is not revealed)."""
+        session = self.sessions.get(session_id)
+        if session is None or not session.may_view(identity_of(principal)):
+            raise NotFound(f"session {session_id} does not exist or has ended")
+        return session
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: Mapping[str, Any]) -> Any:
         """Ask a connected Jumpoint an administrative question (its host-key cache)."""
@@ -116,76 +184,190 @@ class Hub:
             raise JumpointUnavailable("the Jumpoint is not connected", hint="its host keys can be managed once it is")
         return await link.request(op, args)
 
+    # --- invitations -------------------------------------------------------------------------------
+    def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
+        """Invite reps (already checked to exist) into a session the caller owns; reps already in it are skipped."""
+        session = self.owned(session_id, principal)
+        made: list[dict[str, Any]] = []
+        for user_id in user_ids:
+            if user_id == principal.user_id or any(
+                p.identity.user_id == user_id for p in session.participants.values()
+            ):
+                continue
+            invitation = self.invitations.invite(
+                session_id=session.session_id,
+                user_id=user_id,
+                item_name=session.jump.item_name,
+                from_user_id=principal.user_id,
+                from_name=principal.display_name or principal.username,
+            )
+            made.append(invitation.to_dict())
+            self.history.audit(
+                action="session.invited",
+                detail={"invitee_user_id": user_id},
+                session_id=session.session_id,
+                actor=identity_of(principal),
+            )
+        return made
+
+    def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+        """Pending invitations of a session the caller owns."""
+        session = self.owned(session_id, principal)
+        return [i.to_dict() for i in self.invitations.for_session(session.session_id)]
+
+    def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
+        """The owner cancels an invitation."""
+        session = self.owned(session_id, principal)
+        invitation = self.invitations.cancel(session.session_id, invitation_id)
+        self.history.audit(
+            action="session.invitation_cancelled",
+            detail={"invitee_user_id": invitation.user_id},
+            session_id=session.session_id,
+            actor=identity_of(principal),
+        )
+
+    def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
+        """The caller's pending invitations."""
+        return [i.to_dict() for i in self.invitations.for_user(principal.user_id)]
+
+    def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
+        """The invitee accepts and may take a seat as a peer; returns the session id."""
+        invitation = self.invitations.take(invitation_id, principal.user_id)
+        session = self.sessions.get(invitation.session_id)
+        if session is None or session.state == "ended":
+            raise NotFound("the session of this invitation has ended")
+        session.admit(principal.user_id, "peer")
+        self.history.audit(
+            action="session.invitation_accepted", detail={}, session_id=session.session_id, actor=identity_of(principal)
+        )
+        return session.session_id
+
+    def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
+        """The invitee declines; the owner sees it in the timeline."""
+        invitation = self.invitations.take(invitation_id, principal.user_id)
+        session = self.sessions.get(invitation.session_id)
+        self.history.audit(
+            action="session.invitation_declined",
+            detail={},
+            session_id=invitation.session_id,
+            actor=identity_of(principal),
+        )
+        if session is not None and session.state != "ended":
+            session.notify(f"{principal.display_name or principal.username} declined the invitation")
+
+    def create_external_key(
+        self, session_id: str, principal: Principal, *, description: str, minutes: int, mode: str
+    ) -> tuple[str, dict[str, Any]]:
+        """A one-time key for an external invitee (the key is returned once)."""
+        session = self.owned(session_id, principal)
+        key, record = self.invitations.create_key(
+            session_id=session.session_id,
+            description=description,
+            mode=mode,
+            minutes=minutes,
+            created_by=principal.username,
+        )
+        self.history.audit(
+            action="session.external_key_created",
+            detail={"key_id": record.id, "description": description, "mode": mode, "minutes": minutes},
+            session_id=session.session_id,
+            actor=identity_of(principal),
+        )
+        return key, record.to_dict()
+
+    def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+        """Unused keys of a session the caller owns."""
+        session = self.owned(session_id, principal)
+        return [k.to_dict() for k in self.invitations.keys_for_session(session.session_id)]
+
+    def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
+        """The owner cancels an unused key."""
+        session = self.owned(session_id, principal)
+        self.invitations.cancel_key(session.session_id, key_id)
+        self.history.audit(
+            action="session.external_key_cancelled",
+            detail={"key_id": key_id},
+            session_id=session.session_id,
+            actor=identity_of(principal),
+        )
+
+    def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
+        """Spend a one-time external key: a guest token for its session."""
+        record = self.invitations.redeem(key)
+        session = self.sessions.get(record.session_id)
+        if session is None or session.state == "ended":
+            raise NotFound("the session this invitation was for has ended")
+        token, guest = self.guests.create(display_name=display_name, session_id=session.session_id, mode=record.mode)
+        self.history.audit(
+            action="session.external_key_redeemed",
+            detail={"key_id": record.id, "guest": display_name, "description": record.description},
+            session_id=session.session_id,
+            source_address=source,
+        )
+        return token, guest
+
+    # --- SessionHooks ------------------------------------------------------------------------------
+    def audit(self, session: LiveSession, action: str, detail: dict[str, Any], actor: Identity | None) -> None:
+        """Audit event of a session."""
+        self.history.audit(
+            action=action,
+            detail=detail,
+            session_id=session.session_id,
+            actor=actor,
+            jumpoint_id=session.jump.jumpoint_id,
+        )
+
+    def participant_joined(self, session: LiveSession, participant: Participant) -> None:
+        """Persist the seat."""
+        self.history.joined(session.session_id, participant)
+
+    def participant_left(self, session: LiveSession, participant: Participant, reason: str) -> None:
+        """Persist the end of the seat; a guest's cookie stops working."""
+        self.history.left(session.session_id, participant, reason)
+        if participant.identity.guest_id is not None:
+            self.guests.revoke(participant.identity.guest_id)
+
+    def timeline_added(self, session: LiveSession, item: TimelineItem) -> None:
+        """Persist chat and system events."""
+        self.history.timeline(session.session_id, item)
+
+    def owner_changed(self, session: LiveSession) -> None:
+        """Invitations and external keys of the previous owner are void."""
+        self.invitations.drop_session(session.session_id)
+
+    def ended(self, session: LiveSession) -> None:
+        """Forget invitations and guests; keep the ended session visible for a while."""
+        self.invitations.drop_session(session.session_id)
+        self.guests.revoke_session(session.session_id)
+        # An ended session stays visible for a while, so a browser that attaches after a fast failure (a
+        # refused port) still sees why it ended instead of "not found".
+        asyncio.get_running_loop().call_later(ENDED_RETENTION, self._forget, session)
+        session.log.info("session ended: %s", session.end_reason)
+        self.history.ended(
+            session.session_id,
+            reason=session.end_reason[:1000],
+            error_code=session.error.code if session.error else None,
+            at=utcnow(),
+        )
+
+    def _forget(self, session: LiveSession) -> None:
+        if self.sessions.get(session.session_id) is session:
+            del self.sessions[session.session_id]
+        session.stop()
+
     async def shutdown(self) -> None:
-        """End every session and close every tunnel (console stopping)."""
+        """End every session and close every tunnel (console stopping), then write what is queued."""
         for session in list(self.sessions.values()):
             session.fail(JumpointUnavailable("the console is shutting down"))
         for link in list(self.links.values()):
             with contextlib.suppress(Exception):
                 await link.ws.close(code=1001, message=b"console shutting down")
-        if self._background:
-            await asyncio.wait(self._background, timeout=5)
-
-    def _visible(self, session_id: str, principal: Principal) -> LiveSession:
-        session = self.sessions.get(session_id)
-        if session is None or not (principal.is_admin or session.may_view(principal)):
-            raise NotFound(f"session {session_id} does not exist or has ended")
-        return session
-
-    # --- bookkeeping -----------------------------------------------------------------------------
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _record(self, write: Coroutine[Any, Any, None], what: str) -> None:
-        """Write to the database in the background; a failure is logged loudly with what was lost, never dropped."""
-
-        async def guarded() -> None:
-            try:
-                await write
-            except Exception:
-                log.exception("RECORD WRITE FAILED: %s", what)
-
-        self._spawn(guarded())
-
-    def _audit(self, session: LiveSession, action: str, detail: dict[str, Any]) -> None:
-        self._record(
-            repo.audit(
-                self._db,
-                action=action,
-                actor_user_id=session.owner.user_id,
-                actor_jumpoint_id=session.jump.jumpoint_id,
-                session_id=session.session_id,
-                detail=detail,
-            ),
-            f"audit session={session.session_id} action={action} detail={detail!r}",
-        )
+        for session in list(self.sessions.values()):
+            session.stop()
+        await self.writer.close()
 
     def _audit_jumpoint(self, jumpoint_id: int, action: str, detail: dict[str, Any]) -> None:
-        self._record(
-            repo.audit(self._db, action=action, actor_jumpoint_id=jumpoint_id, detail=detail),
-            f"audit jumpoint={jumpoint_id} action={action} detail={detail!r}",
-        )
-
-    def _forget(self, session: LiveSession) -> None:
-        self.sessions.pop(session.session_id, None)
-        session.stop_pump()
-
-    def _ended(self, session: LiveSession) -> None:
-        # An ended session stays visible for a while, so a browser that attaches after a fast failure (a
-        # refused port) still sees why it ended instead of "not found".
-        asyncio.get_running_loop().call_later(ENDED_RETENTION, self._forget, session)
-        session.log.info("session ended: %s", session.end_reason)
-        self._record(
-            repo.end_session_record(
-                self._db,
-                session.session_id,
-                reason=session.end_reason[:1000],
-                error_code=session.error.code if session.error else None,
-            ),
-            f"end of session {session.session_id} ({session.end_reason})",
-        )
+        self.history.audit(action=action, detail=detail, jumpoint_id=jumpoint_id)
 
     # --- GET /api/v1/jumpoint/tunnel -------------------------------------------------------------
     async def handle_tunnel(self, request: web.Request) -> web.StreamResponse:
@@ -196,7 +378,7 @@ class Hub:
         if ident is None:
             raise Unauthorized("unknown or revoked Jumpoint token", hint="register the Jumpoint again")
         jumpoint_id, name = ident
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=wire.MAX_FRAME)
+        ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=wire.WS_MAX_MSG_SIZE)
         await ws.prepare(request)
         try:
             hello = await self._read_hello(ws)
@@ -241,42 +423,8 @@ class Hub:
 
     # --- GET /api/v1/sessions/{session_id}/ws ----------------------------------------------------
     async def handle_browser(self, request: web.Request) -> web.StreamResponse:
-        """Attach a browser to a session it may view, then relay its keys, resizes and answers."""
-        principal = await authenticate(request)
-        check_origin(request)
-        session = self.sessions.get(request.match_info["session_id"])
-        if session is None:
-            raise NotFound("this session does not exist or has ended", hint="Jump again from the console")
-        if not session.may_view(principal):
-            raise Forbidden("this session belongs to someone else")
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_TEXT_FRAME)
-        await ws.prepare(request)
-        viewer = Viewer(ws=ws, principal=principal, mode="owner")
-        session.attach(viewer)
-        try:
-            async for msg in ws:
-                if msg.type == web.WSMsgType.BINARY:
-                    await session.send_keys(viewer, msg.data)
-                elif msg.type == web.WSMsgType.TEXT:
-                    await self._on_browser_text(session, viewer, msg.data)
-        except JumpError as exc:
-            viewer.log.info("session socket closed: %s", exc.message)
-        finally:
-            session.detach(viewer)
-        return ws
-
-    async def _on_browser_text(self, session: LiveSession, viewer: Viewer, text: str) -> None:
-        try:
-            msg = parse_browser_message(text)
-            if isinstance(msg, ResizeIn):
-                await session.resize(viewer, msg.cols, msg.rows)
-            elif isinstance(msg, EndIn):
-                await session.end(viewer.principal, f"ended by {viewer.principal.username}")
-            else:
-                await session.answer(viewer, msg)
-        except (ProtocolViolation, Forbidden) as exc:
-            viewer.log.info("refused a browser message: %s", exc.message)
-            await viewer.ws.send_str(wire.dumps_json({"t": "error", "error": exc.to_dict()}))
+        """Attach a browser to a session (see console_web.hub.browser_socket)."""
+        return await serve_browser(self, request)
 
 
 def setup_hub(app: web.Application, hub: Hub) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from jumpoint.core.adapter import Target
 
@@ -15,6 +16,9 @@ class JumpRequest:
     item_name: str
     jumpoint_id: int
     target: Target
+    session_policy: str = "start_new"
+    record_session: bool = True
+    record_input: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +33,5 @@ class SessionInfo:
     protocol: str
     state: str
     started_at: str
+    participants: list[dict[str, Any]] = field(default_factory=list)
+    joined: bool = False

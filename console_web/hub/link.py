@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from jumpoint.core import wire
-from jumpoint.core.errors import JumpError, JumpointUnavailable, ProtocolViolation, TargetTimeout
+from jumpoint.core.errors import InternalError, JumpError, JumpointUnavailable, ProtocolViolation, TargetTimeout
 
 if TYPE_CHECKING:
     from console_web.hub.session import LiveSession
@@ -70,7 +70,7 @@ class JumpointLink:
         """Read frames until the tunnel closes. Bad frames are logged and dropped, never fatal to others."""
         async for msg in self.ws:
             if msg.type != web.WSMsgType.BINARY:
-                self.log.warning("ignoring a non-binary tunnel message (%s)", msg.type)
+                self.log.warning("ignoring a non-binary tunnel message (%s: %r)", msg.type, msg.data)
                 continue
             data: bytes = msg.data
             try:
@@ -96,6 +96,10 @@ class JumpointLink:
                 self.log.warning("protocol violation on channel %d: %s", channel, exc.message)
                 if session is not None:
                     session.fail(exc)
+            except Exception as exc:  # a bug in one session's handling must not take the tunnel down
+                self.log.exception("failed to handle a frame on channel %d", channel)
+                if session is not None:
+                    session.fail(InternalError(f"the console failed to handle the session's output: {exc!r}"))
 
     def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
         if isinstance(msg, wire.Reply):

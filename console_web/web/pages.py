@@ -6,7 +6,8 @@ build writes content-hashed file names and ``dist/manifest.json`` mapping each p
 to its hashed file, and the pages' ``/static/dist/<plain name>`` references are rewritten from it when
 served. Hashed files are cached for a year (``immutable``); pages are never cached.
 
-Every page except ``/login`` needs a logged-in user; without one the browser is sent to
+Every page except ``/login`` and ``/join/<key>`` needs a logged-in user (a session page also opens for the
+external invitee of that session); without one the browser is sent to
 ``/login?next=<path and query>``. Every page carries a strict Content-Security-Policy (no inline scripts
 or styles).
 """
@@ -24,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
+from console_web.appkeys import HUB_KEY
 from console_web.auth.request_auth import authenticate
 from jumpoint.core.errors import Unauthorized
 
@@ -49,7 +51,16 @@ _STATIC_SUFFIXES = {
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-PAGES = {"login": "login.html", "console": "console.html", "admin": "admin.html", "session": "session.html"}
+PAGES = {
+    "login": "login.html",
+    "console": "console.html",
+    "admin": "admin.html",
+    "session": "session.html",
+    "join": "join.html",
+    "history": "history.html",
+    "report": "report.html",
+    "audit": "audit.html",
+}
 
 
 class FrontendNotBuilt(Exception):
@@ -112,7 +123,8 @@ def content_security_policy(request: web.BaseRequest) -> str:
         connect += f" wss://{host}" if request.secure else f" ws://{host}"
     return (
         "default-src 'self'; "
-        "script-src 'self'; "
+        # 'wasm-unsafe-eval' lets the recording player compile its WebAssembly terminal; it allows no JS eval.
+        "script-src 'self' 'wasm-unsafe-eval'; "
         "style-src 'self'; "
         "img-src 'self' data:; "
         "font-src 'self'; "
@@ -178,6 +190,25 @@ def _page_response(request: web.Request, name: str) -> web.Response:
     return response
 
 
+def _guest_of_session(request: web.Request) -> bool:
+    """Whether the request carries the guest cookie of the session in its path (external invitees)."""
+    hub = request.app.get(HUB_KEY)
+    guest = hub.guests.lookup(request) if hub is not None else None
+    return guest is not None and guest.session_id == request.match_info.get("session_id")
+
+
+async def session_page(request: web.Request) -> web.StreamResponse:
+    """``/sessions/{id}``: the session panel, for reps and for the external invitee of that session."""
+    if not _guest_of_session(request) and not await _logged_in(request):
+        return _login_redirect(request)
+    return _page_response(request, "session")
+
+
+async def join_page(request: web.Request) -> web.StreamResponse:
+    """``/join/{key}``: where an external invitee enters a name (public; the key is checked on submit)."""
+    return _page_response(request, "join")
+
+
 async def _logged_in(request: web.Request) -> bool:
     try:
         await authenticate(request)
@@ -240,5 +271,9 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_get("/console", _page("console"))
     app.router.add_get("/admin", _page("admin"))
-    app.router.add_get("/sessions/{session_id:[A-Za-z0-9_-]{1,128}}", _page("session"))
+    app.router.add_get("/sessions/{session_id:[A-Za-z0-9_-]{1,128}}", session_page)
+    app.router.add_get("/join/{key:[A-Za-z0-9_-]{1,128}}", join_page)
+    app.router.add_get("/history", _page("history"))
+    app.router.add_get("/history/{session_id:[A-Za-z0-9_-]{1,128}}", _page("report"))
+    app.router.add_get("/audit", _page("audit"))
     app.router.add_get("/static/{path:.+}", static_file)

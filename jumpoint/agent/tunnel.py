@@ -133,7 +133,7 @@ class TunnelClient:
                 url,
                 headers={"Authorization": f"Bearer {self.settings.token}"},
                 heartbeat=self.settings.heartbeat_seconds,
-                max_msg_size=wire.MAX_FRAME,
+                max_msg_size=wire.WS_MAX_MSG_SIZE,
                 ssl=self.settings.ssl,
                 timeout=aiohttp.ClientWSTimeout(ws_close=10),
             )

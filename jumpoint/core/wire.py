@@ -32,6 +32,8 @@ HEADER = struct.Struct(">BI")
 CREDIT = struct.Struct(">I")
 MAX_PAYLOAD = 64 * 1024
 MAX_FRAME = HEADER.size + MAX_PAYLOAD
+# aiohttp refuses a message whose size *equals* max_msg_size, so sockets carrying frames are given one byte more.
+WS_MAX_MSG_SIZE = MAX_FRAME + 1
 INITIAL_WINDOW = 1024 * 1024
 MAX_CHANNEL = 2**31 - 1
 

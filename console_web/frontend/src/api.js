@@ -33,14 +33,16 @@ export function setCsrfToken(token) {
 
 /**
  * Call the API. `path` is relative to /api/v1 unless it starts with /api/.
- * Options: `redirectOn401` (default true): go to /login when the login session is gone.
+ * Options: `redirectOn401` (default true): go to /login when the login session is gone; `csrf` (default true):
+ * fetch and send the login session's CSRF token on unsafe methods (false for public routes such as POST /join,
+ * where a guest has no login session to ask).
  */
-export async function api(method, path, body, { redirectOn401 = true } = {}) {
+export async function api(method, path, body, { redirectOn401 = true, csrf = true } = {}) {
   method = method.toUpperCase();
   const url = path.startsWith('/api/') ? path : '/api/v1' + path;
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (UNSAFE.has(method)) {
+  if (UNSAFE.has(method) && csrf) {
     if (csrfToken === null && url !== '/api/v1/auth/login') {
       await me();
     }

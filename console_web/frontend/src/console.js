@@ -58,8 +58,8 @@ function jumpointById(id) {
 }
 
 function sessionUrl(answer) {
-  if (answer && typeof answer.url === 'string' && /^\/sessions\/[A-Za-z0-9_-]+$/.test(answer.url)) {
-    return answer.url;
+  for (const candidate of [answer && answer.page, answer && answer.url]) {
+    if (typeof candidate === 'string' && /^\/sessions\/[A-Za-z0-9_-]+$/.test(candidate)) return candidate;
   }
   return '/sessions/' + encodeURIComponent(answer.session_id);
 }
@@ -229,9 +229,11 @@ function renderItems() {
 
 // ---- actions ----------------------------------------------------------------------------------
 
-/** Start a session on `item` and open it in its own tab (the same tab if pop-ups are blocked). */
-async function jump(item, { gesture = false, button = null } = {}) {
-  // Opened synchronously in the click, so the pop-up blocker sees the user's gesture.
+/**
+ * Open the session page that `start()` answers ({session_id, url}) in its own tab (the same tab if pop-ups are
+ * blocked). With a user's gesture, the tab is opened synchronously in the click so the pop-up blocker allows it.
+ */
+async function openSessionTab(start, { gesture = false, button = null } = {}) {
   let win = gesture ? window.open('', '_blank') : null;
   if (win) {
     try {
@@ -243,7 +245,7 @@ async function jump(item, { gesture = false, button = null } = {}) {
   if (button) button.disabled = true;
   try {
     showError(errorBox(), null);
-    const answer = await api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, estimateSize());
+    const answer = await start();
     const url = sessionUrl(answer);
     if (win && !win.closed) {
       win.opener = null;
@@ -254,16 +256,107 @@ async function jump(item, { gesture = false, button = null } = {}) {
         win.opener = null;
       } else {
         location.assign(url);
-        return;
+        return answer;
       }
     }
     loadSessions();
+    return answer;
   } catch (exc) {
     if (win && !win.closed) win.close();
     showError(errorBox(), exc);
+    return null;
   } finally {
     if (button) button.disabled = false;
   }
+}
+
+/** Start a session on `item` (or join the running one of a join_existing item) in its own tab. */
+async function jump(item, options = {}) {
+  const answer = await openSessionTab(
+    () => api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, estimateSize()),
+    options,
+  );
+  if (answer && answer.joined) showInfo(errorBox(), `Joined the running session on '${item.name}'.`);
+}
+
+// ---- invitations to shared sessions ---------------------------------------------------------------
+
+const INVITATIONS_POLL_MS = 3000;
+let invitationsBusy = false;
+let invitationsStopped = false;
+
+function invitationText(inv) {
+  const from = inv.from && typeof inv.from === 'object' ? inv.from.name : '';
+  const what = inv.item_name ? `'${inv.item_name}'` : 'a session';
+  return from ? `${from} invites you to ${what}` : `Invitation to ${what}`;
+}
+
+function renderInvitations(items) {
+  const box = $('#invitations');
+  const list = $('#invitations-list');
+  box.hidden = items.length === 0;
+  document.title = (items.length ? `(${items.length}) ` : '') + 'Console — OpenJump';
+  // Keep rows (and the focus on their buttons) that did not change.
+  const wanted = new Set(items.map((inv) => String(inv.id)));
+  for (const li of [...list.children]) {
+    if (!wanted.has(li.dataset.invitationId)) li.remove();
+  }
+  const present = new Set([...list.children].map((li) => li.dataset.invitationId));
+  for (const inv of items) {
+    if (present.has(String(inv.id))) continue;
+    const accept = el('button', { type: 'button', class: 'primary', 'data-testid': 'accept-invitation' }, 'Accept');
+    const decline = el('button', { type: 'button', 'data-testid': 'decline-invitation' }, 'Decline');
+    accept.addEventListener('click', () => acceptInvitation(inv, accept, decline));
+    decline.addEventListener('click', () => declineInvitation(inv, accept, decline));
+    list.append(
+      el(
+        'li',
+        { 'data-testid': 'invitation', dataset: { invitationId: String(inv.id), sessionId: String(inv.session_id ?? '') } },
+        el('span', { class: 'invitation-text' }, invitationText(inv)),
+        inv.created_at ? el('span', { class: 'muted small' }, formatDate(inv.created_at)) : null,
+        accept,
+        decline,
+      ),
+    );
+  }
+}
+
+async function loadInvitations() {
+  if (invitationsBusy || invitationsStopped) return;
+  invitationsBusy = true;
+  try {
+    renderInvitations(asList(await api('GET', '/invitations'), 'invitations'));
+  } catch (exc) {
+    // A console without shared sessions (404) or a lost login: stop asking.
+    if (exc instanceof ApiError && (exc.status === 401 || exc.status === 404)) invitationsStopped = true;
+  } finally {
+    invitationsBusy = false;
+  }
+}
+
+async function acceptInvitation(inv, ...buttons) {
+  for (const b of buttons) b.disabled = true;
+  await openSessionTab(
+    async () => {
+      const answer = await api('POST', `/invitations/${encodeURIComponent(inv.id)}/accept`, {});
+      return { session_id: inv.session_id, ...answer };
+    },
+    { gesture: true },
+  );
+  for (const b of buttons) b.disabled = false;
+  await loadInvitations();
+}
+
+async function declineInvitation(inv, ...buttons) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    showError(errorBox(), null);
+    await api('POST', `/invitations/${encodeURIComponent(inv.id)}/decline`, {});
+  } catch (exc) {
+    showError(errorBox(), exc);
+  }
+  for (const b of buttons) b.disabled = false;
+  await loadInvitations();
 }
 
 async function deleteItem(item) {
@@ -362,6 +455,14 @@ function openItemForm(item = null) {
   const tag = el('input', { name: 'tag', type: 'text', maxlength: 128, value: v.tag || '' });
   const comments = el('textarea', { name: 'comments', rows: 3, maxlength: 1024 });
   comments.value = v.comments || '';
+  const policy = el(
+    'select',
+    { name: 'session_policy' },
+    el('option', { value: 'join_existing', selected: (v.session_policy || 'join_existing') === 'join_existing' }, 'Join Existing Session'),
+    el('option', { value: 'start_new', selected: v.session_policy === 'start_new' }, 'Start New Session'),
+  );
+  const recordSession = el('input', { type: 'checkbox', id: 'f-record_session', name: 'record_session', checked: v.record_session ?? true });
+  const recordInput = el('input', { type: 'checkbox', id: 'f-record_input', name: 'record_input', checked: v.record_input ?? false });
   const credential = el('input', {
     name: 'credential_ref',
     type: 'text',
@@ -399,6 +500,18 @@ function openItemForm(item = null) {
       field('Jump Group', group, 'group_id', { required: true }),
       field('Tag', tag, 'tag'),
       field('Credential', credential, 'credential_ref', { help: "Optional: a name in the Jumpoint's credential store." }),
+      field('When a session exists', policy, 'session_policy', {
+        help: 'Join Existing Session: a rep who jumps while a session runs joins it; Start New Session: every Jump is its own session.',
+      }),
+      el(
+        'div',
+        { class: 'field checkbox-field' },
+        el('label', { class: 'checkbox', for: 'f-record_session' }, recordSession, ' Record session'),
+        el('div', { class: 'field-error', dataset: { fieldError: 'record_session' }, hidden: true, role: 'alert' }),
+        el('label', { class: 'checkbox', for: 'f-record_input' }, recordInput, ' Record keystrokes'),
+        el('div', { class: 'help' }, 'Never recorded while the terminal hides input, e.g. passwords.'),
+        el('div', { class: 'field-error', dataset: { fieldError: 'record_input' }, hidden: true, role: 'alert' }),
+      ),
     ),
     field('Comments', comments, 'comments'),
     el('div', { class: 'actions' }, cancel, submit),
@@ -436,6 +549,9 @@ function openItemForm(item = null) {
       tag: tag.value.trim(),
       comments: comments.value.trim(),
       credential_ref: credential.value.trim() || null,
+      session_policy: policy.value,
+      record_session: recordSession.checked,
+      record_input: recordInput.checked,
     };
     await busy(submit, formError, async () => {
       try {
@@ -537,7 +653,12 @@ async function main() {
     openItemForm(null);
   });
   $('#refresh-sessions').addEventListener('click', () => loadSessions());
-  window.addEventListener('focus', () => loadSessions());
+  window.addEventListener('focus', () => {
+    loadSessions();
+    loadInvitations();
+  });
+  loadInvitations();
+  setInterval(loadInvitations, INVITATIONS_POLL_MS);
   setInterval(() => {
     if (document.visibilityState === 'visible') loadSessions();
   }, 15000);

@@ -1,42 +1,82 @@
-// The session panel (/sessions/{id}): an xterm.js terminal on the session WebSocket
-// (docs/protocol.md, "Browser <-> console"), with the status bar, prompts, errors and the timeline.
+// The session panel (/sessions/{id}): an xterm.js terminal on the session WebSocket (docs/protocol.md,
+// "Browser <-> console"), shared with other participants: the status bar, prompts (owner), the participants panel,
+// the chat timeline, idle warnings, and reconnection with the stream position. Works for reps and for external
+// invitees (guests: no /api/v1/me; `hello` says who this browser is).
 
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
-import { ApiError, api } from './api.js';
+import { ApiError, api, loginUrl, me } from './api.js';
 import { installConstructedStyleShim } from './csp-styles.js';
-import { $, el, errorParts, setChildren } from './ui.js';
+import { createChat } from './session-chat.js';
+import { openExternalDialog, openInviteDialog } from './session-invite.js';
+import { createPrompts } from './session-prompts.js';
+import { createRoster, modeLabel } from './session-roster.js';
+import { SessionSocket } from './session-socket.js';
+import { TerminalStream } from './session-stream.js';
+import { $, confirmDialog, el, errorParts, setChildren } from './ui.js';
 
 const RESIZE_DEBOUNCE_MS = 120;
-const MAX_TIMELINE = 6;
-const MAX_INPUT_FRAME = 64 * 1024;
+const FINAL_TEXTS = {
+  4001: 'You were removed from the session.',
+  4002: 'You left the session.',
+  4003: 'The session is full: no more participants can join it.',
+  4004: 'The session is over for you: no rep remains to own it.',
+};
 
 const sessionId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
 const encoder = new TextEncoder();
 
-let ws = null;
+const page = {
+  state: 'connecting', // the session's state, as the console said (or ending/disconnected/closed locally)
+  you: null, // {id, name, mode, external}
+  user: null, // GET /me, for reps only
+  userAsked: false,
+  info: null, // the session (item name, target)
+  helloSeen: false, // on the current socket
+  attached: false, // ever got a hello
+  done: false, // this browser is finished with the session (ended, left, removed ...)
+  lastSentSize: '',
+  lastError: '',
+  unread: 0,
+};
 let term = null;
 let fit = null;
-let sessionState = 'connecting';
-let lastSentSize = '';
-let activePrompt = null; // {id, dialog}
-let endedShown = false;
-let endedBeforeOpen = false;
-let lastErrorMessage = '';
+let stream = null;
+let socket = null;
+let chat = null;
+let roster = null;
+let prompts = null;
+let idleTimer = null;
 
-// ---- status bar ---------------------------------------------------------------------------------
+const isOwner = () => page.you !== null && page.you.mode === 'owner';
+const live = () => !page.done && page.state !== 'ended';
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function focusTerminal() {
+  if (term && live() && !document.querySelector('dialog[open]')) term.focus();
+}
+
+// ---- status bar and controls ----------------------------------------------------------------------
 
 function setState(value) {
-  sessionState = value;
+  page.state = value;
   const badge = $('#session-state');
   badge.textContent = value;
   badge.className = 'badge badge-' + value;
   document.body.dataset.sessionState = value;
-  $('#end-session').disabled = value === 'ended' || value === 'ending';
+  updateControls();
 }
 
 function setSessionInfo(info) {
   if (!info || typeof info !== 'object') return;
+  page.info = { ...(page.info || {}), ...info };
   if (info.item_name) {
     $('#item-name').textContent = info.item_name;
     if (!document.title || document.title.startsWith('Session')) document.title = info.item_name + ' — OpenJump';
@@ -47,10 +87,48 @@ function setSessionInfo(info) {
   }
 }
 
-function showBanner(err, { kind = 'error' } = {}) {
+function canType() {
+  return socket !== null && socket.open && page.helloSeen && page.state === 'connected' && live() && page.you !== null && page.you.mode !== 'observer';
+}
+
+function updateControls() {
+  const you = page.you;
+  const owner = isOwner();
+  const admin = Boolean(page.user && page.user.is_admin);
+  const open = socket !== null && socket.open && page.helloSeen;
+  $('#invite').hidden = $('#external-invite').hidden = !(owner && live() && !you.external);
+  $('#invite').disabled = $('#external-invite').disabled = !open;
+  $('#leave').hidden = !(you && !owner && live());
+  $('#leave').disabled = !open;
+  const end = $('#end-session');
+  end.hidden = !(you && live() && (owner || admin));
+  end.disabled = page.state === 'ending';
+  $('#view-only').hidden = !(you && you.mode === 'observer' && live());
+  const myMode = $('#my-mode');
+  myMode.hidden = !you;
+  if (you) {
+    myMode.textContent = modeLabel(you.mode) + (you.external ? ' (external)' : '');
+    myMode.className = 'badge badge-mode badge-mode-' + you.mode;
+    document.body.dataset.mode = you.mode;
+  }
+  $('#terminal').classList.toggle('fixed', !owner);
+  if (term) {
+    term.options.disableStdin = !canType();
+    term.options.cursorBlink = live();
+  }
+  if (chat) chat.setEnabled(open && live());
+}
+
+function showBanner(err) {
   const banner = $('#session-banner');
   const { message, hint } = errorParts(err);
-  const parts = [el('strong', { class: 'alert-message' }, message)];
+  const parts = [
+    el('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss', 'data-testid': 'banner-dismiss', onclick: () => {
+      banner.hidden = true;
+      focusTerminal();
+    } }, '\u00d7'),
+    el('strong', { class: 'alert-message' }, message),
+  ];
   if (hint) parts.push(el('div', { class: 'alert-hint' }, hint));
   const details = err && typeof err === 'object' && err.details && typeof err.details === 'object' ? err.details : null;
   if (details) {
@@ -67,279 +145,228 @@ function showBanner(err, { kind = 'error' } = {}) {
     if (rows.length) parts.push(el('dl', { class: 'details' }, rows));
   }
   setChildren(banner, parts);
-  banner.className = 'alert ' + (kind === 'error' ? 'alert-error' : 'alert-info');
+  banner.className = 'alert alert-error';
   banner.hidden = false;
 }
 
-function addTimeline(text, kind = 'info') {
-  const list = $('#timeline');
-  const time = new Date().toLocaleTimeString();
-  list.append(el('li', { class: 'timeline-' + kind, title: `${time} ${text}` }, el('time', {}, time), ' ', text));
-  while (list.children.length > MAX_TIMELINE) list.firstElementChild.remove();
-  list.hidden = false;
+function setReconnecting(on) {
+  $('#reconnecting').hidden = !on;
+  if (on) $('#connection-lost').hidden = true;
+}
+
+// ---- the end of the session, for this browser -----------------------------------------------------
+
+function finish(text, { reason = '', state = 'closed', backLink = true } = {}) {
+  if (page.done) return;
+  page.done = true;
+  socket.stop();
+  prompts.close();
+  hideIdle();
+  setReconnecting(false);
+  $('#connection-lost').hidden = true;
+  setState(state);
+  chat.finish();
+  roster.setYou(page.you, false);
+  const ended = $('#session-ended');
+  const parts = [el('span', { id: 'ended-text' }, text)];
+  if (reason && reason !== page.lastError) parts.push(el('span', { class: 'ended-reason' }, ': ' + String(reason).slice(0, 500)));
+  if (backLink && page.you && !page.you.external) parts.push(' ', el('a', { href: '/console', class: 'ended-link' }, 'Back to the console'));
+  setChildren(ended, parts);
+  ended.hidden = false;
+  updateControls();
 }
 
 function showEnded(reason = '') {
-  setState('ended');
-  if (term) {
-    term.options.disableStdin = true;
-    term.options.cursorBlink = false;
-  }
-  closePrompt();
-  if (endedShown) return;
-  endedShown = true;
-  const ended = $('#session-ended');
-  ended.hidden = false;
-  if (reason && reason !== lastErrorMessage) ended.append(el('span', { class: 'ended-reason' }, ': ' + String(reason).slice(0, 500)));
-  addTimeline('Session ended');
+  finish('Session ended', { reason, state: 'ended' });
 }
 
-// ---- sending ------------------------------------------------------------------------------------
-
-function sendJson(message) {
-  if (ws && ws.readyState === WebSocket.OPEN) {
-    ws.send(JSON.stringify(message));
-    return true;
-  }
-  return false;
+function onFinalClose(code, reason) {
+  if (code === 1000) showEnded(reason);
+  else finish(FINAL_TEXTS[code] || 'The session is closed for you.', { reason });
 }
 
-function sendBytes(bytes) {
-  if (!ws || ws.readyState !== WebSocket.OPEN || sessionState !== 'connected') return;
-  for (let i = 0; i < bytes.length; i += MAX_INPUT_FRAME) {
-    ws.send(bytes.subarray(i, i + MAX_INPUT_FRAME));
+/** The very first socket failed before the console said hello: ask the API why, once. */
+async function diagnose() {
+  try {
+    await api('GET', `/sessions/${encodeURIComponent(sessionId)}`, undefined, { redirectOn401: false });
+  } catch (exc) {
+    if (!(exc instanceof ApiError) || page.attached) return;
+    if (exc.status === 401) {
+      showBanner({ message: 'You are not signed in, or your invitation is no longer valid.', hint: 'Log in again, or ask for a new invitation.' });
+      finish('Not signed in', { backLink: false });
+      setChildren($('#session-ended'), 'Not signed in. ', el('a', { href: loginUrl() }, 'Log in'));
+    } else if (exc.status === 403 || exc.status === 404) {
+      showBanner(exc);
+      finish(exc.status === 404 ? 'This session does not exist or has ended.' : 'You are not a participant of this session.');
+    }
+  }
+}
+
+// ---- idle warning -------------------------------------------------------------------------------------
+
+function hideIdle() {
+  clearInterval(idleTimer);
+  idleTimer = null;
+  $('#idle-warning').hidden = true;
+}
+
+/** `idle {seconds_left}`; `seconds_left: null` means someone typed: the warning is over. */
+function showIdle(secondsLeft) {
+  const seconds = typeof secondsLeft === 'number' ? secondsLeft : Number.NaN;
+  if (!Number.isFinite(seconds) || !live()) {
+    hideIdle();
+    return;
+  }
+  const deadline = Date.now() + Math.max(0, seconds) * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+    $('#idle-text').textContent =
+      left > 0
+        ? `No input for a while: the session ends in ${clock} unless someone types.` + (canType() ? ' Type in the terminal to keep it open.' : '')
+        : 'No input for too long: the session is ending.';
+  };
+  tick();
+  clearInterval(idleTimer);
+  idleTimer = setInterval(tick, 1000);
+  $('#idle-warning').hidden = false;
+}
+
+// ---- who I am -----------------------------------------------------------------------------------------
+
+function fitNow() {
+  if (!isOwner() || !fit) return;
+  try {
+    fit.fit();
+  } catch {
+    // Not laid out yet.
   }
 }
 
 function sendSize() {
-  if (!term) return;
+  if (!isOwner() || !term || !page.helloSeen) return;
   const key = `${term.cols}x${term.rows}`;
-  if (key === lastSentSize) return;
-  if (sendJson({ t: 'resize', cols: term.cols, rows: term.rows })) lastSentSize = key;
+  if (key === page.lastSentSize) return;
+  if (socket.sendJson({ t: 'resize', cols: term.cols, rows: term.rows })) page.lastSentSize = key;
 }
 
-function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
+function applyRemoteSize(cols, rows) {
+  if (isOwner() || !term) return;
+  if (term.cols !== cols || term.rows !== rows) term.resize(cols, rows);
 }
 
-// ---- prompts ------------------------------------------------------------------------------------
-
-function closePrompt(id = null) {
-  if (!activePrompt) return;
-  if (id !== null && activePrompt.id !== id) return;
-  const { dialog } = activePrompt;
-  activePrompt = null;
-  // Answers typed into the prompt are cleared before the dialog goes away.
-  for (const input of dialog.querySelectorAll('input')) input.value = '';
-  if (dialog.open) dialog.close();
-  dialog.remove();
-  if (term && sessionState !== 'ended') term.focus();
+function setYou(value) {
+  if (!value || typeof value !== 'object') return;
+  const previous = page.you ? page.you.mode : null;
+  page.you = { id: value.id, name: String(value.name ?? ''), mode: value.mode, external: Boolean(value.external) };
+  if (previous === 'owner' && value.mode !== 'owner') prompts.close();
+  updateControls();
+  roster.setYou(page.you, isOwner());
+  if (isOwner()) {
+    if (previous !== 'owner') page.lastSentSize = '';
+    fitNow();
+    sendSize();
+  } else if (stream.remote) {
+    applyRemoteSize(stream.remote.cols, stream.remote.rows);
+  }
+  if (!page.you.external && !page.userAsked) {
+    page.userAsked = true;
+    me().then(
+      (user) => {
+        page.user = user;
+        updateControls();
+      },
+      () => {},
+    );
+  }
 }
 
-function promptDialog(id, title, body, { onCancel }) {
-  closePrompt();
-  const dialog = el('dialog', { class: 'dialog prompt-dialog', 'aria-label': title, dataset: { promptId: String(id) } });
-  dialog.append(el('header', { class: 'dialog-header' }, el('h2', {}, title)), body);
-  dialog.addEventListener('cancel', (ev) => {
-    ev.preventDefault();
-    onCancel();
-  });
-  document.body.append(dialog);
-  activePrompt = { id, dialog };
-  dialog.showModal();
-  return dialog;
+// ---- messages from the console -------------------------------------------------------------------------
+
+function onHello(msg) {
+  page.helloSeen = true;
+  page.attached = true;
+  setSessionInfo(msg.session);
+  if (msg.limits && typeof msg.limits === 'object') chat.setMax(msg.limits.chat_max);
+  setYou(msg.you);
 }
 
-function onHostKeyPrompt(msg) {
-  const key = msg.key || {};
-  const answer = (decision) => {
-    sendJson({ t: 'answer_host_key', id: msg.id, decision });
-    closePrompt(msg.id);
-  };
-  const hostPort = `${msg.host}:${msg.port}`;
-  const save = el('button', { type: 'button', class: 'primary', onclick: () => answer('save') }, 'Save Key and Connect');
-  const once = el('button', { type: 'button', onclick: () => answer('once') }, 'Connect Only');
-  const abort = el('button', { type: 'button', class: 'danger', onclick: () => answer('abort') }, 'Abort');
-  promptDialog(
-    msg.id,
-    'Unknown host key',
-    el(
-      'div',
-      { class: 'dialog-body' },
-      el('p', {}, `The host key of ${hostPort} is not known.`),
-      el(
-        'dl',
-        { class: 'details' },
-        el('dt', {}, 'Algorithm'),
-        el('dd', { class: 'mono' }, String(key.algorithm || '')),
-        el('dt', {}, 'Fingerprint'),
-        el('dd', { class: 'mono fingerprint' }, String(key.fingerprint || '')),
-      ),
-      el('p', { class: 'muted' }, 'Compare the fingerprint with the one the machine’s administrator gave you before you connect.'),
-      el('div', { class: 'actions' }, abort, once, save),
-    ),
-    { onCancel: () => answer('abort') },
-  );
-  save.focus();
-  addTimeline(`Host key of ${hostPort} is not known (${key.algorithm || '?'})`);
+function onState(msg) {
+  setSessionInfo(msg.session);
+  if (msg.state === 'ended') {
+    showEnded(msg.reason);
+    return;
+  }
+  const previous = page.state;
+  if (page.state === 'ending' && msg.state === 'connected') return;
+  setState(String(msg.state || 'connecting'));
+  if (msg.state === 'connected' && previous !== 'connected') {
+    fitNow();
+    sendSize();
+    focusTerminal();
+  }
 }
-
-function onTextPrompt(msg) {
-  const fields = Array.isArray(msg.fields) ? msg.fields : [];
-  const inputs = fields.map((f, i) =>
-    el('input', {
-      type: f.echo ? 'text' : 'password',
-      id: `prompt-field-${i}`,
-      name: `answer${i}`,
-      autocomplete: f.echo ? 'off' : 'current-password',
-      spellcheck: 'false',
-    }),
-  );
-  const cancel = () => {
-    sendJson({ t: 'answer_text', id: msg.id, cancelled: true });
-    closePrompt(msg.id);
-  };
-  const ok = el('button', { type: 'submit', class: 'primary' }, 'OK');
-  const cancelBtn = el('button', { type: 'button', onclick: cancel }, 'Cancel');
-  const form = el(
-    'form',
-    { class: 'dialog-body', autocomplete: 'off' },
-    msg.instruction ? el('p', { class: 'instruction' }, String(msg.instruction)) : null,
-    fields.map((f, i) =>
-      el('div', { class: 'field' }, el('label', { for: `prompt-field-${i}` }, String(f.text || `Answer ${i + 1}`)), inputs[i]),
-    ),
-    el('div', { class: 'actions' }, cancelBtn, ok),
-  );
-  form.addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const answers = inputs.map((input) => input.value);
-    for (const input of inputs) input.value = '';
-    sendJson({ t: 'answer_text', id: msg.id, answers });
-    answers.fill('');
-    closePrompt(msg.id);
-  });
-  promptDialog(msg.id, String(msg.title || 'Authentication'), form, { onCancel: cancel });
-  if (inputs.length) inputs[0].focus();
-}
-
-// ---- the socket -----------------------------------------------------------------------------------
 
 function onControl(msg) {
   switch (msg.t) {
-    case 'state': {
-      setSessionInfo(msg.session);
-      const previous = sessionState;
-      if (msg.state === 'ended') {
-        showEnded(msg.reason);
-      } else {
-        setState(msg.state);
-      }
-      if (msg.state === 'connected' && previous !== 'connected') {
-        addTimeline('Connected');
-        lastSentSize = '';
-        fitNow();
-        sendSize();
-        term.focus();
-      }
+    case 'hello':
+      onHello(msg);
       break;
-    }
-    case 'prompt_host_key':
-      onHostKeyPrompt(msg);
+    case 'stream':
+      stream.onStream(msg);
       break;
-    case 'prompt_text':
-      onTextPrompt(msg);
-      break;
-    case 'prompt_done':
-      closePrompt(msg.id);
-      break;
-    case 'title':
-      if (typeof msg.text === 'string') document.title = msg.text.slice(0, 200);
-      break;
-    case 'bell':
-      document.body.classList.add('bell');
-      setTimeout(() => document.body.classList.remove('bell'), 150);
-      break;
-    case 'notice':
-      addTimeline(String(msg.text || msg.kind || ''), 'notice');
-      break;
-    case 'error':
-      lastErrorMessage = (msg.error && msg.error.message) || '';
-      showBanner(msg.error || {});
-      addTimeline((msg.error && msg.error.message) || 'Error', 'error');
+    case 'screen':
+      stream.onScreen(msg);
       break;
     case 'resize':
+    case 'title':
+    case 'bell':
+      stream.onEntry(msg);
+      break;
+    case 'state':
+      onState(msg);
+      break;
+    case 'roster':
+      roster.set(msg);
+      $('#participant-count').textContent = `(${roster.participants.length})`;
+      break;
+    case 'timeline': {
+      const entries = Array.isArray(msg.entries) ? msg.entries : [];
+      if (msg.history) chat.replace(entries);
+      else chat.append(entries);
+      break;
+    }
+    case 'you':
+      setYou(msg);
+      break;
+    case 'prompt_host_key':
+      if (isOwner()) prompts.hostKey(msg);
+      break;
+    case 'prompt_text':
+      if (isOwner()) prompts.text(msg);
+      break;
+    case 'prompt_done':
+      prompts.close(msg.id);
+      break;
+    case 'idle':
+      showIdle(msg.seconds_left);
+      break;
+    case 'error':
+      page.lastError = (msg.error && msg.error.message) || '';
+      showBanner(msg.error || {});
+      roster.render(); // a refused mode change: show the real mode again
       break;
     default:
       break;
   }
 }
 
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  ws = new WebSocket(`${scheme}//${location.host}/api/v1/sessions/${encodeURIComponent(sessionId)}/ws`);
-  ws.binaryType = 'arraybuffer';
-  ws.addEventListener('open', () => {
-    lastSentSize = '';
-    sendSize();
-  });
-  ws.addEventListener('message', (ev) => {
-    if (typeof ev.data === 'string') {
-      let msg;
-      try {
-        msg = JSON.parse(ev.data);
-      } catch {
-        return;
-      }
-      if (msg && typeof msg === 'object') onControl(msg);
-    } else {
-      term.write(new Uint8Array(ev.data));
-    }
-  });
-  ws.addEventListener('close', (ev) => {
-    ws = null;
-    if (sessionState === 'ended') return;
-    if (sessionState === 'ending' || endedBeforeOpen) {
-      showEnded();
-      return;
-    }
-    showBanner({
-      message: 'The connection to the console was lost.',
-      hint: ev.reason ? `${ev.reason} Reload the page to reconnect.` : 'Reload the page to reconnect to the session.',
-    });
-    setState('disconnected');
-    if (term) term.options.disableStdin = true;
-    closePrompt();
-  });
-}
+// ---- start --------------------------------------------------------------------------------------------
 
-let fitNow = () => {};
-
-async function main() {
-  installConstructedStyleShim();
-  const endBtn = $('#end-session');
-  setState('connecting');
-
-  try {
-    const info = await api('GET', `/sessions/${encodeURIComponent(sessionId)}`);
-    setSessionInfo(info);
-    // Still attach when it has ended: the console then replays why (an `error`, then `state: ended`).
-    endedBeforeOpen = Boolean(info && info.state === 'ended');
-  } catch (exc) {
-    if (exc instanceof ApiError && exc.status === 401) return;
-    if (exc instanceof ApiError && exc.status === 404) {
-      showBanner(exc);
-      showEnded();
-      return;
-    }
-    // Anything else: the socket will tell.
-  }
-
+function setupTerminal() {
   term = new Terminal({
     cursorBlink: true,
+    disableStdin: true,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
     fontSize: 14,
     scrollback: 5000,
@@ -349,44 +376,167 @@ async function main() {
   fit = new FitAddon();
   term.loadAddon(fit);
   term.open($('#terminal'));
-  fitNow = () => {
-    try {
-      fit.fit();
-    } catch {
-      // Not laid out yet.
-    }
-  };
-  fitNow();
-  term.onData((data) => sendBytes(encoder.encode(data)));
+  term.onData((data) => {
+    if (!canType()) return;
+    socket.sendBytes(encoder.encode(data));
+    hideIdle();
+  });
   term.onBinary((data) => {
+    if (!canType()) return;
     const bytes = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i += 1) bytes[i] = data.charCodeAt(i) & 0xff;
-    sendBytes(bytes);
+    socket.sendBytes(bytes);
+    hideIdle();
   });
   const sendSizeSoon = debounce(sendSize, RESIZE_DEBOUNCE_MS);
   term.onResize(() => sendSizeSoon());
   const fitSoon = debounce(fitNow, RESIZE_DEBOUNCE_MS);
   new ResizeObserver(() => fitSoon()).observe($('#terminal'));
   window.addEventListener('resize', fitSoon);
+}
 
-  endBtn.addEventListener('click', async () => {
-    endBtn.disabled = true;
-    if (sendJson({ t: 'end' })) {
+function setupButtons() {
+  $('#end-session').addEventListener('click', async () => {
+    const ok = await confirmDialog('End session', 'End this session for everyone in it? The connection to the target closes.', 'End Session');
+    if (!ok) {
+      focusTerminal();
+      return;
+    }
+    if (socket.sendJson({ t: 'end' })) {
       // The console confirms with `state: ended`; until then, say so and take no more keys.
-      if (sessionState !== 'ended') setState('ending');
-      term.options.disableStdin = true;
-    } else {
-      try {
-        await api('POST', `/sessions/${encodeURIComponent(sessionId)}/end`, {});
-        showEnded();
-      } catch (exc) {
-        showBanner(exc);
-        endBtn.disabled = false;
-      }
+      if (live()) setState('ending');
+      return;
+    }
+    try {
+      await api('POST', `/sessions/${encodeURIComponent(sessionId)}/end`, {});
+      showEnded();
+    } catch (exc) {
+      showBanner(exc);
     }
   });
+  $('#leave').addEventListener('click', () => {
+    // The console closes the socket with 4002 (you left).
+    if (!socket.sendJson({ t: 'leave' })) showBanner({ message: 'Not connected to the console: try again once reconnected.' });
+  });
+  $('#invite').addEventListener('click', () => {
+    if (page.you && !page.you.external) openInviteDialog(sessionId, { selfId: page.user ? page.user.id : null, done: focusTerminal });
+  });
+  $('#external-invite').addEventListener('click', () => {
+    if (page.you && !page.you.external) openExternalDialog(sessionId, { done: focusTerminal });
+  });
+  $('#reconnect').addEventListener('click', () => {
+    $('#connection-lost').hidden = true;
+    setReconnecting(true);
+    socket.retryNow();
+  });
+  $('#idle-dismiss').addEventListener('click', () => {
+    hideIdle();
+    focusTerminal();
+  });
+  const toggle = $('#toggle-panel');
+  toggle.addEventListener('click', () => {
+    const hidden = document.body.classList.toggle('panel-hidden');
+    toggle.setAttribute('aria-expanded', String(!hidden));
+    if (!hidden) {
+      page.unread = 0;
+      $('#unread').hidden = true;
+    }
+    focusTerminal();
+  });
+}
 
-  connect();
+function main() {
+  installConstructedStyleShim();
+  setupTerminal();
+  prompts = createPrompts({ send: (m) => socket.sendJson(m), closed: focusTerminal });
+  roster = createRoster($('#roster'), { send: (m) => socket.sendJson(m), done: focusTerminal });
+  chat = createChat(
+    {
+      timeline: $('#timeline'),
+      form: $('#chat-form'),
+      input: $('#chat-input'),
+      counter: $('#chat-counter'),
+      sendButton: $('#chat-send'),
+      error: $('#chat-error'),
+      exportButton: $('#export-timeline'),
+      newButton: $('#timeline-new'),
+    },
+    {
+      send: (text) => socket.sendJson({ t: 'chat', text }),
+      fileName: () => {
+        const name = (page.info && page.info.item_name) || sessionId;
+        return `openjump-${String(name).replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60)}-${sessionId}.txt`;
+      },
+      onNew: (n) => {
+        if (!document.body.classList.contains('panel-hidden')) return;
+        page.unread += n;
+        const badge = $('#unread');
+        badge.textContent = String(page.unread);
+        badge.hidden = false;
+      },
+    },
+  );
+  stream = new TerminalStream(term, {
+    onRemoteSize: applyRemoteSize,
+    onTitle: (text) => {
+      document.title = text.slice(0, 200) || document.title;
+    },
+    onBell: () => {
+      document.body.classList.add('bell');
+      setTimeout(() => document.body.classList.remove('bell'), 150);
+    },
+    onSnapshot: () => {
+      fitNow();
+      sendSize();
+    },
+    onOverflow: () => {
+      // This browser cannot draw as fast as the output comes: start again from a snapshot once it caught up.
+      socket.drop();
+      setReconnecting(true);
+      stream.later(() => socket.retryNow());
+    },
+  });
+  socket = new SessionSocket(sessionId, {
+    onOpen: () => {
+      page.helloSeen = false;
+      page.lastSentSize = '';
+      stream.attach();
+      setReconnecting(false);
+      $('#connection-lost').hidden = true;
+      updateControls();
+    },
+    onText: (text) => {
+      let msg;
+      try {
+        msg = JSON.parse(text);
+      } catch {
+        return;
+      }
+      if (msg && typeof msg === 'object' && typeof msg.t === 'string') onControl(msg);
+    },
+    onBinary: (data) => stream.onBinary(data),
+    onFinalClose,
+    onReconnecting: (attempt) => {
+      page.helloSeen = false;
+      if (!live()) {
+        socket.stop();
+        return;
+      }
+      prompts.close(); // the console asks again on the next socket
+      setReconnecting(true);
+      updateControls();
+      if (!page.attached && attempt === 1) diagnose();
+    },
+    onLost: () => {
+      setReconnecting(false);
+      $('#connection-lost').hidden = false;
+      setState('disconnected');
+    },
+    getPos: () => stream.pos,
+  });
+  setupButtons();
+  setState('connecting');
+  socket.connect();
 }
 
 main();

@@ -106,9 +106,9 @@ export function showFieldErrors(form, err) {
 }
 
 /** A modal dialog built from `content`; returns {dialog, close}. Closed dialogs are removed from the page. */
-export function openDialog(title, content, { onClose, className = '' } = {}) {
-  const dialog = el('dialog', { class: 'dialog ' + className, 'aria-label': title });
-  const closeBtn = el('button', { type: 'button', class: 'dialog-close', 'aria-label': 'Close' }, '\u00d7');
+export function openDialog(title, content, { onClose, className = '', testid = null } = {}) {
+  const dialog = el('dialog', { class: 'dialog ' + className, 'aria-label': title, 'data-testid': testid });
+  const closeBtn = el('button', { type: 'button', class: 'dialog-close', 'aria-label': 'Close', 'data-testid': 'dialog-close' }, '\u00d7');
   append(dialog, el('header', { class: 'dialog-header' }, el('h2', {}, title), closeBtn), content);
   document.body.append(dialog);
   let closed = false;
@@ -132,12 +132,12 @@ export function openDialog(title, content, { onClose, className = '' } = {}) {
 export function confirmDialog(title, text, confirmLabel = 'Delete') {
   return new Promise((resolve) => {
     let answer = false;
-    const yes = el('button', { type: 'button', class: 'danger' }, confirmLabel);
-    const no = el('button', { type: 'button' }, 'Cancel');
+    const yes = el('button', { type: 'button', class: 'danger', 'data-testid': 'confirm' }, confirmLabel);
+    const no = el('button', { type: 'button', 'data-testid': 'confirm-cancel' }, 'Cancel');
     const { close } = openDialog(
       title,
       el('div', { class: 'dialog-body' }, el('p', {}, text), el('div', { class: 'actions' }, no, yes)),
-      { onClose: () => resolve(answer) },
+      { onClose: () => resolve(answer), className: 'confirm-dialog', testid: 'confirm-dialog' },
     );
     yes.addEventListener('click', () => {
       answer = true;
@@ -153,8 +153,9 @@ export async function setupHeader() {
   const user = await me();
   const name = $('#user-name');
   if (name) name.textContent = user.display_name || user.username;
-  const adminLink = $('#admin-link');
-  if (adminLink) adminLink.hidden = !user.is_admin;
+  for (const link of [$('#admin-link'), $('#audit-link')]) {
+    if (link) link.hidden = !user.is_admin;
+  }
   const logout = $('#logout');
   if (logout) {
     logout.addEventListener('click', async () => {

@@ -1,0 +1,79 @@
+"""External invitees: guests without an account, each allowed into exactly one live session.
+
+A guest redeems a one-time external key and gets a random token in a cookie (``__Host-oj_guest`` over HTTPS,
+``oj_guest`` over plain HTTP; HttpOnly, SameSite=Strict). Only the token's SHA-256 is kept, in memory: a guest
+lives no longer than the session it was invited to (or the console process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+
+SECURE_GUEST_COOKIE = "__Host-oj_guest"
+PLAIN_GUEST_COOKIE = "oj_guest"
+MAX_GUESTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """An external invitee of one session."""
+
+    guest_id: str
+    display_name: str
+    session_id: str
+    mode: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class GuestRegistry:
+    """Guest tokens (hashed) of the live sessions."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, Guest] = {}
+
+    def create(self, *, display_name: str, session_id: str, mode: str) -> tuple[str, Guest]:
+        """A new guest and the token to put in its cookie."""
+        if len(self._by_hash) >= MAX_GUESTS:
+            raise RuntimeError("too many guests")
+        token = secrets.token_urlsafe(32)
+        guest = Guest(secrets.token_hex(8), display_name, session_id, mode)
+        self._by_hash[_hash(token)] = guest
+        return token, guest
+
+    def lookup(self, request: web.BaseRequest) -> Guest | None:
+        """The guest whose cookie the request carries, if any."""
+        token = request.cookies.get(SECURE_GUEST_COOKIE) or request.cookies.get(PLAIN_GUEST_COOKIE)
+        if not token or len(token) > 128:
+            return None
+        return self._by_hash.get(_hash(token))
+
+    def revoke(self, guest_id: str) -> None:
+        """Forget one guest (removed from its session)."""
+        for key, guest in list(self._by_hash.items()):
+            if guest.guest_id == guest_id:
+                del self._by_hash[key]
+
+    def revoke_session(self, session_id: str) -> None:
+        """Forget every guest of a session (it ended)."""
+        for key, guest in list(self._by_hash.items()):
+            if guest.session_id == session_id:
+                del self._by_hash[key]
+
+
+def set_guest_cookie(response: web.StreamResponse, request: web.BaseRequest, token: str) -> None:
+    """Set the guest cookie for the browser session (no max-age: it ends with the browser or the session)."""
+    response.set_cookie(
+        SECURE_GUEST_COOKIE if request.secure else PLAIN_GUEST_COOKIE,
+        token,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )

@@ -1,0 +1,129 @@
+"""Who is in a session: participants (seats) and the browser sockets attached to them.
+
+A participant is a rep (by user id) or an external guest, with a mode. A seat outlives its sockets for a grace
+period, so a browser that loses its connection briefly comes back as the same participant. Each socket has its own
+cursor into the session's stream, its own bounded queue of direct messages, and one sender task, so a slow socket
+never holds back anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+
+from console_web.auth.principal import Principal
+
+Mode = Literal["owner", "peer", "observer"]
+DIRECT_QUEUE_LIMIT = 2000  # direct messages (chat, roster ...) waiting for one socket; past it the socket is closed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a participant is: a rep (``user_id``) or an external guest (``guest_id``)."""
+
+    name: str
+    user_id: int | None = None
+    guest_id: str | None = None
+    is_admin: bool = False
+
+    @property
+    def external(self) -> bool:
+        """External invitees are guests without an account."""
+        return self.guest_id is not None
+
+    @property
+    def key(self) -> str:
+        """Stable key of the seat: one seat per rep or guest per session."""
+        return f"u{self.user_id}" if self.user_id is not None else f"g{self.guest_id}"
+
+
+@dataclass(eq=False, slots=True)
+class Direct:
+    """A message for one socket, sent once the socket's cursor has reached ``after`` (keeps order with output)."""
+
+    text: str
+    after: int
+
+
+@dataclass(eq=False)
+class Connection:
+    """One browser socket of a participant."""
+
+    ws: web.WebSocketResponse
+    participant: Participant
+    cursor: int = 0
+    pacing: bool = True  # holds back flow-control credit until it has taken the stream
+    needs_sync: bool = False
+    stalled_since: float | None = None
+    direct: deque[Direct] = field(default_factory=deque)
+    closing: tuple[int, str] | None = None  # close code and reason once the queue is sent
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, text: str, after: int = -1) -> bool:
+        """Queue a direct message; False when the queue is full (the socket is too far behind)."""
+        if len(self.direct) >= DIRECT_QUEUE_LIMIT:
+            return False
+        self.direct.append(Direct(text, after))
+        return True
+
+
+@dataclass(eq=False)
+class Participant:
+    """A seat in a session."""
+
+    identity: Identity
+    mode: Mode
+    id: str = field(default_factory=lambda: secrets.token_hex(6))
+    joined_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    connections: list[Connection] = field(default_factory=list)
+    released_at_deadline: float | None = None  # loop time when a seat without sockets is released
+
+    @property
+    def name(self) -> str:
+        """The display name."""
+        return self.identity.name
+
+    @property
+    def connected(self) -> bool:
+        """Whether at least one socket is attached."""
+        return bool(self.connections)
+
+    @property
+    def may_type(self) -> bool:
+        """Owners and peers send input; observers' input is ignored."""
+        return self.mode != "observer"
+
+    def describe(self) -> dict[str, Any]:
+        """The participant as the roster shows it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "mode": self.mode,
+            "external": self.identity.external,
+            "connected": self.connected,
+            "joined_at": self.joined_at.isoformat(),
+        }
+
+    def logger(self, session_log: logging.LoggerAdapter[logging.Logger]) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger carrying the session and this participant."""
+        extra = dict(session_log.extra or {})
+        extra["participant"] = self.name
+        return logging.LoggerAdapter(log, extra)
+
+
+def identity_of(principal: Principal) -> Identity:
+    """A rep's identity in sessions."""
+    return Identity(
+        name=principal.display_name or principal.username,
+        user_id=principal.user_id,
+        is_admin=principal.is_admin,
+    )

@@ -1,0 +1,127 @@
+"""The ordered terminal stream of one session: a bounded log that every participant's socket reads at its own pace.
+
+Each entry has a *position*: an output chunk of n bytes occupies n positions, every other entry (an encoded JSON
+event such as ``resize``) occupies one. Readers keep a cursor (a position); fan-out costs one append and N cursors,
+never N copies. The log keeps at least ``capacity`` bytes of the most recent entries, so a late joiner or a
+reconnecting browser can be served from it; a cursor older than the retained start has been *evicted*, and that
+reader must be resynchronised from a screen snapshot instead.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+Entry = bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a reader gets: entries in order, starting at ``pos``; ``end`` is the position after the last one."""
+
+    pos: int
+    entries: list[Entry]
+    end: int
+
+
+class StreamLog:
+    """A bounded, append-only log of terminal entries with positions (see the module docstring)."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self._starts: list[int] = []  # position of each entry
+        self._out_before: list[int] = []  # output bytes before each entry
+        self._items: list[Entry] = []
+        self._first = 0  # index of the first retained entry (entries before it are dead, compacted lazily)
+        self._bytes = 0  # retained size
+        self.head = 0  # the position after the last entry
+        self.output_total = 0  # output bytes ever appended
+
+    @property
+    def start(self) -> int:
+        """The oldest retained position (== ``head`` when empty)."""
+        return self._starts[self._first] if self._first < len(self._items) else self.head
+
+    def append_output(self, data: bytes) -> None:
+        """Append terminal output (empty chunks are ignored)."""
+        if not data:
+            return
+        self._append(data, len(data))
+        self.output_total += len(data)
+
+    def append_event(self, encoded: str) -> int:
+        """Append one encoded JSON event; return the position it occupies."""
+        pos = self.head
+        self._append(encoded, 1)
+        return pos
+
+    def _append(self, item: Entry, width: int) -> None:
+        self._starts.append(self.head)
+        self._out_before.append(self.output_total)
+        self._items.append(item)
+        self.head += width
+        self._bytes += len(item)
+        self._evict()
+
+    def _evict(self) -> None:
+        items = self._items
+        while self._bytes > self.capacity and len(items) - self._first > 1:
+            self._bytes -= len(items[self._first])
+            items[self._first] = b""  # drop the reference now; the slot goes at compaction
+            self._first += 1
+        if self._first > 1024 and self._first * 2 > len(items):
+            del self._starts[: self._first], self._out_before[: self._first], items[: self._first]
+            self._first = 0
+
+    def evicted(self, pos: int) -> bool:
+        """Whether ``pos`` is no longer served from the log."""
+        return pos < self.start
+
+    def output_at(self, pos: int) -> int:
+        """How many output bytes lie before ``pos`` (for flow-control credit); ``pos`` must not be evicted."""
+        if pos >= self.head:
+            return self.output_total
+        i = bisect_right(self._starts, pos, lo=self._first) - 1
+        item = self._items[i]
+        return self._out_before[i] + (pos - self._starts[i] if isinstance(item, bytes) else 0)
+
+    def read(self, pos: int, limit: int, max_bytes: int) -> Batch | None:
+        """Entries from ``pos`` up to (not past) position ``limit``, about ``max_bytes`` at most (at least one).
+
+        Consecutive output is merged into one chunk. Returns None when ``pos`` was evicted; an empty batch when
+        ``pos`` is at ``limit`` or the head.
+        """
+        if pos < self.start:
+            return None
+        limit = min(limit, self.head)
+        out: list[Entry] = []
+        if pos >= limit:
+            return Batch(pos, out, pos)
+        i = bisect_right(self._starts, pos, lo=self._first) - 1
+        cursor = pos
+        size = 0
+        pending: list[bytes] = []
+        items, starts = self._items, self._starts
+        while i < len(items) and cursor < limit and size < max_bytes:
+            item = items[i]
+            if isinstance(item, bytes):
+                skip = cursor - starts[i]
+                take = min(len(item) - skip, limit - cursor, max_bytes - size)
+                pending.append(item[skip : skip + take] if skip or take < len(item) else item)
+                cursor += take
+                size += take
+                if skip + take < len(item):
+                    break
+            else:
+                if pending:
+                    out.append(pending[0] if len(pending) == 1 else b"".join(pending))
+                    pending = []
+                out.append(item)
+                cursor += 1
+                size += len(item)
+            i += 1
+        if pending:
+            out.append(pending[0] if len(pending) == 1 else b"".join(pending))
+        return Batch(pos, out, cursor)

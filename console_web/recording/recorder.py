@@ -1,0 +1,345 @@
+"""``SessionRecorder``: what the session hub calls to record a terminal session while it runs.
+
+The hot path (``output``) only queues the bytes in memory with their time. A batch (encoding into asciicast and
+transcript lines, then appending to the files) runs in a thread of a small pool, one batch at a time per recording
+and in order, so neither the encoding nor a slow or stuck disk blocks the event loop. A timer starts a batch at most
+``FLUSH_INTERVAL`` seconds after data arrives (a crash of the console loses at most about that much); one starts at
+once when ``FLUSH_BYTES`` are waiting. The files are append-only and written whole lines at a time, so a SIGKILL
+leaves at most a torn last line, which the readers ignore.
+
+``backlog_bytes`` tells the hub when recording falls behind (it then withholds flow-control credit, so nothing is
+dropped); past ``MAX_BACKLOG_BYTES`` the recording fails. A failure (disk full ...) is logged with the file's path
+and raised as :class:`InternalError` by the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from console_web.recording.asciicast import CastWriter
+from console_web.recording.files import CAST, SUFFIXES, TIME_INDEX, TRANSCRIPT, recording_path
+from console_web.recording.transcript import TranscriptWriter
+from jumpoint.core.errors import InternalError
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL: Final = 0.5
+FLUSH_BYTES: Final = 1 << 20
+MAX_BACKLOG_BYTES: Final = 256 << 20
+WRITER_THREADS: Final = 4
+_IOV_MAX: Final = 512
+
+Event = tuple[str, float, bytes | str]  # code ("o", "i", "r", "m"), seconds, data
+_pool_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _writer_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="recording-writer")
+        return _pool
+
+
+class _Files:
+    """The recording's three append-only files (0600, created exclusively)."""
+
+    def __init__(self, directory: Path, session_id: str) -> None:
+        self.paths = {suffix: recording_path(directory, session_id, suffix) for suffix in SUFFIXES}
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InternalError(f"cannot create the recordings directory {directory}: {exc.strerror}") from None
+        self.fds: dict[str, int] = {}
+        try:
+            for suffix, path in self.paths.items():
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+                self.fds[suffix] = os.open(path, flags, 0o600)
+        except OSError as exc:
+            self.close(remove=True)
+            raise InternalError(f"cannot create the recording file {exc.filename}: {exc.strerror}") from None
+        self.written = 0
+
+    def write(self, suffix: str, parts: list[bytes]) -> None:
+        """Append ``parts`` to one file, in order (any thread; one caller at a time). writev: no joining copy."""
+        fd = self.fds[suffix]
+        views = [memoryview(part) for part in parts if part]
+        try:
+            while views:
+                done = os.writev(fd, views[:_IOV_MAX])
+                self.written += done
+                while views and done >= len(views[0]):
+                    done -= len(views.pop(0))
+                if done:
+                    views[0] = views[0][done:]
+        except OSError as exc:
+            raise InternalError(f"cannot write the recording file {self.paths[suffix]}: {exc.strerror}") from None
+
+    def close(self, *, remove: bool = False) -> None:
+        """Close every open file; ``remove`` deletes them too (a recording that never started). No fsync: the data is
+        with the operating system already, which is what surviving a crash of the console needs, and an fsync could
+        hold the event loop on a busy disk."""
+        failure: InternalError | None = None
+        for suffix, fd in self.fds.items():
+            try:
+                os.close(fd)
+            except OSError as exc:
+                failure = failure or InternalError(f"cannot close the recording {self.paths[suffix]}: {exc.strerror}")
+            if remove:
+                with contextlib.suppress(OSError):
+                    self.paths[suffix].unlink()
+        self.fds.clear()
+        if failure is not None:
+            raise failure
+
+
+class SessionRecorder:
+    """Records one terminal session: ``<id>.cast`` (asciicast v2), ``<id>.txt`` (transcript), ``<id>.tidx``.
+
+    Call it from the event loop's thread. The flush timer needs a running event loop when :meth:`start` is called;
+    without one (a script, a synchronous test) every call encodes and writes at once. :meth:`flush` and
+    :meth:`close` block until everything is written. Calls after :meth:`close` are ignored.
+    """
+
+    def __init__(self, files: _Files, cast: CastWriter, *, record_input: bool, clock_start: float) -> None:
+        self._files = files
+        self._cast = cast  # the encoders are used by one batch at a time (a writer thread, or flush/close)
+        self._transcript = TranscriptWriter()
+        self._record_input = record_input
+        self._clock_start = clock_start
+        self._echo = True
+        self._closed = False
+        self._failure: InternalError | None = None
+        self._events: list[Event] = []
+        self._pending_bytes = 0
+        self._in_flight: concurrent.futures.Future[None] | None = None
+        self._in_flight_bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.on_written: Callable[[], None] | None = None
+        """Called (in the event loop's thread) after each batch written in the background: the backlog went down,
+        so a caller withholding flow-control credit can look again."""
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+
+    @classmethod
+    def start(
+        cls,
+        directory: Path,
+        session_id: str,
+        *,
+        cols: int,
+        rows: int,
+        title: str,
+        record_input: bool,
+        started_at: float | None = None,
+    ) -> SessionRecorder:
+        """Create the files (the directory 0700 if needed, the files 0600; an existing recording of the same id is
+        refused) and write the cast's header. ``started_at`` (epoch seconds, default now) is the header's timestamp
+        and time zero of the events. An id that is not ``[A-Za-z0-9_-]{1,64}`` raises :class:`BadRequest`; a file
+        that cannot be created or written :class:`InternalError`."""
+        now = time.time()
+        began = now if started_at is None else min(started_at, now)
+        files = _Files(directory, session_id)
+        cast = CastWriter(width=cols, height=rows, timestamp=began, title=title or None)
+        recorder = cls(files, cast, record_input=record_input, clock_start=time.monotonic() - (now - began))
+        try:
+            recorder._write_now()
+        except InternalError:
+            files.close(remove=True)
+            raise
+        return recorder
+
+    # --- what the hub calls ----------------------------------------------------------------------------
+    @property
+    def cast_path(self) -> Path:
+        """The asciicast v2 file."""
+        return self._files.paths[CAST]
+
+    @property
+    def transcript_path(self) -> Path:
+        """The plain-text transcript."""
+        return self._files.paths[TRANSCRIPT]
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the operating system so far, the three files together."""
+        return self._files.written
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes recorded but not written yet (queued, or in the batch being encoded and written)."""
+        return self._pending_bytes + self._in_flight_bytes
+
+    def output(self, data: bytes) -> None:
+        """What the terminal displayed. Hot path: queued in memory."""
+        if data and self._usable():
+            self._queue(("o", self._seconds(), data), len(data))
+
+    def input(self, data: bytes) -> None:
+        """Keys a participant typed: recorded only with ``record_input``, and only while the terminal echoes (never
+        what is typed at a password prompt)."""
+        if data and self._record_input and self._echo and self._usable():
+            self._queue(("i", self._seconds(), data), len(data))
+
+    def echo(self, on: bool) -> None:
+        """The terminal stopped showing what is typed (a password prompt), or started again."""
+        self._echo = on
+
+    def resize(self, cols: int, rows: int) -> None:
+        """The terminal's size changed."""
+        if self._usable():
+            self._queue(("r", self._seconds(), f"{cols}x{rows}"), 16)
+
+    def marker(self, label: str) -> None:
+        """A named point in the playback."""
+        if self._usable():
+            self._queue(("m", self._seconds(), label), len(label))
+
+    def flush(self) -> None:
+        """Encode and write everything recorded so far, now (blocking; waits for a batch being written)."""
+        if self._usable():
+            self._write_now()
+
+    def close(self) -> None:
+        """Write everything (the transcript's last line too) and close the files; blocking. Idempotent; raises
+        :class:`InternalError` when something could not be written."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            if self._failure is None:
+                self._write_now(final=True)
+        except InternalError:
+            pass  # kept in self._failure, raised below after the files are closed
+        finally:
+            try:
+                self._files.close()
+            except InternalError as exc:
+                self._fail(exc)
+        if self._failure is not None:
+            raise self._failure
+
+    # --- internals -------------------------------------------------------------------------------
+    def _usable(self) -> bool:
+        if self._failure is not None:
+            raise self._failure
+        return not self._closed
+
+    def _seconds(self) -> float:
+        return max(0.0, time.monotonic() - self._clock_start)
+
+    def _queue(self, event: Event, size: int) -> None:
+        self._events.append(event)
+        self._pending_bytes += size
+        if self.backlog_bytes > MAX_BACKLOG_BYTES:
+            failure = InternalError(f"recording cannot keep up: {self.backlog_bytes} bytes behind ({self.cast_path})")
+            self._fail(failure)
+            raise failure
+        if self._loop is None:
+            self._write_now()
+        elif self._pending_bytes >= FLUSH_BYTES:
+            self._start_batch()
+        elif self._timer is None:
+            self._timer = self._loop.call_later(FLUSH_INTERVAL, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._closed and self._failure is None:
+            self._start_batch()
+
+    def _start_batch(self) -> None:
+        """Give what is queued to a writer thread, unless a batch is still running (its end comes back here)."""
+        if self._in_flight is not None or self._failure is not None or not self._events:
+            return
+        events, self._events = self._events, []
+        self._in_flight_bytes, self._pending_bytes = self._pending_bytes, 0
+        self._in_flight = _writer_pool().submit(self._encode_and_write, events)
+        self._in_flight.add_done_callback(self._report_done)
+
+    def _report_done(self, future: concurrent.futures.Future[None]) -> None:
+        """In the writer thread: tell the loop (closed at shutdown: then close() collects the result)."""
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._batch_done, future)
+
+    def _batch_done(self, future: concurrent.futures.Future[None]) -> None:
+        if future is not self._in_flight:
+            return  # already collected by _write_now
+        self._in_flight, self._in_flight_bytes = None, 0
+        if not self._collect(future) or self._closed:
+            return
+        if self._pending_bytes >= FLUSH_BYTES or (self._events and self._timer is None):
+            self._start_batch()
+        if self.on_written is not None:
+            self.on_written()
+
+    def _collect(self, future: concurrent.futures.Future[None]) -> bool:
+        try:
+            future.result()
+        except InternalError as exc:
+            self._fail(exc)
+            return False
+        except Exception as exc:  # a bug: still loud, and the recording stops rather than lose data unnoticed
+            log.exception("recording batch failed")
+            self._fail(InternalError(f"recording {self.cast_path} failed: {exc!r}"))
+            return False
+        return True
+
+    def _write_now(self, *, final: bool = False) -> None:
+        """Encode and write in this thread, after the batch in flight (if any), so the order is kept."""
+        if self._in_flight is not None:
+            future, self._in_flight, self._in_flight_bytes = self._in_flight, None, 0
+            self._collect(future)
+        if self._failure is not None:
+            raise self._failure
+        events, self._events, self._pending_bytes = self._events, [], 0
+        try:
+            self._encode_and_write(events, final=final)
+        except InternalError as exc:
+            self._fail(exc)
+            raise
+
+    def _encode_and_write(self, events: list[Event], *, final: bool = False) -> None:
+        """One batch (a writer thread, or the caller's): encode the events, then append to the three files."""
+        cast, transcript = self._cast, self._transcript
+        for code, at, data in events:
+            if code == "o":
+                assert isinstance(data, bytes)
+                transcript.output(cast.output(data, at), at)
+            elif code == "i":
+                assert isinstance(data, bytes)
+                cast.input(data, at)
+            elif code == "r":
+                assert isinstance(data, str)
+                cols, rows = data.split("x")
+                cast.resize(int(cols), int(rows), at)
+            else:
+                assert isinstance(data, str)
+                cast.marker(data, at)
+        if final:
+            at = self._seconds()
+            transcript.output(cast.finish(at), at)
+            transcript.finish(at)
+        text, times = transcript.take()
+        for suffix, parts in ((CAST, cast.take()), (TRANSCRIPT, text), (TIME_INDEX, times)):
+            self._files.write(suffix, parts)
+
+    def _fail(self, exc: InternalError) -> None:
+        if self._failure is None:
+            self._failure = exc
+            log.error("RECORDING FAILED: %s", exc.message)

@@ -1,0 +1,94 @@
+"""The recordings' retention: a background task that deletes recordings older than ``recordings.retention_days``.
+
+Every hour (and once at start-up) the sweep deletes the expired files, marks each of those sessions'
+recordings deleted and audits ``recording.expired`` per session. ``retention_days: 0`` keeps recordings forever.
+A failed sweep is logged and tried again at the next interval; it never stops the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from sqlalchemy import update
+
+from console_web.appkeys import CONFIG_KEY, DB_KEY
+from console_web.config import ConsoleConfig
+from console_web.db.clock import utcnow
+from console_web.db.database import Database
+from console_web.db.models import SessionRecord
+from console_web.db.repo import add_audit
+from console_web.recording.retention import sweep
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 3600.0
+MARK_BATCH = 500
+
+
+async def mark_expired(db: Database, session_ids: list[str], retention_days: int) -> None:
+    """Mark the sessions' recordings deleted (now) and audit ``recording.expired`` for each."""
+    now = utcnow()
+    for start in range(0, len(session_ids), MARK_BATCH):
+        batch = session_ids[start : start + MARK_BATCH]
+        async with db.session() as session:
+            await session.execute(
+                update(SessionRecord)
+                .where(SessionRecord.id.in_(batch), SessionRecord.recording_deleted_at.is_(None))
+                .values(recording_deleted_at=now)
+            )
+            for session_id in batch:
+                add_audit(
+                    session,
+                    action="recording.expired",
+                    session_id=session_id,
+                    detail={"retention_days": retention_days},
+                )
+
+
+async def sweep_once(config: ConsoleConfig, db: Database) -> list[str]:
+    """Delete the recordings older than the retention period; return the ids of the sessions whose recordings
+    were deleted (none when ``retention_days`` is 0)."""
+    days = config.recordings.retention_days
+    if days <= 0:
+        return []
+    expired = await asyncio.to_thread(sweep, config.recordings_dir, days)
+    if expired:
+        await mark_expired(db, list(expired), days)
+        log.info("retention: deleted the recordings of %d sessions older than %d days", len(expired), days)
+    return list(expired)
+
+
+async def _sweep_forever(config: ConsoleConfig, db: Database, interval: float) -> None:
+    while True:
+        try:
+            await sweep_once(config, db)
+        except Exception:
+            log.exception("retention: the recordings sweep failed; trying again in %d seconds", int(interval))
+        await asyncio.sleep(interval)
+
+
+def retention_context(
+    interval: float = SWEEP_INTERVAL_SECONDS,
+) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
+    """A ``cleanup_ctx`` entry running the sweep every ``interval`` seconds while the application runs."""
+
+    @contextlib.asynccontextmanager
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweep_forever(app[CONFIG_KEY], app[DB_KEY], interval), name="recordings-retention")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return context
+
+
+def setup_retention(app: web.Application, *, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+    """Run the retention sweep in the background of ``app`` (which must hold CONFIG_KEY and DB_KEY)."""
+    app.cleanup_ctx.append(retention_context(interval))

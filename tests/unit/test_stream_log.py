@@ -1,0 +1,82 @@
+"""The session stream: positions, merging, eviction and flow-control accounting."""
+
+from __future__ import annotations
+
+import json
+
+from console_web.hub.stream import StreamLog
+
+
+def _event(log: StreamLog, name: str) -> int:
+    return log.append_event(json.dumps({"t": name}))
+
+
+def test_output_and_events_take_positions_in_order() -> None:
+    log = StreamLog(1024)
+    log.append_output(b"abc")
+    pos = _event(log, "resize")
+    log.append_output(b"de")
+    assert pos == 3
+    assert log.head == 6
+    batch = log.read(0, log.head, 1024)
+    assert batch is not None
+    assert batch.entries == [b"abc", '{"t": "resize"}', b"de"]
+    assert batch.end == 6
+
+
+def test_consecutive_output_is_merged_into_one_chunk() -> None:
+    log = StreamLog(1024)
+    for part in (b"a", b"b", b"c"):
+        log.append_output(part)
+    batch = log.read(0, log.head, 1024)
+    assert batch is not None and batch.entries == [b"abc"]
+
+
+def test_a_reader_resumes_in_the_middle_of_a_chunk() -> None:
+    log = StreamLog(1024)
+    log.append_output(b"hello world")
+    batch = log.read(6, log.head, 1024)
+    assert batch is not None and batch.entries == [b"world"] and batch.end == 11
+
+
+def test_reads_stop_at_the_limit_and_the_size_bound() -> None:
+    log = StreamLog(1 << 20)
+    log.append_output(b"x" * 100)
+    _event(log, "bell")
+    limited = log.read(0, 50, 1024)
+    assert limited is not None and limited.entries == [b"x" * 50] and limited.end == 50
+    small = log.read(0, log.head, 30)
+    assert small is not None and small.entries == [b"x" * 30] and small.end == 30
+
+
+def test_old_entries_are_evicted_past_the_capacity() -> None:
+    log = StreamLog(100)
+    for _ in range(10):
+        log.append_output(b"y" * 30)
+    assert log.start > 0
+    assert log.evicted(0)
+    assert log.read(0, log.head, 1024) is None
+    assert log.read(log.start, log.head, 1024) is not None
+
+
+def test_output_at_counts_only_output_bytes() -> None:
+    log = StreamLog(1024)
+    log.append_output(b"abc")
+    _event(log, "title")
+    log.append_output(b"defg")
+    assert log.output_at(0) == 0
+    assert log.output_at(2) == 2
+    assert log.output_at(4) == 3
+    assert log.output_at(6) == 5
+    assert log.output_at(log.head) == 7
+
+
+def test_many_appends_stay_bounded_after_compaction() -> None:
+    log = StreamLog(4096)
+    for i in range(20000):
+        log.append_output(bytes([65 + i % 26]) * 10)
+    assert log.head == 200000
+    batch = log.read(log.start, log.head, 1 << 20)
+    assert batch is not None
+    assert sum(len(e) for e in batch.entries) <= 4096
+    assert batch.end == log.head
