@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -244,11 +245,18 @@ async def create_session_record(
         )
 
 
+async def end_session_in(
+    session: AsyncSession, session_id: str, *, reason: str, error_code: str | None, at: datetime | None = None
+) -> None:
+    """Record in ``session``'s transaction that a session ended (the first end wins; later calls change nothing)."""
+    await session.execute(
+        update(SessionRecord)
+        .where(SessionRecord.id == session_id, SessionRecord.ended_at.is_(None))
+        .values(ended_at=at or utcnow(), end_reason=reason[:256], error_code=error_code[:64] if error_code else None)
+    )
+
+
 async def end_session_record(db: Database, session_id: str, *, reason: str, error_code: str | None) -> None:
-    """Record that a session ended (the first end wins; later calls change nothing)."""
+    """Record that a session ended, in its own transaction (see :func:`end_session_in`)."""
     async with db.session() as session:
-        await session.execute(
-            update(SessionRecord)
-            .where(SessionRecord.id == session_id, SessionRecord.ended_at.is_(None))
-            .values(ended_at=utcnow(), end_reason=reason[:256], error_code=error_code[:64] if error_code else None)
-        )
+        await end_session_in(session, session_id, reason=reason, error_code=error_code)

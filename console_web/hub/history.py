@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.db import repo
 from console_web.db.clock import utcnow
-from console_web.db.models import NAME_MAX, SessionParticipant, SessionRecord, TimelineEntry
+from console_web.db.models import NAME_MAX, SessionParticipant, TimelineEntry
 from console_web.hub.participants import Identity, Participant
 from console_web.hub.records import RecordWriter
 from console_web.hub.timeline import TimelineItem
@@ -104,14 +104,6 @@ class SessionHistory:
         """The session ended (the first end wins)."""
 
         async def write(session: AsyncSession) -> None:
-            await session.execute(
-                update(SessionRecord)
-                .where(SessionRecord.id == session_id, SessionRecord.ended_at.is_(None))
-                .values(
-                    ended_at=at,
-                    end_reason=reason[:256],
-                    error_code=error_code[:64] if error_code else None,
-                )
-            )
+            await repo.end_session_in(session, session_id, reason=reason, error_code=error_code, at=at)
 
         self.writer.submit(write, f"end of session {session_id} ({reason})")

@@ -64,9 +64,7 @@ def playwright_instance() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    browser = playwright_instance.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-    )
+    browser = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
     try:
         yield browser
     finally:
@@ -81,9 +79,7 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def context(
-    browser: Browser, request: pytest.FixtureRequest, screenshot_dir: Path
-) -> Iterator[BrowserContext]:
+def context(browser: Browser, request: pytest.FixtureRequest, screenshot_dir: Path) -> Iterator[BrowserContext]:
     """A fresh browser context (its own cookies) that accepts the console's self-signed certificate."""
     ctx = browser.new_context(ignore_https_errors=True, viewport={"width": 1200, "height": 800})
     ctx.set_default_timeout(15_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.test_web_console import (
     Api,
@@ -43,20 +43,25 @@ def _shared_item(api: Api, sshd: SshServer) -> tuple[dict[str, Any], dict[str, A
     return bob, item
 
 
+def _owner_in_session(context: BrowserContext, server: ConsoleServer, sshd: SshServer) -> tuple[Api, Page]:
+    """The administrator creates the shared item, Jumps to it from the console and logs in: (their API, the tab)."""
+    admin = Api(context, server)
+    admin.login()
+    _shared_item(admin, sshd)
+    console = context.new_page()
+    console.goto(server.url + "/console")
+    owner = jump_from_console(context, console, "Shared sshd")
+    connect_with_password(owner, sshd)
+    return admin, owner
+
+
 def test_a_second_rep_joins_sees_the_screen_and_chat_and_is_view_only_as_an_observer(
     context: BrowserContext,
     browser_context_factory: Callable[[], BrowserContext],
     console_server: ConsoleServer,
     sshd_server: SshServer,
 ) -> None:
-    admin = Api(context, console_server)
-    admin.login()
-    _shared_item(admin, sshd_server)
-
-    console = context.new_page()
-    console.goto(console_server.url + "/console")
-    owner = jump_from_console(context, console, "Shared sshd")
-    connect_with_password(owner, sshd_server)
+    _, owner = _owner_in_session(context, console_server, sshd_server)
     run_in_terminal(owner, "echo owner-$((6*7))")
     wait_for_terminal(owner, lambda text: "owner-42" in text, "owner-42")
     owner.get_by_test_id("chat-input").fill("hello Bob, see https://example.com/kb/7")
@@ -92,13 +97,7 @@ def test_an_external_invitee_joins_with_a_one_time_link(
     console_server: ConsoleServer,
     sshd_server: SshServer,
 ) -> None:
-    admin = Api(context, console_server)
-    admin.login()
-    _shared_item(admin, sshd_server)
-    console = context.new_page()
-    console.goto(console_server.url + "/console")
-    owner = jump_from_console(context, console, "Shared sshd")
-    connect_with_password(owner, sshd_server)
+    admin, owner = _owner_in_session(context, console_server, sshd_server)
     run_in_terminal(owner, "echo for-the-vendor-$((3*3))")
     wait_for_terminal(owner, lambda text: "for-the-vendor-9" in text, "for-the-vendor-9")
     session_id = owner.url.rsplit("/", 1)[1]

@@ -140,9 +140,7 @@ def run_in_terminal(session: Page, command: str) -> None:
     session.keyboard.press("Enter")
 
 
-def wait_for_terminal(
-    session: Page, predicate: Callable[[str], Any], what: str, timeout: float = 15.0
-) -> Any:
+def wait_for_terminal(session: Page, predicate: Callable[[str], Any], what: str, timeout: float = 15.0) -> Any:
     deadline = timeout * 1000
     waited = 0
     while waited <= deadline:
@@ -294,8 +292,10 @@ def test_wrong_password_login_is_refused(context: BrowserContext, console_server
 
 
 def test_client_script_url_jumps_after_login(
-    context: BrowserContext, browser_context_factory: Callable[[], BrowserContext],
-    console_server: ConsoleServer, sshd_server: SshServer,
+    context: BrowserContext,
+    browser_context_factory: Callable[[], BrowserContext],
+    console_server: ConsoleServer,
+    sshd_server: SshServer,
 ) -> None:
     # Prepared by an administrator in another browser context (so this one starts logged out).
     setup = browser_context_factory()
@@ -308,9 +308,7 @@ def test_client_script_url_jumps_after_login(
     setup.close()
 
     page = context.new_page()
-    query = (
-        "type=web_console&operation=execute&action=start_jump_item_session&search_string=" + quote(unique)
-    )
+    query = "type=web_console&operation=execute&action=start_jump_item_session&search_string=" + quote(unique)
     page.goto(console_server.url + "/api/client_script?" + query)
     expect(page).to_have_url(re.compile(r"/login\?next="))
     login_with_form(page, console_server.admin_username, console_server.admin_password)
