@@ -181,6 +181,7 @@ class LiveSession:
         t = self.jump.target
         return {
             "id": self.session_id,
+            "item_id": self.jump.item_id,
             "item_name": self.jump.item_name,
             "protocol": t.protocol,
             "hostname": t.hostname,

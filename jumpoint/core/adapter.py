@@ -8,6 +8,7 @@ agent or the console: everything it needs arrives in the :class:`AdapterContext`
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -19,10 +20,13 @@ from jumpoint.core.events import TerminalInput, TerminalOutput
 from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
 from jumpoint.core.secret import Secret
 
-Protocol_ = Literal["ssh"]
+Protocol_ = Literal["ssh", "telnet"]
 TerminalType = Literal["xterm", "vt100"]
 
 HOSTNAME_MAX = 253
+PROMPT_PATTERN_MAX = 256
+
+PromptPattern = Annotated[str, Field(min_length=1, max_length=PROMPT_PATTERN_MAX)]
 
 
 class Target(BaseModel):
@@ -40,6 +44,18 @@ class Target(BaseModel):
     cols: Annotated[int, Field(ge=1, le=1000)] = 80
     rows: Annotated[int, Field(ge=1, le=500)] = 24
     connect_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0
+    # Telnet auto-login: regular expressions (Python syntax, case-insensitive) matched against the text the
+    # server sends; None means the adapter's defaults.
+    login_prompt: PromptPattern | None = None
+    password_prompt: PromptPattern | None = None
+    login_failure: PromptPattern | None = None
+
+    @field_validator("login_prompt", "password_prompt", "login_failure")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_prompt_pattern(value)
+        return value
 
     @field_validator("hostname")
     @classmethod
@@ -47,6 +63,17 @@ class Target(BaseModel):
         if any(ch.isspace() or ch in "/@\\" for ch in value) or value.startswith("-"):
             raise ValueError("must be a host name or an IP address, without spaces, '/', '@' or a leading '-'")
         return value
+
+
+def check_prompt_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a prompt pattern; raise ValueError saying what is wrong (a user wrote it)."""
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    if compiled.match(""):
+        raise ValueError("the pattern matches empty text, so it would match before the server says anything")
+    return compiled
 
 
 @dataclass(frozen=True, slots=True)
