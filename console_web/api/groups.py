@@ -23,6 +23,7 @@ def _out(group: JumpGroup, members: list[MemberOut] | None = None) -> GroupOut:
         id=group.id,
         name=group.name,
         personal=group.personal_owner_id is not None,
+        recording=group.recording,
         owner_user_id=group.personal_owner_id,
         members=members,
     )
@@ -87,7 +88,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
         )
         if taken is not None:
             raise Conflict(f"a shared Jump Group named {body.name!r} already exists")
-        group = JumpGroup(name=body.name, personal_owner_id=None, created_at=utcnow())
+        group = JumpGroup(name=body.name, personal_owner_id=None, recording=body.recording, created_at=utcnow())
         session.add(group)
         await session.flush()
         add_audit(
@@ -95,7 +96,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
             action="group.created",
             actor_user_id=principal.user_id,
             source_address=client_ip(request),
-            detail={"group_id": group.id, "name": group.name},
+            detail={"group_id": group.id, "name": group.name, "recording": group.recording},
         )
         out = _out(group, [])
     return json_model(out, status=201)
@@ -123,26 +124,34 @@ async def get_group_route(request: web.Request) -> web.StreamResponse:
     "PATCH",
     "/jump-groups/{id}",
     access="user",
-    summary="Rename a Jump Group",
+    summary="Rename a Jump Group or change its recording policy",
     tag="jump-groups",
     body=GroupUpdate,
     response=GroupOut,
 )
 async def update_group(request: web.Request) -> web.StreamResponse:
-    """Rename: shared groups by an admin, a personal group by its owner."""
+    """Rename or change the recording policy: shared groups by an admin, a personal group by its owner.
+
+    Only an administrator may change a group's recording policy (it is an audit control, not a preference)."""
     principal = principal_of(request)
     group_id = path_int(request, "id")
     body = await read_body(request, GroupUpdate)
     async with db_of(request).session() as session:
         group = await get_group(session, principal, group_id)
         _may_manage(principal, group)
-        group.name = body.name
+        changed: dict[str, str] = {}
+        if body.recording is not None and body.recording != group.recording:
+            if not principal.is_admin:
+                raise Forbidden("only an administrator may change a Jump Group's recording policy")
+            group.recording = changed["recording"] = body.recording
+        if body.name is not None and body.name != group.name:
+            group.name = changed["name"] = body.name
         add_audit(
             session,
             action="group.updated",
             actor_user_id=principal.user_id,
             source_address=client_ip(request),
-            detail={"group_id": group.id, "name": group.name},
+            detail={"group_id": group.id, "name": group.name, "changed": changed},
         )
         return json_model(_out(group))
 

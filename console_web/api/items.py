@@ -38,6 +38,15 @@ LIST_CAP = 200
 NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - {"credential_ref"}
 
 
+def recording_decision(group_policy: str, item_records: bool) -> bool:
+    """Whether a Jump to an item is recorded: the group's ``always`` / ``never`` override the item's own setting."""
+    if group_policy == "always":
+        return True
+    if group_policy == "never":
+        return False
+    return item_records
+
+
 async def _check_jumpoint(session: AsyncSession, jumpoint_id: int) -> None:
     if await session.get(Jumpoint, jumpoint_id) is None:
         raise BadRequest(f"jumpoint_id: Jumpoint {jumpoint_id} does not exist", details={"field": "jumpoint_id"})
@@ -128,6 +137,9 @@ async def create_item(request: web.Request) -> web.StreamResponse:
             session_policy=body.session_policy,
             record_session=body.record_session,
             record_input=body.record_input,
+            login_prompt=body.login_prompt,
+            password_prompt=body.password_prompt,
+            login_failure=body.login_failure,
             created_by=principal.user_id,
             created_at=now,
             updated_at=now,
@@ -241,6 +253,8 @@ async def jump(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, JumpIn)
     async with db_of(request).session() as session:
         item = await get_item(session, principal, item_id)
+        group = await session.get(JumpGroup, item.group_id)
+        record_session = recording_decision(group.recording if group is not None else "per_item", item.record_session)
         request_ = JumpRequest(
             item_id=item.id,
             item_name=item.name,
@@ -256,11 +270,14 @@ async def jump(request: web.Request) -> web.StreamResponse:
                     "credential_ref": item.credential_ref,
                     "cols": body.cols,
                     "rows": body.rows,
+                    "login_prompt": item.login_prompt,
+                    "password_prompt": item.password_prompt,
+                    "login_failure": item.login_failure,
                 }
             ),
             session_policy=item.session_policy,
-            record_session=item.record_session,
-            record_input=item.record_input,
+            record_session=record_session,
+            record_input=item.record_input and record_session,
         )
     info = await hub_of(request).start_session(principal, request_)
     async with db_of(request).session() as session:

@@ -6,6 +6,7 @@ Request models forbid unknown fields; response models describe exactly what the 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -14,14 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from console_web.db.models import (
     COMMENTS_MAX,
     CREDENTIAL_REF_MAX,
+    FILE_ROOT_MAX,
+    FILE_ROOTS_MAX,
     HOSTNAME_MAX,
     NAME_MAX,
+    PROMPT_PATTERN_MAX,
     TAG_MAX,
     USERNAME_PATTERN,
 )
 from console_web.db.repo import PASSWORD_MAX, PASSWORD_MIN
+from jumpoint.core.adapter import check_prompt_pattern
 
-SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh",)
+SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet")
 DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "telnet": 23, "vnc": 5900, "rdp": 3389}
 
 T = TypeVar("T")
@@ -36,6 +41,32 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 ItemUsername = Annotated[str, Field(max_length=128)]
 Keepalive = Annotated[int, Field(ge=0, le=3600)]
 Id = Annotated[int, Field(ge=1)]
+RecordingPolicy = Literal["per_item", "always", "never"]
+
+
+def check_absolute_path(value: str) -> str:
+    """An absolute, normalised POSIX path without NUL, ``.`` or ``..`` parts (for allowed file roots)."""
+    if not value.startswith("/"):
+        raise ValueError(f"{value[:64]!r} is not an absolute path (it must start with '/')")
+    if "\x00" in value or any(part in (".", "..") for part in value.split("/")):
+        raise ValueError(f"{value[:64]!r} must not contain NUL, '.' or '..' parts")
+    return posixpath.normpath(value) if value != "/" else value
+
+
+FileRoot = Annotated[str, Field(min_length=1, max_length=FILE_ROOT_MAX)]
+FileRoots = Annotated[list[FileRoot], Field(max_length=FILE_ROOTS_MAX)]
+
+
+def check_file_roots(roots: list[str] | None) -> list[str] | None:
+    """Validate and normalise each root; duplicates are removed, order kept."""
+    if roots is None:
+        return None
+    out: list[str] = []
+    for root in roots:
+        norm = check_absolute_path(root)
+        if norm not in out:
+            out.append(norm)
+    return out
 
 
 class Body(BaseModel):
@@ -89,6 +120,9 @@ class UserOut(Out):
     display_name: str
     is_admin: bool
     disabled: bool
+    file_upload: bool
+    file_download: bool
+    file_roots: list[str]
     created_at: datetime
 
 
@@ -116,6 +150,16 @@ class UserCreate(Body):
     password: Password
     display_name: Annotated[str, Field(max_length=NAME_MAX)] | None = None
     is_admin: bool = False
+    file_upload: bool = Field(default=True, description="may upload files to targets (SFTP)")
+    file_download: bool = Field(default=True, description="may download files from targets (SFTP)")
+    file_roots: FileRoots = Field(
+        default_factory=list, description="absolute paths file transfer is limited to; empty: anywhere"
+    )
+
+    @field_validator("file_roots")
+    @classmethod
+    def _roots_are_absolute(cls, value: list[str] | None) -> list[str] | None:
+        return check_file_roots(value)
 
 
 class UserUpdate(Body):
@@ -125,6 +169,14 @@ class UserUpdate(Body):
     password: Password | None = None
     is_admin: bool | None = None
     disabled: bool | None = None
+    file_upload: bool | None = None
+    file_download: bool | None = None
+    file_roots: FileRoots | None = None
+
+    @field_validator("file_roots")
+    @classmethod
+    def _roots_are_absolute(cls, value: list[str] | None) -> list[str] | None:
+        return check_file_roots(value)
 
 
 # --- API tokens --------------------------------------------------------------------------------
@@ -157,12 +209,16 @@ class GroupCreate(Body):
     """A new shared Jump Group."""
 
     name: Name
+    recording: RecordingPolicy = Field(
+        default="per_item", description="per_item: each Jump Item decides; always / never: override the items"
+    )
 
 
 class GroupUpdate(Body):
-    """Rename a Jump Group."""
+    """Rename a Jump Group or change its recording policy; absent fields stay."""
 
-    name: Name
+    name: Name | None = None
+    recording: RecordingPolicy | None = None
 
 
 class MemberOut(Out):
@@ -178,6 +234,7 @@ class GroupOut(Out):
     id: int
     name: str
     personal: bool
+    recording: str
     owner_user_id: int | None = None
     members: list[MemberOut] | None = None
 
@@ -314,6 +371,7 @@ def check_protocol(value: str) -> str:
 
 
 HostnameText = Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX + 8)]
+PromptPattern = Annotated[str, Field(min_length=1, max_length=PROMPT_PATTERN_MAX)]
 
 
 class _ItemFields(Body):
@@ -325,6 +383,13 @@ class _ItemFields(Body):
         host, _ = split_host_port(value)
         check_hostname(host)
         return value.strip()
+
+    @field_validator("login_prompt", "password_prompt", "login_failure", check_fields=False)
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_prompt_pattern(value)
+        return value
 
     @field_validator("protocol", check_fields=False)
     @classmethod
@@ -377,6 +442,9 @@ class JumpItemCreate(_ItemFields):
     )
     record_session: bool = Field(default=True, description="record the session (asciicast and transcript)")
     record_input: bool = Field(default=False, description="also record keystrokes (never while echo is off)")
+    login_prompt: PromptPattern | None = Field(default=None, description="telnet: login prompt pattern (regex)")
+    password_prompt: PromptPattern | None = Field(default=None, description="telnet: password prompt pattern")
+    login_failure: PromptPattern | None = Field(default=None, description="telnet: failed-login pattern")
 
 
 class JumpItemUpdate(_ItemFields):
@@ -397,6 +465,9 @@ class JumpItemUpdate(_ItemFields):
     session_policy: SessionPolicy | None = None
     record_session: bool | None = None
     record_input: bool | None = None
+    login_prompt: PromptPattern | None = None
+    password_prompt: PromptPattern | None = None
+    login_failure: PromptPattern | None = None
 
 
 class JumpItemOut(Out):
@@ -418,6 +489,9 @@ class JumpItemOut(Out):
     session_policy: str
     record_session: bool
     record_input: bool
+    login_prompt: str | None = None
+    password_prompt: str | None = None
+    login_failure: str | None = None
     created_by: int | None = None
     created_at: datetime
     updated_at: datetime

@@ -51,6 +51,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
         user = await create_user_in(
             session, body.username, pw_hash, display_name=body.display_name, is_admin=body.is_admin
         )
+        user.file_upload, user.file_download, user.file_roots = body.file_upload, body.file_download, body.file_roots
         add_audit(
             session,
             action="user.created",
@@ -84,8 +85,9 @@ async def get_user(request: web.Request) -> web.StreamResponse:
     response=UserOut,
 )
 async def update_user(request: web.Request) -> web.StreamResponse:
-    """Change the display name, password, admin flag or disabled flag; ends their login sessions on a
-    password change or when disabled. Admins cannot demote or disable themselves."""
+    """Change the display name, password, admin flag, disabled flag or file-transfer permissions.
+
+    Ends their login sessions on a password change or when disabled. Admins cannot demote or disable themselves."""
     principal = principal_of(request)
     user_id = path_int(request, "id")
     body = await read_body(request, UserUpdate)
@@ -109,6 +111,15 @@ async def update_user(request: web.Request) -> web.StreamResponse:
         if body.disabled is not None:
             user.disabled = body.disabled
             changed.append("disabled")
+        if body.file_upload is not None:
+            user.file_upload = body.file_upload
+            changed.append("file_upload")
+        if body.file_download is not None:
+            user.file_download = body.file_download
+            changed.append("file_download")
+        if body.file_roots is not None:
+            user.file_roots = body.file_roots
+            changed.append("file_roots")
         add_audit(
             session,
             action="user.updated",

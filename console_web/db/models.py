@@ -38,6 +38,10 @@ COMMENTS_MAX = 1024
 CREDENTIAL_REF_MAX = 256
 HOSTNAME_MAX = 253
 PROTOCOLS_PLANNED = ("ssh", "telnet", "vnc", "rdp")
+FILE_ROOTS_MAX = 16
+FILE_ROOT_MAX = 1024
+PROMPT_PATTERN_MAX = 256
+RECORDING_POLICIES = ("per_item", "always", "never")
 
 
 class Base(DeclarativeBase):
@@ -57,6 +61,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # File transfer (SFTP) permissions; ``file_roots`` is a JSON list of absolute paths (empty: anywhere).
+    file_upload: Mapped[bool] = mapped_column(Boolean, default=True)
+    file_download: Mapped[bool] = mapped_column(Boolean, default=True)
+    file_roots: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -98,6 +106,8 @@ class JumpGroup(Base):
     personal_owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=True
     )
+    # "per_item": each Jump Item's record_session decides; "always" / "never" override it for the whole group.
+    recording: Mapped[str] = mapped_column(String(16), default="per_item")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -161,6 +171,10 @@ class JumpItem(Base):
     session_policy: Mapped[str] = mapped_column(String(16), default="join_existing")
     record_session: Mapped[bool] = mapped_column(Boolean, default=True)
     record_input: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Telnet auto-login prompt patterns (regular expressions); NULL: the adapter's defaults.
+    login_prompt: Mapped[str | None] = mapped_column(String(PROMPT_PATTERN_MAX), nullable=True)
+    password_prompt: Mapped[str | None] = mapped_column(String(PROMPT_PATTERN_MAX), nullable=True)
+    login_failure: Mapped[str | None] = mapped_column(String(PROMPT_PATTERN_MAX), nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

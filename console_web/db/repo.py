@@ -124,6 +124,9 @@ async def create_user_in(
         password_hash=password_hash,
         is_admin=is_admin,
         disabled=False,
+        file_upload=True,
+        file_download=True,
+        file_roots=[],
         created_at=utcnow(),
     )
     session.add(user)
