@@ -19,6 +19,7 @@ from console_web.api import (  # noqa: F401
     auth_routes,
     client_script,
     docs,
+    files,
     groups,
     history,
     history_files,

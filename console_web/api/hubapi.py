@@ -9,6 +9,7 @@ from aiohttp import web
 from console_web.appkeys import HUB_KEY
 from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
+from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import ServiceError
 
@@ -38,6 +39,14 @@ class HubApi(Protocol):
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: dict[str, Any]) -> Any:
         """An admin request through the Jumpoint's tunnel (``hostkeys.list``, ``hostkeys.remove``)."""
+        ...
+
+    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:
+        """Start a file operation on a live session's target (owner or peer reps only)."""
+        ...
+
+    def note_file_event(self, session_id: str, text: str) -> None:
+        """A file transfer event in the session's timeline."""
         ...
 
     def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:

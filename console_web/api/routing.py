@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from console_web.auth.middleware import Access, mark_access
+from console_web.auth.middleware import Access, mark_access, mark_streamed_body
 
 API_V1 = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,11 +52,17 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     description: str = "",
+    streamed_body: bool = False,
 ) -> Callable[[Handler], Handler]:
-    """Declare an API route served by the decorated handler (appended to :data:`ROUTES`)."""
+    """Declare an API route served by the decorated handler (appended to :data:`ROUTES`).
+
+    ``streamed_body``: the handler reads its (raw, unbounded) body itself, as a stream.
+    """
 
     def register(handler: Handler) -> Handler:
         mark_access(handler, access)
+        if streamed_body:
+            mark_streamed_body(handler)
         ROUTES.append(
             Route(method, path, access, summary, tag, handler, body, query, response, status, False, description)
         )

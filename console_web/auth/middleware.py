@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Access = Literal["public", "user", "admin"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ACCESS_ATTR = "openjump_access"
+STREAMED_BODY_ATTR = "openjump_streamed_body"
 MAX_BODY = 64 * 1024
 API_PREFIX = "/api/"
 
@@ -37,6 +38,11 @@ API_PREFIX = "/api/"
 def mark_access(handler: Any, access: Access) -> None:
     """Declare who may call ``handler`` (read by :func:`api_middleware`)."""
     setattr(handler, ACCESS_ATTR, access)
+
+
+def mark_streamed_body(handler: Any) -> None:
+    """Declare that ``handler`` streams its body itself (file uploads), so the 64 KiB limit does not apply."""
+    setattr(handler, STREAMED_BODY_ATTR, True)
 
 
 def access_of(request: web.Request) -> Access | None:
@@ -97,7 +103,8 @@ async def _authorize(request: web.Request, access: Access) -> None:
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Errors -> JSON, body limit, authentication; see the module docstring."""
     try:
-        check_body_size(request)
+        if not getattr(request.match_info.handler, STREAMED_BODY_ATTR, False):
+            check_body_size(request)
         access = access_of(request)
         if access is not None:
             await _authorize(request, access)

@@ -23,6 +23,7 @@ from console_web.db import repo
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
 from console_web.hub.browser_socket import serve_browser
+from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.history import SessionHistory
 from console_web.hub.jump import JumpRequest, SessionInfo
 from console_web.hub.link import JumpointLink
@@ -35,6 +36,7 @@ from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import wire
 from jumpoint.core.errors import (
     Busy,
+    Conflict,
     Forbidden,
     InternalError,
     JumpError,
@@ -176,6 +178,34 @@ class Hub:
         if session is None or not session.may_view(identity_of(principal)):
             raise NotFound(f"session {session_id} does not exist or has ended")
         return session
+
+    # --- file transfer ---------------------------------------------------------------------------
+    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:
+        """Start a file operation on a live session's target for a rep seated as owner or peer.
+
+        Returns the channel after the Jumpoint's first ``file_result``; raises NotFound, Forbidden or the
+        operation's error.
+        """
+        session = self.visible(session_id, principal)
+        if session.state == "ended":
+            raise NotFound(f"session {session_id} has ended")
+        seat = session.seat_of(identity_of(principal))
+        if seat is None or not seat.may_type:
+            raise Forbidden(
+                "only the session's owner and peers (not observers) can transfer files",
+                hint="ask the owner to make you a peer",
+            )
+        if session.state != "connected":
+            raise Conflict("the session is not connected yet, so its files cannot be reached")
+        channel = FileChannel(session.link, op.to_wire(session.channel))
+        await channel.open()
+        return channel
+
+    def note_file_event(self, session_id: str, text: str) -> None:
+        """A file transfer event in the session's timeline (if the session still runs)."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.state != "ended":
+            session.notify(text)
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: Mapping[str, Any]) -> Any:
         """Ask a connected Jumpoint an administrative question (its host-key cache)."""

@@ -14,6 +14,7 @@ from jumpoint.core import wire
 from jumpoint.core.errors import InternalError, JumpError, JumpointUnavailable, ProtocolViolation, TargetTimeout
 
 if TYPE_CHECKING:
+    from console_web.hub.file_channel import FileChannel
     from console_web.hub.session import LiveSession
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class JumpointLink:
         self.hostname = hostname
         self.ws = ws
         self.sessions: dict[int, LiveSession] = {}
+        self.file_channels: dict[int, FileChannel] = {}
         self._channels = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
@@ -78,7 +80,7 @@ class JumpointLink:
             except ProtocolViolation as exc:
                 self.log.warning("dropping a malformed frame: %s", exc.message)
                 continue
-            session = self.sessions.get(channel)
+            session: LiveSession | FileChannel | None = self.sessions.get(channel) or self.file_channels.get(channel)
             try:
                 if kind == wire.FRAME_DATA:
                     if session is not None:
@@ -117,3 +119,5 @@ class JumpointLink:
                 fut.set_exception(JumpointUnavailable(f"Jumpoint {self.name!r} disconnected"))
         for session in list(self.sessions.values()):
             session.fail(JumpointUnavailable(reason, hint="the session cannot continue; Jump again when it is back"))
+        for transfer in list(self.file_channels.values()):
+            transfer.fail(JumpointUnavailable(reason, hint="Jump again when the Jumpoint is back"))

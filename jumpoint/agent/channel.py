@@ -73,6 +73,11 @@ class ChannelRunner:
             log, {"session_id": self.session_id, "target": f"{self.target.hostname}:{self.target.port}"}
         )
 
+    @property
+    def connection(self) -> Connection | None:
+        """The adapter's connection once logged in (file transfers run on it), else None."""
+        return None if self._closed else self._conn
+
     # --- frames from the console -----------------------------------------------------------------
     def on_data(self, payload: bytes) -> None:
         """Keys from the console; never blocks (the console respects our window)."""

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from jumpoint.agent.channel import ChannelRunner
+from jumpoint.agent.file_channel import FileRunner
 from jumpoint.core import wire
 from jumpoint.core.adapter import ProtocolAdapter
 from jumpoint.core.credentials import CredentialSource
@@ -73,7 +74,7 @@ class TunnelClient:
         self._adapters = adapters
         self._host_keys = host_keys
         self._credentials = credentials
-        self._runners: dict[int, ChannelRunner] = {}
+        self._runners: dict[int, ChannelRunner | FileRunner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -121,8 +122,8 @@ class TunnelClient:
 
     @property
     def active_sessions(self) -> int:
-        """How many sessions run now."""
-        return len(self._runners)
+        """How many sessions run now (file transfers not counted)."""
+        return sum(isinstance(r, ChannelRunner) for r in self._runners.values())
 
     # --- one connection --------------------------------------------------------------------------
     async def _serve_once(self, http: aiohttp.ClientSession) -> None:
@@ -186,6 +187,8 @@ class TunnelClient:
                     await self._on_tunnel_control(msg)
                 elif isinstance(msg, wire.Open):
                     await self._open(channel, msg)
+                elif isinstance(msg, wire.FileOpen):
+                    await self._open_files(channel, msg)
                 elif runner is not None:
                     runner.on_control(msg)
         except ProtocolViolation as exc:
@@ -242,7 +245,7 @@ class TunnelClient:
             error = ProtocolViolation(f"channel {channel} is already in use")
         elif adapter is None:
             error = BadRequest(f"this Jumpoint has no {msg.target.protocol!r} adapter installed")
-        elif len(self._runners) >= self.settings.max_sessions:
+        elif self.active_sessions >= self.settings.max_sessions:
             error = Busy(f"this Jumpoint already runs {len(self._runners)} sessions, its limit")
         if error is not None:
             closed = wire.Closed(reason=error.message, error=wire.ErrorBody(**error.to_dict()))
@@ -260,6 +263,25 @@ class TunnelClient:
         )
         self._runners[channel] = runner
         task = asyncio.create_task(runner.run(), name=f"session-{msg.session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._forget(channel, task))
+
+    async def _open_files(self, channel: int, msg: wire.FileOpen) -> None:
+        """Start a file operation on the live session of ``msg.session_channel``."""
+        session = self._runners.get(msg.session_channel)
+        connection = session.connection if isinstance(session, ChannelRunner) else None
+        error: JumpError | None = None
+        if channel in self._runners:
+            error = ProtocolViolation(f"channel {channel} is already in use")
+        elif connection is None:
+            error = BadRequest("the session is not connected, so its files cannot be reached")
+        if error is not None:
+            closed = wire.Closed(reason=error.message, error=wire.ErrorBody(**error.to_dict()))
+            await self._send(wire.encode_control(channel, closed))
+            return
+        runner = FileRunner(channel, msg, connection=connection, send_frame=self._send)
+        self._runners[channel] = runner
+        task = asyncio.create_task(runner.run(), name=f"files-{channel}")
         self._tasks.add(task)
         task.add_done_callback(self._forget(channel, task))
 

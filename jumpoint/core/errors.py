@@ -101,6 +101,13 @@ class TargetClosed(TargetError):
     code = "target_closed"
 
 
+class TargetDenied(TargetError):
+    """The target refused an operation for lack of permission (a file it will not let this login read or write)."""
+
+    code = "target_denied"
+    http_status = 403
+
+
 class TargetProtocolError(TargetError):
     """The target spoke something the adapter could not understand."""
 

@@ -194,6 +194,61 @@ class Closed(_Msg):
     error: ErrorBody | None = None
 
 
+FilePath = Annotated[str, Field(min_length=1, max_length=4096)]
+FileKindField = Literal["file", "dir", "link", "other"]
+
+
+class FileOpen(_Msg):
+    """Console -> Jumpoint on a fresh channel: one file operation on the target of the session on ``session_channel``.
+
+    ``path`` empty (``list`` only) means where browsing starts. ``roots``: the user's allowed folders (empty:
+    anywhere), enforced on the Jumpoint against the target's canonical paths. ``size``: the bytes an upload sends.
+    """
+
+    t: Literal["file_open"] = "file_open"
+    session_channel: Annotated[int, Field(ge=1, le=MAX_CHANNEL)]
+    op: Literal["list", "download", "upload", "rename", "delete", "mkdir"]
+    path: Annotated[str, Field(max_length=4096)] = ""
+    to: FilePath | None = None
+    size: Annotated[int, Field(ge=0, le=2**53)] | None = None
+    overwrite: bool = False
+    roots: Annotated[list[FilePath], Field(max_length=16)] = []
+
+
+class FileEntryMsg(_Msg):
+    """One directory entry."""
+
+    name: Annotated[str, Field(min_length=1, max_length=1024)]
+    kind: FileKindField
+    size: Annotated[int, Field(ge=0)]
+    mtime: float | None = None
+    mode: Annotated[int, Field(ge=0)] | None = None
+
+
+class FileEntries(_Msg):
+    """Jumpoint -> console: a batch of a directory listing (``list``), before its ``file_result``."""
+
+    t: Literal["file_entries"] = "file_entries"
+    entries: Annotated[list[FileEntryMsg], Field(max_length=1000)]
+
+
+class FileResult(_Msg):
+    """Jumpoint -> console: the operation's canonical ``path``; for a download its ``size`` (DATA follows), for an
+    upload the go-ahead (the console then sends DATA and ``file_end``); ``closed`` always ends the channel."""
+
+    t: Literal["file_result"] = "file_result"
+    path: FilePath
+    kind: FileKindField | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    truncated: bool = False
+
+
+class FileEnd(_Msg):
+    """Console -> Jumpoint: every byte of the upload was sent; commit it."""
+
+    t: Literal["file_end"] = "file_end"
+
+
 class Request(_Msg):
     """Console -> Jumpoint on channel 0: an administrative request (host-key cache)."""
 
@@ -229,7 +284,11 @@ ControlMessage = Annotated[
     | Close
     | Closed
     | Request
-    | Reply,
+    | Reply
+    | FileOpen
+    | FileEntries
+    | FileResult
+    | FileEnd,
     Field(discriminator="t"),
 ]
 _control_adapter: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)

@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 import asyncssh
 
-from jumpoint.core.errors import BadRequest
+from jumpoint.core.errors import BadRequest, TargetError
 from jumpoint.core.events import Keys, Notice, Output, Resize, TerminalInput, TerminalOutput
 from protocols.ssh.errors import closed, from_ssh_error
+from protocols.ssh.sftp import SftpFiles
 
 DEFAULT_BUFFER_LIMIT = 256 * 1024
 CLOSE_WAIT = 5.0
@@ -158,6 +159,8 @@ class SshConnection:
         self._notices = list(notices)
         self._closed = False
         self._iterating = False
+        self._files: SftpFiles | None = None
+        self._files_lock = asyncio.Lock()
 
     @property
     def buffered_bytes(self) -> int:
@@ -220,11 +223,30 @@ class SshConnection:
         """
         return {"kind": "terminal", "cols": self._cols, "rows": self._rows}
 
+    async def files(self) -> SftpFiles:
+        """SFTP on this connection (one subsystem channel, opened on first use, closed with the connection)."""
+        async with self._files_lock:
+            if self._closed or self._session.done:
+                raise closed(self._where, "the shell has ended")
+            if self._files is None:
+                try:
+                    sftp = await self._conn.start_sftp_client(path_errors="replace")
+                except (asyncssh.Error, OSError) as exc:
+                    raise TargetError(
+                        f"{self._where} did not start SFTP: {getattr(exc, 'reason', '') or exc}",
+                        hint="file transfer needs the SSH server's SFTP subsystem (Subsystem sftp in sshd_config)",
+                    ) from exc
+                self._files = SftpFiles(sftp)
+            return self._files
+
     async def close(self) -> None:
         """Close the channel and the SSH connection and wait (briefly) for them; idempotent, never raises."""
         if self._closed:
             return
         self._closed = True
+        if self._files is not None:
+            with contextlib.suppress(Exception):
+                await self._files.close()
         with contextlib.suppress(Exception):
             self._chan.close()
         with contextlib.suppress(Exception):
