@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 
 from aiohttp import web
 from sqlalchemy import update
 
-from console_web.appkeys import CONFIG_KEY, DB_KEY
+from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_KEY
 from console_web.config import ConsoleConfig
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
@@ -49,23 +49,31 @@ async def mark_expired(db: Database, session_ids: list[str], retention_days: int
                 )
 
 
-async def sweep_once(config: ConsoleConfig, db: Database) -> list[str]:
+async def sweep_once(config: ConsoleConfig, db: Database, *, live: Collection[str] = ()) -> list[str]:
     """Delete the recordings older than the retention period; return the ids of the sessions whose recordings
-    were deleted (none when ``retention_days`` is 0)."""
+    were deleted (none when ``retention_days`` is 0). ``live`` sessions are never touched: one that printed
+    nothing for longer than the retention period still has an old cast being written."""
     days = config.recordings.retention_days
     if days <= 0:
         return []
-    expired = await asyncio.to_thread(sweep, config.recordings_dir, days)
+    expired = await asyncio.to_thread(sweep, config.recordings_dir, days, keep=frozenset(live))
     if expired:
         await mark_expired(db, list(expired), days)
         log.info("retention: deleted the recordings of %d sessions older than %d days", len(expired), days)
     return list(expired)
 
 
-async def _sweep_forever(config: ConsoleConfig, db: Database, interval: float) -> None:
+def live_session_ids(app: web.Application) -> list[str]:
+    """The ids of the sessions the hub runs now (none without a hub)."""
+    hub = app.get(HUB_KEY)
+    return list(hub.sessions) if hub is not None else []
+
+
+async def _sweep_forever(app: web.Application, interval: float) -> None:
+    config, db = app[CONFIG_KEY], app[DB_KEY]
     while True:
         try:
-            await sweep_once(config, db)
+            await sweep_once(config, db, live=live_session_ids(app))
         except Exception:
             log.exception("retention: the recordings sweep failed; trying again in %d seconds", int(interval))
         await asyncio.sleep(interval)
@@ -78,7 +86,7 @@ def retention_context(
 
     @contextlib.asynccontextmanager
     async def context(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweep_forever(app[CONFIG_KEY], app[DB_KEY], interval), name="recordings-retention")
+        task = asyncio.create_task(_sweep_forever(app, interval), name="recordings-retention")
         try:
             yield
         finally:

@@ -544,6 +544,16 @@ async def test_the_retention_sweep_deletes_old_recordings_marks_them_and_audits_
     assert [(e.session_id, e.detail) for e in events] == [("alpha", {"retention_days": 30})]
 
 
+async def test_the_retention_sweep_never_deletes_a_live_sessions_recording(console: Console, tmp_path: Path) -> None:
+    quiet = write_cast(tmp_path, "quiet", [(0.1, "x")])  # live, but silent for longer than the retention period
+    gone = write_cast(tmp_path, "gone", [(0.1, "y")])
+    age(quiet, 40)
+    age(gone, 40)
+    config = ConsoleConfig(state_dir=tmp_path, recordings=RecordingSettings(retention_days=30))
+    assert await sweep_once(config, console.db, live=["quiet"]) == ["gone"]
+    assert quiet.exists() and not gone.exists()
+
+
 async def test_retention_zero_keeps_recordings_forever(console: Console, tmp_path: Path) -> None:
     cast = write_cast(tmp_path, "ancient", [(0.1, "x")])
     age(cast, 10_000)
