@@ -132,8 +132,9 @@ class FileRunner:
         batch: list[wire.FileEntryMsg] = []
         size = 0
         for item in entries:
-            batch.append(_entry_msg(item))
-            size += len(item.name.encode()) + 96
+            msg = _entry_msg(item)
+            batch.append(msg)
+            size += len(msg.model_dump_json()) + 1  # exact: names with control characters grow when escaped
             if size >= ENTRIES_BATCH_BYTES or len(batch) >= ENTRIES_BATCH_MAX:
                 await self._control(wire.FileEntries(entries=batch))
                 batch, size = [], 0

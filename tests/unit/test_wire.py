@@ -63,3 +63,26 @@ def test_credit_of_zero_is_refused() -> None:
 def test_text_answer_repr_never_shows_the_answers() -> None:
     answer = wire.TextAnswer(id=1, answers=["hunter2"])
     assert "hunter2" not in repr(answer) and "hunter2" not in str(answer)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"t":"file_open","session_channel":0,"op":"list"}', "file_open.session_channel"),
+        ('{"t":"file_open","session_channel":1,"op":"chmod"}', "file_open.op"),
+        ('{"t":"file_open","session_channel":1,"op":"list","path":"' + "a" * 4097 + '"}', "file_open.path"),
+        ('{"t":"file_open","session_channel":1,"op":"upload","size":-1}', "file_open.size"),
+        ('{"t":"file_open","session_channel":1,"op":"list","roots":[' + ",".join(['"/x"'] * 17) + "]}", "file_open.roots"),
+        ('{"t":"file_entries","entries":[{"name":"","kind":"file","size":1}]}', "file_entries.entries.0.name"),
+        ('{"t":"file_result","path":"/x","size":-5}', "file_result.size"),
+    ],
+)
+def test_malformed_file_messages_are_refused_naming_the_field(body: str, where: str) -> None:
+    with pytest.raises(ProtocolViolation, match=f"malformed control message at {where}"):
+        wire.decode_control(body.encode())
+
+
+def test_a_directory_listing_batch_fits_in_one_frame() -> None:
+    entry = wire.FileEntryMsg(name="n" * 255, kind="file", size=2**40, mtime=1.5e9, mode=0o100644)
+    batch = wire.FileEntries(entries=[entry] * 140)  # the Jumpoint's batches stay under 48 KiB of names
+    assert len(wire.encode_control(3, batch)) <= wire.MAX_FRAME
