@@ -9,7 +9,7 @@ import pytest
 from jumpoint.agent.file_channel import FileRunner
 from jumpoint.core import wire
 from jumpoint.core.errors import BadRequest, Forbidden, NotFound
-from jumpoint.core.files import FileEntry, ScopedFiles, within
+from jumpoint.core.files import FileEntry, FileKind, FileReader, FileWriter, ScopedFiles, within
 
 
 class MemoryFiles:
@@ -32,12 +32,28 @@ class MemoryFiles:
         return path
 
     async def stat(self, path: str) -> FileEntry:
-        kind = "dir" if path in self.dirs else "link" if path in self.links else "file"
+        kind: FileKind = "dir" if path in self.dirs else "link" if path in self.links else "file"
         return FileEntry(posixpath.basename(path), kind, 0, None, None)
 
     async def listdir(self, path: str, limit: int) -> tuple[list[FileEntry], bool]:
         names = self.dirs[path]
         return [FileEntry(n, "file", 1, None, 0o100644) for n in names[:limit]], len(names) > limit
+
+    # transfers are exercised against the real sshd (tests/integration/test_file_transfer.py)
+    async def open_read(self, path: str) -> FileReader:
+        raise AssertionError("not used here")
+
+    async def open_write(self, path: str, *, overwrite: bool) -> FileWriter:
+        raise AssertionError("not used here")
+
+    async def rename(self, old: str, new: str) -> None:
+        raise AssertionError("not used here")
+
+    async def remove(self, path: str) -> None:
+        raise AssertionError("not used here")
+
+    async def mkdir(self, path: str) -> None:
+        raise AssertionError("not used here")
 
 
 class Connection:
