@@ -1,0 +1,288 @@
+"""Telnet Shell Jump benchmarks against busybox telnetd, with the Telnet client used directly as the floor.
+
+The console (``openjump serve``) and the Jumpoint (``jumpoint run``) run as separate processes, over TLS, exactly as
+deployed (see ``benchmarks/harness.py``); this process plays the browser through the session WebSocket. The floor
+is the same Telnet client the Jumpoint runs (``protocols.telnet``), used in this process straight against the
+server: the difference is what the console path (Jumpoint, tunnel, console, WebSocket) adds. The benchmark starts
+its own busybox telnetd (``busybox-static``) and logs in as the test user of ``tests/fixtures/sshd.py``; run it as
+root::
+
+    .venv/bin/python -m benchmarks.bench_telnet [--quick]
+
+Results go to benchmarks/results/telnet[-quick].json and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks import harness
+from benchmarks.harness import (
+    PROMPT_RE,
+    ROOT,
+    Credential,
+    Stack,
+    Term,
+    create_item,
+    dump_logs,
+    echo_latency,
+    markdown_table,
+    median,
+    pct,
+    stop_stack,
+)
+from jumpoint.core.adapter import AdapterContext, PromptField, Target
+from jumpoint.core.errors import Cancelled
+from jumpoint.core.events import Keys, Output, TerminalOutput
+from jumpoint.core.hostkeys import HostKey, HostKeyDecision
+from jumpoint.core.secret import Secret
+from protocols.telnet import TelnetAdapter, TelnetConnection
+from tests.fixtures.telnetd import TelnetServer, start_busybox_telnetd
+
+BULK_CMD = "head -c 20000000 /dev/zero | base64 -w 100; echo BULK-$((6*7))-DONE"
+BULK_MARK = b"BULK-42-DONE"
+DIRECT_LOG = logging.getLogger("bench.telnet.direct")
+DIRECT_LOG.addHandler(logging.NullHandler())
+DIRECT_LOG.propagate = False  # the adapter's "not encrypted" warning would land on stderr once per connection
+
+
+class _NoRep:
+    """The direct client's prompter: the item's credential answers everything, so nobody is ever asked."""
+
+    async def ask_host_key(
+        self, host: str, port: int, key: HostKey, *, known: tuple[HostKey, ...] = ()
+    ) -> HostKeyDecision:
+        return "abort"
+
+    async def ask_text(self, title: str, instruction: str, fields: list[PromptField]) -> list[Secret]:
+        raise Cancelled("the benchmark answers no prompts")
+
+
+class _Password:
+    """A credential source holding the test user's password."""
+
+    def __init__(self, server: TelnetServer) -> None:
+        self._server = server
+
+    async def fetch(self, ref: str, *, purpose: str) -> Any:
+        from jumpoint.core.credentials import Credential as StoredCredential
+
+        return StoredCredential(name=ref, kind="password", password=Secret(self._server.password))
+
+
+class DirectTelnet:
+    """The same workloads straight to the Telnet server with the adapter's client (no console path)."""
+
+    def __init__(self, conn: TelnetConnection) -> None:
+        self.conn = conn
+        self.events = conn.events()
+        self.buf = bytearray()
+
+    @classmethod
+    async def open(cls, server: TelnetServer) -> DirectTelnet:
+        """Log in with the password (auto-login) and wait for nothing more."""
+        ctx = AdapterContext(
+            session_id="bench-direct",
+            host_keys=None,  # type: ignore[arg-type]  # Telnet has no host keys
+            prompter=_NoRep(),
+            credentials=_Password(server),
+            log=logging.LoggerAdapter(DIRECT_LOG, {}),
+        )
+        target = Target(
+            protocol="telnet",
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            credential_ref="bench",
+            cols=120,
+            rows=40,
+        )
+        return cls(await TelnetAdapter().connect(target, ctx))
+
+    async def _output(self) -> bytes:
+        while True:
+            event: TerminalOutput = await anext(self.events)
+            if isinstance(event, Output):
+                return event.data
+
+    async def until_prompt(self) -> None:
+        """Read until the shell prompt."""
+        while not PROMPT_RE.search(bytes(self.buf[-200:])):
+            self.buf += await self._output()
+
+    async def send(self, data: bytes) -> None:
+        """Send keystrokes."""
+        await self.conn.send(Keys(data))
+
+    async def recv_some(self) -> bytes:
+        """The next output chunk."""
+        return await self._output()
+
+    async def read_until(self, mark: bytes) -> int:
+        """Read output until ``mark`` appears; the number of bytes read."""
+        total, tail = 0, b""
+        while True:
+            chunk = await self._output()
+            total += len(chunk)
+            tail = (tail + chunk)[-64:]
+            if mark in tail:
+                return total
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.conn.close()
+
+
+async def start_stack(work: Path, server: TelnetServer) -> Stack:
+    """The gateway stack with a Telnet Jump Item (``stack.item_id``) logging in with a stored password."""
+    stack = await harness.start_stack(work, [Credential("bench", server.username, server.password)])
+    async with aiohttp.ClientSession() as http:
+        stack.item_id = await create_item(
+            http,
+            stack,
+            protocol="telnet",
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            credential_ref="bench",
+            session_policy="start_new",
+        )
+    return stack
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"quick": quick, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "server": "busybox"}
+    with tempfile.TemporaryDirectory(prefix="oj-bench-telnet-") as tmp:
+        work = Path(tmp)
+        server = start_busybox_telnetd(work / "telnetd")
+        try:
+            stack = await start_stack(work, server)
+            try:
+                await measure(results, stack, server, quick)
+            except BaseException:
+                dump_logs(work)
+                raise
+            finally:
+                stop_stack(stack)
+        finally:
+            server.stop()
+    return results
+
+
+async def measure(results: dict[str, Any], stack: Stack, server: TelnetServer, quick: bool) -> None:
+    keys = 50 if quick else 200
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=False)) as http:
+        # 1. Jump to first prompt (auto-login included)
+        jump_ms, direct_ms = [], []
+        for _ in range(3 if quick else 10):
+            t0 = time.perf_counter()
+            d = await DirectTelnet.open(server)
+            await d.until_prompt()
+            direct_ms.append((time.perf_counter() - t0) * 1000)
+            await d.close()
+            t0 = time.perf_counter()
+            term = await Term.jump(http, stack)
+            await term.until_prompt()
+            jump_ms.append((time.perf_counter() - t0) * 1000)
+            await term.close()
+        results["jump_to_prompt_ms"] = {"gateway_p50": median(jump_ms), "direct_p50": median(direct_ms)}
+
+        # 2. keystroke echo latency into cat
+        d = await DirectTelnet.open(server)
+        await d.until_prompt()
+        direct = await echo_latency(d, keys)  # type: ignore[arg-type]  # same duck-typed interface
+        await d.close()
+        term = await Term.jump(http, stack)
+        await term.until_prompt()
+        via = await echo_latency(term, keys)
+        await term.close()
+        results["echo_ms"] = {
+            "keys": keys,
+            "direct_p50": pct(direct, 50),
+            "direct_p99": pct(direct, 99),
+            "gateway_p50": pct(via, 50),
+            "gateway_p99": pct(via, 99),
+            "added_p50": pct(via, 50) - pct(direct, 50),
+            "added_p99": pct(via, 99) - pct(direct, 99),
+        }
+
+        # 3. bulk output
+        d = await DirectTelnet.open(server)
+        await d.until_prompt()
+        t0, p0 = time.perf_counter(), time.process_time()
+        await d.send((BULK_CMD + "\r").encode())
+        direct_bytes = await d.read_until(BULK_MARK)
+        direct_s, direct_cpu = time.perf_counter() - t0, time.process_time() - p0
+        await d.close()
+        term = await Term.jump(http, stack)
+        await term.until_prompt()
+        c0, j0 = stack.cpu()
+        t0 = time.perf_counter()
+        await term.send((BULK_CMD + "\r").encode())
+        via_bytes = await term.read_until(BULK_MARK)
+        via_s = time.perf_counter() - t0
+        c1, j1 = stack.cpu()
+        await term.close()
+        results["bulk"] = {
+            "direct_s": direct_s,
+            "direct_bytes": direct_bytes,
+            "direct_mb_s": direct_bytes / direct_s / 1e6,
+            "direct_client_cpu_s": direct_cpu,
+            "gateway_s": via_s,
+            "gateway_bytes": via_bytes,
+            "gateway_mb_s": via_bytes / via_s / 1e6,
+            "throughput_ratio": direct_s / via_s,
+            "console_cpu_s": c1 - c0,
+            "jumpoint_cpu_s": j1 - j0,
+        }
+
+
+def table(r: dict[str, Any]) -> str:
+    e, b, j = r["echo_ms"], r["bulk"], r["jump_to_prompt_ms"]
+    rows = [
+        (
+            f"Echo latency p50 / p99 (ms), {e['keys']} keys into cat",
+            f"{e['gateway_p50']:.2f} / {e['gateway_p99']:.2f}",
+            f"{e['direct_p50']:.2f} / {e['direct_p99']:.2f}",
+            f"added {e['added_p50']:.2f} / {e['added_p99']:.2f}",
+        ),
+        (
+            "Bulk output, 20 MB base64 (s; MB/s)",
+            f"{b['gateway_s']:.2f} s; {b['gateway_mb_s']:.1f} MB/s",
+            f"{b['direct_s']:.2f} s; {b['direct_mb_s']:.1f} MB/s",
+            f"{b['throughput_ratio'] * 100:.0f}% of direct; CPU console {b['console_cpu_s']:.2f} s + Jumpoint "
+            f"{b['jumpoint_cpu_s']:.2f} s (direct client {b['direct_client_cpu_s']:.2f} s); "
+            f"bytes {b['gateway_bytes']} vs {b['direct_bytes']}",
+        ),
+        (
+            "Jump to first prompt, auto-login included (ms, p50)",
+            f"{j['gateway_p50']:.0f}",
+            f"{j['direct_p50']:.0f}",
+            "both include the 0.3 s of quiet that confirms the login",
+        ),
+    ]
+    return markdown_table(["Workload (busybox telnetd)", "Gateway", "Direct Telnet client", "Notes"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke run")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.quick))
+    out = ROOT / "benchmarks" / "results" / ("telnet-quick.json" if args.quick else "telnet.json")
+    out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

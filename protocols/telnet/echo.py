@@ -1,0 +1,67 @@
+"""Whether what is typed shows on the terminal, for recorders that must not record hidden input.
+
+The console stops guessing from the output once an adapter reports echo itself, so this tracker must know at
+least as much as the console's guess. Echo counts as off when either
+
+* the server stopped echoing after it had echoed (``WONT ECHO`` after ``WILL ECHO``: what is typed now is not
+  shown, as at a password prompt), or
+* the last output line is a password prompt (the default words below or the item's password pattern): login(1),
+  su and sudo hide the password by switching their PTY's echo off, which Telnet never hears about;
+
+and back on when the server echoes again and the output moved past the prompt line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from protocols.telnet.text import plain_bytes
+
+_PROMPT = re.compile(rb"(?i)(password|passphrase|passcode|\bpin\b|verification code|one-time code)[^\n]{0,80}:\s*$")
+TAIL = 256
+
+
+class EchoTracker:
+    """Feed output and the server's ECHO option; each call returns the new state when it changed, else None."""
+
+    __slots__ = ("_hidden_by_option", "_prompt", "_prompt_showing", "_server_echoed", "_tail", "echo")
+
+    def __init__(self, password_prompt: re.Pattern[str] | None = None) -> None:
+        self._prompt = password_prompt
+        self._tail = b""
+        self._prompt_showing = False
+        self._server_echoed = False
+        self._hidden_by_option = False
+        self.echo = True
+
+    def output(self, data: bytes) -> bool | None:
+        """Account for terminal output."""
+        cut = data.rfind(b"\n")
+        tail = data[cut + 1 :] if cut >= 0 else self._tail + data
+        if len(tail) > TAIL:
+            tail = tail[-TAIL:]
+        self._tail = tail
+        if not tail:
+            self._prompt_showing = False
+        else:
+            shown = plain_bytes(tail).rstrip(b"\r")
+            self._prompt_showing = bool(_PROMPT.search(shown)) or (
+                self._prompt is not None and self._prompt.search(shown.decode("utf-8", "replace")) is not None
+            )
+        return self._update()
+
+    def server_echo(self, enabled: bool) -> bool | None:
+        """The server's ECHO option changed."""
+        if enabled:
+            self._server_echoed = True
+            self._hidden_by_option = False
+        elif self._server_echoed:
+            self._hidden_by_option = True
+        return self._update()
+
+    def _update(self) -> bool | None:
+        echo = not (self._prompt_showing or self._hidden_by_option)
+        if echo == self.echo:
+            return None
+        self.echo = echo
+        return echo

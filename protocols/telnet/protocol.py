@@ -1,0 +1,236 @@
+"""The Telnet socket as an :class:`asyncio.Protocol`: decode, negotiate, buffer output with backpressure.
+
+Output path (hot): :meth:`TelnetProtocol.data_received` hands the chunk to the :class:`~protocols.telnet.codec.
+Decoder`, which passes IAC-free chunks through unchanged; the terminal bytes are appended to a deque (no copy)
+and the reader is woken. Echo changes and notices go into the same deque, so they keep their place among the
+output. When more than ``buffer_limit`` output bytes wait unread the transport stops reading, so TCP's window
+closes and the server stops sending; reading resumes once the reader has drained half of it.
+
+Input: keys wait while the transport's write buffer is above its high-water mark (``pause_writing``), so they
+are never dropped and never pile up. Negotiation answers and keep-alive NOPs are not awaited; they are dropped
+(and logged once) if a server that never reads has let :data:`CONTROL_WRITE_LIMIT` bytes pile up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Protocol
+
+from jumpoint.core.events import EchoChanged, TerminalOutput
+from protocols.telnet import codec
+from protocols.telnet.codec import ECHO, Decoder
+from protocols.telnet.echo import EchoTracker
+from protocols.telnet.options import Negotiator
+
+DEFAULT_BUFFER_LIMIT = 256 * 1024
+CONTROL_WRITE_LIMIT = 256 * 1024
+NOP = bytes((codec.IAC, codec.NOP))
+
+Item = bytes | TerminalOutput
+
+
+class OutputObserver(Protocol):
+    """Watches the terminal output while it arrives (the auto-login)."""
+
+    def on_output(self, data: bytes) -> None:
+        """Terminal bytes, as they are queued for the reader."""
+        ...
+
+    def on_lost(self) -> None:
+        """The connection ended."""
+        ...
+
+
+class TelnetProtocol(asyncio.Protocol):
+    """One Telnet connection's socket side; the :class:`~protocols.telnet.connection.TelnetConnection` reads it."""
+
+    def __init__(
+        self,
+        negotiator: Negotiator,
+        echo: EchoTracker,
+        log: logging.LoggerAdapter[logging.Logger],
+        *,
+        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+        keepalive: float = 0.0,
+        initial: tuple[TerminalOutput, ...] = (),
+    ) -> None:
+        self.negotiator = negotiator
+        negotiator.on_change = self._option_changed
+        self._decoder = Decoder(negotiator, self._on_data)
+        self._echo = echo
+        self._log = log
+        self._limit = buffer_limit
+        self._resume_below = buffer_limit // 2
+        self._keepalive = keepalive
+        self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._items: deque[Item] = deque(initial)
+        self._buffered = 0
+        self._paused = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._dropped_control = False
+        self._lost = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
+        self.observer: OutputObserver | None = None
+        self.done = False
+        self.error: Exception | None = None
+
+    # --- asyncio callbacks ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send our opening requests and start the keep-alive."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.negotiator.start()
+        self._flush_negotiation()
+        if self._keepalive > 0:
+            self._keepalive_handle = asyncio.get_running_loop().call_later(self._keepalive, self._nop)
+
+    def data_received(self, data: bytes) -> None:
+        """Decode one chunk; answer what it negotiated."""
+        self._decoder.feed(data)
+        if self.negotiator.outgoing:
+            self._flush_negotiation()
+
+    def eof_received(self) -> bool:
+        """The server closed its side: close ours too (Telnet has no half-close)."""
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The connection ended: normally (``exc`` is None) or because it was lost."""
+        self.done = True
+        self.error = exc
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+        self._writable.set()
+        self._lost.set()
+        self._wake()
+        observer = self.observer
+        if observer is not None:
+            observer.on_lost()
+
+    def pause_writing(self) -> None:
+        """The socket's send buffer is full: hold further keys."""
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        """The socket accepts input again."""
+        self._writable.set()
+
+    # --- the decoder's and the negotiator's callbacks --------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        observer = self.observer
+        if observer is not None:
+            observer.on_output(data)
+        changed = self._echo.output(data)
+        self._items.append(data)
+        if changed is not None:
+            self._items.append(EchoChanged(changed))
+        self._buffered += len(data)
+        if self._buffered >= self._limit and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def _option_changed(self, side: str, option: int, enabled: bool) -> None:
+        self._log.debug("telnet option %s %s %s", side, codec.name(option), "on" if enabled else "off")
+        if side == "him" and option == ECHO:
+            changed = self._echo.server_echo(enabled)
+            if changed is not None:
+                self.push(EchoChanged(changed))
+
+    # --- writing ----------------------------------------------------------------------------------
+    def _flush_negotiation(self) -> None:
+        self.write_control(self.negotiator.take())
+
+    def write_control(self, data: bytes) -> None:
+        """Write protocol bytes (negotiation, NOP) unless a server that does not read let too much pile up."""
+        transport = self.transport
+        if not data or transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > CONTROL_WRITE_LIMIT:
+            if not self._dropped_control:
+                self._dropped_control = True
+                self._log.warning("the Telnet server does not read: dropping negotiation answers and keep-alives")
+            return
+        transport.write(data)
+
+    def _nop(self) -> None:
+        self.write_control(NOP)
+        if not self.done:
+            self._keepalive_handle = asyncio.get_running_loop().call_later(self._keepalive, self._nop)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection has ended."""
+        await self._lost.wait()
+
+    async def writable(self) -> None:
+        """Wait until the socket accepts more input (or the connection ended)."""
+        await self._writable.wait()
+
+    def write(self, data: bytes) -> None:
+        """Write terminal input, already encoded (see :func:`~protocols.telnet.codec.encode_data`)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    # --- the reader's side ------------------------------------------------------------------------
+    def push(self, event: TerminalOutput) -> None:
+        """Queue an event after the output received so far."""
+        self._items.append(event)
+        self._wake()
+
+    @property
+    def buffered(self) -> int:
+        """Output bytes received and not yet taken by the reader."""
+        return self._buffered
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Wait until something is queued or the connection ended."""
+        if self._items or self.done:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def take(self, limit: int) -> bytes | TerminalOutput | None:
+        """The next event, or up to ``limit`` queued output bytes (whole chunks where possible); None if empty."""
+        items = self._items
+        if not items:
+            return None
+        first = items.popleft()
+        if not isinstance(first, bytes):
+            return first
+        if len(first) >= limit:
+            if len(first) > limit:
+                items.appendleft(first[limit:])
+                first = first[:limit]
+            out = first
+        else:
+            size = len(first)
+            nxt = items[0] if items else None
+            if isinstance(nxt, bytes) and size + len(nxt) <= limit:
+                parts = [first]
+                while items:
+                    nxt = items[0]
+                    if not isinstance(nxt, bytes) or size + len(nxt) > limit:
+                        break
+                    items.popleft()
+                    parts.append(nxt)
+                    size += len(nxt)
+                out = b"".join(parts)
+            else:
+                out = first
+        self._buffered -= len(out)
+        if self._paused and self._buffered <= self._resume_below and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return out

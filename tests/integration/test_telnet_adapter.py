@@ -1,0 +1,418 @@
+"""The Telnet adapter against real servers on 127.0.0.1: busybox telnetd and GNU inetutils telnetd.
+
+Everything is real (the servers, login(1) and PAM, the encrypted credential store) except the human: a scripted
+prompter (the SSH adapter tests' ``ScriptedRep``) stands in for the rep answering the browser's dialogs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from credential_store.local import LocalCredentialStore
+from jumpoint.core.adapter import AdapterContext, Target
+from jumpoint.core.errors import BadRequest, Cancelled, TargetAuthFailed, TargetClosed, TargetTimeout, TargetUnreachable
+from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
+from jumpoint.core.secret import Secret
+from protocols.telnet import TelnetAdapter, TelnetConnection
+from tests.fixtures.telnetd import TelnetServer
+from tests.integration.test_ssh_adapter import WAIT, ScriptedRep, Shell, make_ctx, typing
+
+SERVERS = ["busybox_telnetd", "inetutils_telnetd"]
+
+
+@pytest.fixture(params=SERVERS, ids=["busybox", "inetutils"])
+def server(request: pytest.FixtureRequest) -> TelnetServer:
+    """Each Telnet server in turn."""
+    found: TelnetServer = request.getfixturevalue(request.param)
+    return found
+
+
+class TelnetShell(Shell):
+    """The SSH tests' shell helper, typing Enter the way xterm.js does: a lone CR."""
+
+    async def run(self, command: str) -> str:
+        start = len(self.output)
+        await self.conn.send(Keys(f"echo '<'BEGIN'>'; {command}; echo '<'END'>'\r".encode()))
+        text = (await self.wait_for(b"<END>", start)).decode(errors="replace")
+        return text.split("<BEGIN>", 1)[1].split("<END>", 1)[0].strip("\r\n")
+
+    @property
+    def echo_changes(self) -> list[bool]:
+        return [e.echo for e in self.seen if isinstance(e, EchoChanged)]
+
+
+def target_for(server: TelnetServer, **overrides: object) -> Target:
+    fields: dict[str, object] = {
+        "protocol": "telnet",
+        "hostname": server.host,
+        "port": server.port,
+        "username": server.username,
+        "connect_timeout": 10.0,
+    }
+    fields.update(overrides)
+    return Target.model_validate(fields)
+
+
+async def open_shell(
+    server: TelnetServer, ctx: AdapterContext, adapter: TelnetAdapter | None = None, **target: object
+) -> TelnetShell:
+    conn = await (adapter or TelnetAdapter()).connect(target_for(server, **target), ctx)
+    return TelnetShell(conn)  # type: ignore[arg-type]
+
+
+def store_password(tmp_path: Path, server: TelnetServer, name: str = "lab-login", username: str | None = None) -> None:
+    LocalCredentialStore(tmp_path / "state").add(name, "password", username, password=Secret(server.password))
+
+
+def refused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- logging in ----------------------------------------------------------------------------------
+async def test_a_stored_password_logs_in_unasked_and_a_command_prints_its_output(
+    server: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rep = ScriptedRep(answer=None)
+    store_password(tmp_path, server)
+    shell = await open_shell(server, make_ctx(tmp_path, rep), credential_ref="lab-login")
+    try:
+        assert await shell.run("whoami") == server.username
+        assert await shell.run("echo hello") == "hello"
+    finally:
+        await shell.conn.close()
+    assert rep.prompts == []
+    first = shell.seen[0]
+    assert isinstance(first, Notice)
+    assert first.kind == "info"
+    assert first.text.startswith("Telnet is not encrypted")
+    assert Notice(kind="credential_injected", text="credential 'lab-login' injected") in shell.notices
+    assert b"login:" in bytes(shell.output)  # the people in the session saw the login happen
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "not encrypted" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_the_password_never_appears_in_any_event_or_log_record(
+    server: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    rep = ScriptedRep(answer=typing(server.password))
+    shell = await open_shell(server, make_ctx(tmp_path, rep))
+    try:
+        assert await shell.run("echo done") == "done"
+    finally:
+        await shell.conn.close()
+    secret = server.password
+    assert secret.encode() not in bytes(shell.output)
+    assert all(secret not in repr(event) for event in shell.seen)
+    assert all(secret not in record.getMessage() and secret not in repr(record.args) for record in caplog.records)
+    assert secret not in caplog.text
+
+
+async def test_without_a_credential_the_rep_is_asked_for_the_password(server: TelnetServer, tmp_path: Path) -> None:
+    rep = ScriptedRep(answer=typing(server.password))
+    shell = await open_shell(server, make_ctx(tmp_path, rep))
+    try:
+        assert await shell.run("whoami") == server.username
+    finally:
+        await shell.conn.close()
+    assert [(t, i, [(f.text, f.echo) for f in fields]) for t, i, fields in rep.prompts] == [
+        (
+            "Password",
+            f"Log in to {server.host}:{server.port}",
+            [(f"Password for {server.username}@{server.host}:", False)],
+        )
+    ]
+
+
+async def test_without_a_user_name_the_rep_is_asked_for_it_too(busybox_telnetd: TelnetServer, tmp_path: Path) -> None:
+    server = busybox_telnetd
+    answers = {"Login as:": server.username, f"Password for {server.username}@{server.host}:": server.password}
+    rep = ScriptedRep(answer=lambda field: answers[field.text])
+    shell = await open_shell(server, make_ctx(tmp_path, rep), username="")
+    try:
+        assert await shell.run("whoami") == server.username
+    finally:
+        await shell.conn.close()
+    assert [[(f.text, f.echo) for f in fields] for _, _, fields in rep.prompts] == [
+        [("Login as:", True)],
+        [(f"Password for {server.username}@{server.host}:", False)],
+    ]
+
+
+async def test_the_user_name_comes_from_the_credential_when_the_item_has_none(
+    inetutils_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    server = inetutils_telnetd
+    store_password(tmp_path, server, username=server.username)
+    rep = ScriptedRep(answer=None)
+    shell = await open_shell(server, make_ctx(tmp_path, rep), username="", credential_ref="lab-login")
+    try:
+        assert await shell.run("whoami") == server.username
+    finally:
+        await shell.conn.close()
+    assert rep.prompts == []
+
+
+async def test_echo_is_reported_off_at_the_password_prompt_and_on_after_it(
+    server: TelnetServer, tmp_path: Path
+) -> None:
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    try:
+        await shell.run("true")
+    finally:
+        await shell.conn.close()
+    assert shell.echo_changes[:2] == [False, True]
+    off = next(i for i, e in enumerate(shell.seen) if e == EchoChanged(False))
+    before = shell.seen[off - 1]
+    assert isinstance(before, Output)
+    assert before.data.rstrip().endswith(b"Password:")
+
+
+async def test_a_wrong_password_is_an_authentication_failure_within_seconds(
+    server: TelnetServer, tmp_path: Path
+) -> None:
+    rep = ScriptedRep(answer=typing("not-the-password"))
+    started = time.monotonic()
+    with pytest.raises(TargetAuthFailed, match=f"refused the login for user {server.username}") as caught:
+        await TelnetAdapter().connect(target_for(server), make_ctx(tmp_path, rep))
+    assert time.monotonic() - started < 8.0
+    assert "Login incorrect" in caught.value.message
+    assert "credential" in (caught.value.hint or "")
+
+
+async def test_a_wrong_stored_password_fails_without_asking_the_rep(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    rep = ScriptedRep(answer=typing("never used"))
+    LocalCredentialStore(tmp_path / "state").add("stale", "password", None, password=Secret("wrong"))
+    with pytest.raises(TargetAuthFailed):
+        await TelnetAdapter().connect(target_for(busybox_telnetd, credential_ref="stale"), make_ctx(tmp_path, rep))
+    assert rep.prompts == []
+
+
+async def test_a_missing_credential_is_named_in_the_error(busybox_telnetd: TelnetServer, tmp_path: Path) -> None:
+    from jumpoint.core.errors import NotFound
+
+    with pytest.raises(NotFound, match="'no-such-cred'"):
+        await TelnetAdapter().connect(
+            target_for(busybox_telnetd, credential_ref="no-such-cred"), make_ctx(tmp_path, ScriptedRep())
+        )
+
+
+async def test_a_rep_cancelling_the_password_prompt_cancels_the_connection(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    with pytest.raises(Cancelled):
+        await TelnetAdapter().connect(target_for(busybox_telnetd), make_ctx(tmp_path, ScriptedRep(answer=None)))
+
+
+# --- prompt patterns -----------------------------------------------------------------------------
+async def test_custom_prompt_patterns_are_used_for_the_login(busybox_telnetd: TelnetServer, tmp_path: Path) -> None:
+    server = busybox_telnetd
+    store_password(tmp_path, server)
+    shell = await open_shell(
+        server,
+        make_ctx(tmp_path, ScriptedRep(answer=None)),
+        credential_ref="lab-login",
+        login_prompt=r"\blogin: $",
+        password_prompt=r"(?m)^pass\w+: $",  # (?m): ^ is the start of a line, not of the text watched
+        login_failure=r"(?m)^Login incorrect$",
+    )
+    try:
+        assert await shell.run("whoami") == server.username
+    finally:
+        await shell.conn.close()
+
+
+async def test_unrecognised_prompts_hand_the_terminal_to_the_rep_with_a_notice(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    server = busybox_telnetd
+    adapter = TelnetAdapter(login_timeout=1.0, login_settle=0.2)
+    rep = ScriptedRep(answer=None)
+    started = time.monotonic()
+    shell = await open_shell(
+        server, make_ctx(tmp_path, rep), adapter, login_prompt=r"Benutzername:", password_prompt=r"Kennwort:"
+    )
+    try:
+        assert time.monotonic() - started < 5.0
+        async with asyncio.timeout(WAIT):
+            while not (handed := [n for n in shell.notices if "auto-login stopped" in n.text]):
+                assert await shell._next()
+        assert b"login: " in bytes(shell.output)
+        assert "no login prompt was recognised within 1 s; the terminal is yours" in handed[0].text
+        # The rep logs in by hand.
+        await shell.conn.send(Keys(f"{server.username}\r".encode()))
+        await shell.wait_for(b"Password: ")
+        start = len(shell.output)
+        await shell.conn.send(Keys(f"{server.password}\r".encode()))
+        await shell.wait_for(b"$ ", start)  # login(1) flushes what was typed ahead
+        assert await shell.run("whoami") == server.username
+    finally:
+        await shell.conn.close()
+    assert rep.prompts == []
+
+
+async def test_unrecognised_prompts_with_a_credential_fail_naming_what_the_server_said(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    server = busybox_telnetd
+    store_password(tmp_path, server)
+    adapter = TelnetAdapter(login_timeout=1.0, login_settle=0.2)
+    with pytest.raises(TargetTimeout, match=r"no login or password prompt within 1 s.*login:") as caught:
+        await adapter.connect(
+            target_for(server, credential_ref="lab-login", login_prompt=r"Benutzername:"),
+            make_ctx(tmp_path, ScriptedRep()),
+        )
+    assert "pattern" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("pattern", ["(unclosed", "[a-", ".*"])
+def test_a_malformed_pattern_is_refused_by_target_validation(pattern: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="login_prompt"):
+        Target(protocol="telnet", hostname="127.0.0.1", port=23, login_prompt=pattern)
+
+
+async def test_an_item_of_another_protocol_is_refused(tmp_path: Path) -> None:
+    target = Target(protocol="ssh", hostname="127.0.0.1", port=22)
+    with pytest.raises(BadRequest, match="'ssh'"):
+        await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))
+
+
+# --- reaching the target -------------------------------------------------------------------------
+async def test_a_refused_port_is_reported_unreachable_naming_host_and_port(tmp_path: Path) -> None:
+    port = refused_port()
+    target = Target(protocol="telnet", hostname="127.0.0.1", port=port)
+    with pytest.raises(TargetUnreachable, match=f"127.0.0.1:{port}.*refused") as caught:
+        await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))
+    assert "port" in (caught.value.hint or "")
+
+
+async def test_an_unresolvable_host_is_reported_unreachable(tmp_path: Path) -> None:
+    target = Target(protocol="telnet", hostname="no-such-host.invalid", port=23)
+    with pytest.raises(TargetUnreachable, match=r"no-such-host\.invalid"):
+        await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))
+
+
+# --- the terminal --------------------------------------------------------------------------------
+async def test_stty_size_shows_the_initial_size_and_then_the_resize(server: TelnetServer, tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, ScriptedRep(answer=typing(server.password)))
+    shell = await open_shell(server, ctx, cols=90, rows=30)
+    try:
+        assert await shell.run("stty size") == "30 90"
+        await shell.conn.send(Resize(cols=132, rows=43))
+        assert await shell.run("stty size") == "43 132"
+        # A size with a byte 255 is reported one smaller: busybox would garble it (and type a stray key).
+        await shell.conn.send(Resize(cols=255, rows=50))
+        assert await shell.run("stty size") == "50 254"
+        assert await shell.conn.snapshot() == {"kind": "terminal", "cols": 255, "rows": 50}
+    finally:
+        await shell.conn.close()
+
+
+async def test_the_terminal_type_reaches_inetutils_and_busybox_says_xterm(
+    busybox_telnetd: TelnetServer, inetutils_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    for server, expected in ((inetutils_telnetd, "vt100"), (busybox_telnetd, "xterm")):
+        ctx = make_ctx(tmp_path, ScriptedRep(answer=typing(server.password)))
+        shell = await open_shell(server, ctx, terminal_type="vt100")
+        try:
+            assert await shell.run("echo $TERM") == expected, server.kind
+        finally:
+            await shell.conn.close()
+
+
+async def test_exit_ends_the_events_normally(server: TelnetServer, tmp_path: Path) -> None:
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    try:
+        await shell.conn.send(Keys(b"exit\r"))
+        await shell.drain()
+        assert shell.ended
+        with pytest.raises(TargetClosed):
+            await shell.conn.send(Keys(b"too late\r"))
+    finally:
+        await shell.conn.close()
+        await shell.conn.close()
+
+
+async def test_a_big_output_arrives_complete_and_in_order(server: TelnetServer, tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, ScriptedRep(answer=typing(server.password)))
+    shell = await open_shell(server, ctx)
+    try:
+        text = await shell.run("seq 1 200000")
+        assert re.split(r"\r\n", text) == [str(i) for i in range(1, 200001)]
+        sizes = [len(e.data) for e in shell.seen if isinstance(e, Output)]
+        assert max(sizes) <= ctx.limits.max_output_chunk
+    finally:
+        await shell.conn.close()
+
+
+async def test_bytes_255_and_bare_carriage_returns_survive_both_ways(server: TelnetServer, tmp_path: Path) -> None:
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    try:
+        # Output: a byte 255 (IAC on the wire) and a bare CR (CR NUL on inetutils' wire).
+        assert await shell.run(r"printf 'a\377b\rc|' | od -An -c | tr -s ' '") == r" a 377 b \r c |"
+        start = len(shell.output)
+        await shell.conn.send(Keys(b"printf '\\170\\377\\171\\r\\172|'; echo\r"))  # x 255 y CR z |
+        await shell.wait_for(b"z|", start)
+        assert b"x\xffy\rz|" in bytes(shell.output[start:])
+        # Input: a typed byte 255 reaches the program as one byte 255.
+        start = len(shell.output)
+        await shell.conn.send(Keys(b"echo '<'READY'>'; head -c 1 | od -An -tu1; echo '<'END'>'\r"))
+        await shell.wait_for(b"<READY>", start)
+        await shell.conn.send(Keys(b"\xff\r"))
+        text = (await shell.wait_for(b"<END>", start)).decode(errors="replace")
+        assert text.split("<READY>", 1)[1].split("<END>", 1)[0].split()[-1] == "255"
+    finally:
+        await shell.conn.close()
+
+
+async def test_a_reader_that_stops_reading_pauses_the_socket_instead_of_buffering(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    server = busybox_telnetd
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    conn: TelnetConnection = shell.conn  # type: ignore[assignment]
+    try:
+        assert await shell.run("echo ready") == "ready"
+        await conn.send(Keys(b"yes | head -c 50000000; echo '<'DONE'>'\r"))
+        await asyncio.sleep(1.0)
+        assert 128 * 1024 <= conn.buffered_bytes <= 256 * 1024 + 256 * 1024
+        await conn.send(Keys(b"\x03"))
+    finally:
+        await conn.close()
+
+
+async def test_events_can_be_read_by_one_reader_only(busybox_telnetd: TelnetServer, tmp_path: Path) -> None:
+    server = busybox_telnetd
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    try:
+        await shell.run("true")
+        with pytest.raises(BadRequest):
+            shell.conn.events()
+    finally:
+        await shell.conn.close()
+
+
+async def test_a_timed_out_wait_for_an_event_loses_nothing(busybox_telnetd: TelnetServer, tmp_path: Path) -> None:
+    server = busybox_telnetd
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password))))
+    try:
+        assert await shell.run("echo before") == "before"
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(shell.events), 0.2)  # nothing to read: the wait is cancelled
+        assert await shell.run("echo after") == "after"
+    finally:
+        await shell.conn.close()
