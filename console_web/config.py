@@ -100,6 +100,11 @@ class SessionSettings(_Section):
     stream_buffer_kib: Annotated[
         int, Field(ge=2048, le=64 * 1024, description="at least twice the 1 MiB flow-control window")
     ] = 4096
+    websocket_compression: bool = Field(
+        default=False,
+        description="per-message deflate to browsers: about 3.6x less bandwidth for bulk terminal output, but "
+        "about 25% more console CPU for every extra participant (each socket compresses on its own)",
+    )
 
 
 class RecordingSettings(_Section):

@@ -35,7 +35,9 @@ from jumpoint.core.errors import BadRequest
 log = logging.getLogger(__name__)
 
 LIST_CAP = 200
-NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - {"credential_ref"}
+# null clears these (back to no credential, or to the Telnet adapter's default patterns)
+NULLABLE = {"credential_ref", "login_prompt", "password_prompt", "login_failure"}
+NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - NULLABLE
 
 
 def recording_decision(group_policy: str, item_records: bool) -> bool:

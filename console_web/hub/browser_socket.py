@@ -68,8 +68,10 @@ async def serve_browser(hub: Hub, request: web.Request) -> web.StreamResponse:
         raise NotFound("this session does not exist or has ended", hint="Jump again from the console")
     had_seat = session.seat_of(identity) is not None
     ws = web.WebSocketResponse(
-        heartbeat=30.0, max_msg_size=MAX_TEXT_FRAME + 1
-    )  # aiohttp refuses a size equal to the limit
+        heartbeat=30.0,
+        max_msg_size=MAX_TEXT_FRAME + 1,  # aiohttp refuses a size equal to the limit
+        compress=hub.settings.websocket_compression,
+    )
     try:
         participant = session.take_seat(identity, guest_mode)
     except Conflict as exc:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from console_web.auth.guests import Guest, GuestRegistry
 from console_web.auth.principal import Principal
-from console_web.config import ConsoleConfig
+from console_web.config import ConsoleConfig, SessionSettings
 from console_web.db import repo
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
@@ -180,6 +180,11 @@ class Hub:
         return session
 
     # --- file transfer ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> SessionSettings:
+        """The console's session settings."""
+        return self._config.sessions
+
     async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:
         """Start a file operation on a live session's target for a rep seated as owner or peer.
 

@@ -63,7 +63,10 @@ class Connection:
     cursor: int = 0
     pacing: bool = True  # holds back flow-control credit until it has taken the stream
     needs_sync: bool = False
-    stalled_since: float | None = None
+    sending_since: float | None = None  # monotonic time the send in progress started (None: not sending)
+    timed_out: bool = False  # a send took too long: the sender was cancelled for it
+    sender: asyncio.Task[None] | None = None  # the task that sends this socket its messages and the stream
+    watchdog: asyncio.TimerHandle | None = None  # checks that no send takes too long
     direct: deque[Direct] = field(default_factory=deque)
     closing: tuple[int, str] | None = None  # close code and reason once the queue is sent
     wake: asyncio.Event = field(default_factory=asyncio.Event)

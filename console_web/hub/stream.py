@@ -38,6 +38,7 @@ class StreamLog:
         self._bytes = 0  # retained size
         self.head = 0  # the position after the last entry
         self.output_total = 0  # output bytes ever appended
+        self._last_read: tuple[int, int, int, Batch] | None = None  # readers in step share one merged batch
 
     @property
     def start(self) -> int:
@@ -91,14 +92,23 @@ class StreamLog:
         """Entries from ``pos`` up to (not past) position ``limit``, about ``max_bytes`` at most (at least one).
 
         Consecutive output is merged into one chunk. Returns None when ``pos`` was evicted; an empty batch when
-        ``pos`` is at ``limit`` or the head.
+        ``pos`` is at ``limit`` or the head. The entries must not be changed: readers that keep in step (the
+        usual fan-out) are given the same batch, merged once.
         """
         if pos < self.start:
             return None
         limit = min(limit, self.head)
-        out: list[Entry] = []
         if pos >= limit:
-            return Batch(pos, out, pos)
+            return Batch(pos, [], pos)
+        last = self._last_read
+        if last is not None and last[0] == pos and last[1] == limit and last[2] == max_bytes:
+            return last[3]  # what lies between pos and limit never changes once appended
+        batch = self._read(pos, limit, max_bytes)
+        self._last_read = (pos, limit, max_bytes, batch)
+        return batch
+
+    def _read(self, pos: int, limit: int, max_bytes: int) -> Batch:
+        out: list[Entry] = []
         i = bisect_right(self._starts, pos, lo=self._first) - 1
         cursor = pos
         size = 0

@@ -5,7 +5,9 @@ transcript lines, then appending to the files) runs in a thread of a small pool,
 and in order, so neither the encoding nor a slow or stuck disk blocks the event loop. A timer starts a batch at most
 ``FLUSH_INTERVAL`` seconds after data arrives (a crash of the console loses at most about that much); one starts at
 once when ``FLUSH_BYTES`` are waiting. The files are append-only and written whole lines at a time, so a SIGKILL
-leaves at most a torn last line, which the readers ignore.
+leaves at most a torn last line, which the readers ignore. Within a batch, output chunks that arrived within
+``COALESCE_SECONDS`` of an event's first chunk join that event (its time; up to ``COALESCE_BYTES``): one cast line
+and one pass of the transcript, so a flood of output costs a few passes over its bytes at memory speed.
 
 ``backlog_bytes`` tells the hub when recording falls behind (it then withholds flow-control credit, so nothing is
 dropped); past ``MAX_BACKLOG_BYTES`` the recording fails. A failure (disk full ...) is logged with the file's path
@@ -28,11 +30,17 @@ from typing import Final
 from console_web.recording.asciicast import CastWriter
 from console_web.recording.files import CAST, SUFFIXES, TIME_INDEX, TRANSCRIPT, recording_path
 from console_web.recording.transcript import TranscriptWriter
+from console_web.recording.vtstrip import has_controls
 from jumpoint.core.errors import InternalError
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL: Final = 0.5
+COALESCE_SECONDS: Final = 0.005
+"""Output chunks that arrive within this long of an output event's first chunk go into that event (one cast line
+and one pass of the transcript for a whole flood of small chunks; playback times stay within this of the truth)..."""
+COALESCE_BYTES: Final = 256 * 1024
+"""... up to this size (the encoders' temporary copies stay small; larger events gain nothing measurable)."""
 FLUSH_BYTES: Final = 1 << 20
 MAX_BACKLOG_BYTES: Final = 256 << 20
 WRITER_THREADS: Final = 4
@@ -317,10 +325,29 @@ class SessionRecorder:
     def _encode_and_write(self, events: list[Event], *, final: bool = False) -> None:
         """One batch (a writer thread, or the caller's): encode the events, then append to the three files."""
         cast, transcript = self._cast, self._transcript
-        for code, at, data in events:
+        i, count = 0, len(events)
+        while i < count:
+            code, at, data = events[i]
+            i += 1
             if code == "o":
                 assert isinstance(data, bytes)
-                transcript.output(cast.output(data, at), at)
+                if i < count and events[i][0] == "o" and events[i][1] - at <= COALESCE_SECONDS:
+                    parts, size = [data], len(data)
+                    while (
+                        i < count
+                        and events[i][0] == "o"
+                        and events[i][1] - at <= COALESCE_SECONDS
+                        and size + len(events[i][2]) <= COALESCE_BYTES
+                    ):
+                        parts.append(events[i][2])  # type: ignore[arg-type]
+                        size += len(events[i][2])
+                        i += 1
+                    data = b"".join(parts)
+                text = cast.decode_output(data)
+                if text:
+                    controls = has_controls(text)  # one scan for both encoders
+                    cast.output_text(text, at, controls)
+                    transcript.output(text, at, controls)
             elif code == "i":
                 assert isinstance(data, bytes)
                 cast.input(data, at)
@@ -335,8 +362,8 @@ class SessionRecorder:
             at = self._seconds()
             transcript.output(cast.finish(at), at)
             transcript.finish(at)
-        text, times = transcript.take()
-        for suffix, parts in ((CAST, cast.take()), (TRANSCRIPT, text), (TIME_INDEX, times)):
+        lines, times = transcript.take()
+        for suffix, parts in ((CAST, cast.take()), (TRANSCRIPT, lines), (TIME_INDEX, times)):
             self._files.write(suffix, parts)
 
     def _fail(self, exc: InternalError) -> None:

@@ -29,8 +29,15 @@ MAX_LINE: Final = 4096
 MAX_LINE_BYTES: Final = 4 * MAX_LINE + 1
 """Readers keep at most this much of a line (a file from elsewhere may hold longer ones)."""
 
-_EDITS = ("\r", "\b", MOVE_RIGHT, ERASE_TO_END, LINE_BREAK)
+_MOVES = ("\b", MOVE_RIGHT, ERASE_TO_END, LINE_BREAK)
 _TRAILING_BLANKS = re.compile(r"[ \t]+\n")
+# The common case works on the UTF-8 bytes (bytes.replace is several times faster than str.replace), and searches
+# with a literal prefix (a character class, or "ab" in text, scan much slower).
+_TRAILING_BLANKS_B = re.compile(rb"[ \t]+\n")
+_TRAILING_SPACE_B = re.compile(rb" \n")
+_TRAILING_TAB_B = re.compile(rb"\t\n")
+_BARE_CR_B = re.compile(rb"\r(?!\n)")
+_WINDOW: Final = MAX_LINE // 2
 _TOKENS = re.compile(f"([\n\r\b{MOVE_RIGHT}{ERASE_TO_END}{LINE_BREAK}])")
 
 
@@ -46,24 +53,21 @@ class TranscriptWriter:
         self.pending_bytes = 0
         """Bytes waiting in memory for :meth:`take`."""
 
-    def output(self, text: str, at: float) -> None:
-        """Terminal output (already decoded), received ``at`` seconds into the recording."""
-        plain = self._stripper.feed(text)
+    def output(self, text: str, at: float, controls: bool | None = None) -> None:
+        """Terminal output (already decoded), received ``at`` seconds into the recording. ``controls``: what
+        :func:`~console_web.recording.vtstrip.has_controls` says of ``text``, if known (saves a scan)."""
+        plain = self._stripper.feed(text, controls)
         if not plain:
             return
-        if "\r\n" in plain:
-            plain = plain.replace("\r\n", "\n")
-        if self._col == len(self._line) and not any(edit in plain for edit in _EDITS):
+        raw = plain.encode() if self._col == len(self._line) and not any(m in plain for m in _MOVES) else b""
+        if raw and b"\r" not in raw:
             # The common case, and all of a flood of output: whole lines at C speed.
-            lines = plain.split("\n")
-            self._line += lines[0]
-            if len(lines) > 1:
-                lines[0] = self._line
-                self._line = lines.pop()
-                self._complete(lines, at)
-            self._col = len(self._line)
+            self._append(raw, None, at)
+        elif raw and (crlf := _without_crlf(raw)) is not None:
+            # The same with CR LF (a terminal's new line), which becomes LF: every CR is part of one, all go.
+            self._append(*crlf, at)
         else:
-            self._edit(plain, at)
+            self._edit(plain.replace("\r\n", "\n") if "\r\n" in plain else plain, at)
         if len(self._line) > MAX_LINE:
             self._complete([self._line], at)
             self._line, self._col = "", 0
@@ -82,6 +86,32 @@ class TranscriptWriter:
         self._text, self._times = [], []
         self.pending_bytes = 0
         return text, times
+
+    def _append(self, raw: bytes, count: int | None, at: float) -> None:
+        """UTF-8 text without edits or CRs, the cursor at the end of the line: whole lines, at C speed, without
+        splitting them when none can be over MAX_LINE (the rare other case takes the general way). ``count``: the
+        number of LFs in ``raw``, if known."""
+        last = raw.rfind(b"\n")
+        if last < 0:
+            self._line += raw.decode()
+        elif len(self._line) + raw.find(b"\n") > MAX_LINE or _long_line_inside(raw, last):
+            lines = raw.decode().split("\n")  # lengths in bytes were only an upper bound: count characters
+            lines[0] = self._line + lines[0]
+            self._line = lines.pop()
+            self._complete(lines, at)
+        else:
+            head = raw if last == len(raw) - 1 else raw[: last + 1]
+            prefix = self._line.encode()
+            if (
+                _TRAILING_SPACE_B.search(head)
+                or (b"\t" in head and _TRAILING_TAB_B.search(head))
+                or (head[:1] == b"\n" and prefix[-1:] in (b" ", b"\t"))
+            ):
+                head = _TRAILING_BLANKS_B.sub(b"\n", prefix + head)
+                prefix = b""
+            self._add(prefix + head if prefix else head, raw.count(b"\n") if count is None else count, at)
+            self._line = raw[last + 1 :].decode()
+        self._col = len(self._line)
 
     def _edit(self, plain: str, at: float) -> None:
         done: list[str] = []
@@ -113,8 +143,11 @@ class TranscriptWriter:
         joined = "\n".join(lines) + "\n"
         if " \n" in joined or "\t\n" in joined:
             joined = _TRAILING_BLANKS.sub("\n", joined)
-        text = joined.encode()
-        times = (f"{at:.3f}\n" * len(lines)).encode()
+        self._add(joined.encode(), len(lines), at)
+
+    def _add(self, text: bytes, count: int, at: float) -> None:
+        """``count`` complete lines (``text``, each ending in LF), completed ``at``."""
+        times = f"{at:.3f}\n".encode() * count
         self._text.append(text)
         self._times.append(times)
         self.pending_bytes += len(text) + len(times)
@@ -122,6 +155,31 @@ class TranscriptWriter:
 
 def _split(line: str) -> list[str]:
     return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [""]
+
+
+def _without_crlf(raw: bytes) -> tuple[bytes, int] | None:
+    """``raw`` without its CRs and its number of LFs, when every CR in it is followed by a LF (None otherwise).
+
+    Terminal output (onlcr) ends every line with CR LF: then two replaces and a comparison, all at memory speed,
+    settle it and count the lines too; other text takes a search."""
+    bare = raw.replace(b"\r", b"")
+    with_cr = bare.replace(b"\n", b"\r\n")
+    if with_cr == raw:
+        return bare, len(with_cr) - len(bare)
+    return (bare, bare.count(b"\n")) if _BARE_CR_B.search(raw) is None else None
+
+
+def _long_line_inside(raw: bytes, last: int) -> bool:
+    """Whether a line between the first and the ``last`` LF of ``raw`` may be over MAX_LINE: False when every
+    window of MAX_LINE // 2 bytes there holds a LF (a longer line would fill a whole window; a character is one
+    byte or more, so this also bounds the characters)."""
+    find = raw.find
+    start = find(b"\n") + 1
+    while start < last:
+        if find(b"\n", start, start + _WINDOW) < 0:  # a window past ``last`` finds the LF at ``last``
+            return True
+        start += _WINDOW
+    return False
 
 
 # --- search ------------------------------------------------------------------------------------------

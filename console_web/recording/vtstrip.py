@@ -42,6 +42,7 @@ _REMOVE_ESC = re.compile(
 )
 _CONTROL_BYTES = bytes([*range(0x00, 0x08), 0x0B, 0x0C, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 _CONTROLS = dict.fromkeys(_CONTROL_BYTES)
+_CONTROL_CHARS: Final = tuple(chr(c) for c in _CONTROL_BYTES)
 _C1 = re.compile(r"[\x80-\x9f]")
 _C1_INTRODUCERS = "\x9b\x9d\x90\x98\x9e\x9f"
 _REMOVE_ALL = re.compile(
@@ -69,6 +70,13 @@ _END_OF_ESC = re.compile(r"[\x30-\x7e\x18\x1a\x1b]")
 Skipping = Literal["", "string", "string-esc", "csi", "esc"]
 
 
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds a C0 control other than BS, TAB, LF, CR and ESC, or DEL: what the stripper deletes
+    (and, but for FF, what JSON escapes as ``\\u00XX``). One memchr-speed scan per character: on big output much
+    cheaper than deleting them, and they are rare."""
+    return any(c in text for c in _CONTROL_CHARS)
+
+
 class EscapeStripper:
     """Feed it decoded terminal output chunk by chunk; it returns the text with escape sequences removed."""
 
@@ -76,13 +84,15 @@ class EscapeStripper:
         self._carry = ""
         self._skipping: Skipping = ""
 
-    def feed(self, text: str) -> str:
-        """The text of ``text`` (plus what was carried), without the sequences; the moves as tokens."""
+    def feed(self, text: str, controls: bool | None = None) -> str:
+        """The text of ``text`` (plus what was carried), without the sequences; the moves as tokens. ``controls``:
+        what :func:`has_controls` says of ``text`` (None: not known); False skips deleting controls."""
         if self._skipping:
             text = self._skip(text)
             if self._skipping:
                 return ""
-        data = self._carry + text if self._carry else text
+        carried = bool(self._carry)
+        data = self._carry + text if carried else text
         self._carry = ""
         c1 = not data.isascii() and _C1.search(data) is not None
         start = _unfinished(data, c1)
@@ -101,10 +111,13 @@ class EscapeStripper:
         else:
             if "\x1b" in data:
                 data = _REMOVE_ESC.sub("", data)
-            # Faster than a regex: str.translate for ASCII text, bytes.translate otherwise.
-            data = (
-                data.translate(_CONTROLS) if data.isascii() else data.encode().translate(None, _CONTROL_BYTES).decode()
-            )
+            if controls is None or controls or carried:  # what was carried is an escape sequence: it may hold some
+                # Faster than a regex: str.translate for ASCII text, bytes.translate otherwise.
+                data = (
+                    data.translate(_CONTROLS)
+                    if data.isascii()
+                    else data.encode().translate(None, _CONTROL_BYTES).decode()
+                )
         if c1 or "\x1b" in data:
             data = _MOVE.sub(_move_token, data)
         return data

@@ -151,6 +151,16 @@ async def test_item_can_be_changed_and_deleted(alice: Rep, jumpoint_id: int) -> 
     assert status == 404 and error_of(body) == f"Jump Item {created['id']} does not exist"
 
 
+async def test_a_telnet_items_prompt_patterns_are_set_and_cleared(alice: Rep, jumpoint_id: int) -> None:
+    patterns = {"login_prompt": r"^user:\s*$", "password_prompt": r"pin:\s*$", "login_failure": "denied"}
+    status, created = await alice.call("POST", "/jump-items", json=item(jumpoint_id, protocol="telnet", **patterns))
+    assert status == 201, created
+    assert (created["port"], created["login_prompt"], created["login_failure"]) == (23, r"^user:\s*$", "denied")
+    status, body = await alice.call("PATCH", f"/jump-items/{created['id']}", json={"login_prompt": None})
+    assert status == 200, body
+    assert body["login_prompt"] is None and body["password_prompt"] == r"pin:\s*$"
+
+
 async def test_other_users_personal_items_are_invisible(console: Console, alice: Rep, jumpoint_id: int) -> None:
     _, created = await alice.call("POST", "/jump-items", json=item(jumpoint_id))
     console.client.session.cookie_jar.clear()

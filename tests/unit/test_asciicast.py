@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 
-from console_web.recording.asciicast import CastEvent, CastWriter, playable_cast, read_cast
+from console_web.recording.asciicast import CastEvent, CastWriter, json_utf8, playable_cast, read_cast
 from jumpoint.core.errors import InternalError, NotFound
 
 
@@ -115,3 +116,30 @@ def test_a_missing_cast_is_not_found(tmp_path: Path) -> None:
         read_cast(tmp_path / "nope.cast")
     with pytest.raises(NotFound):
         playable_cast(tmp_path / "nope.cast")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain",
+        'quote " backslash \\ slash / tab \t',
+        "\r\n" * 3 + "\x1b[1;31mred\x1b[0m\x07\x08\x0c\x00\x1f\x7f",
+        "é 中 😀 \u2028 \u2029 \x85 \x9b1m \ufffd",
+        "".join(chr(c) for c in range(0, 0x250)),
+    ],
+)
+def test_events_are_exactly_what_json_dumps_writes(text: str) -> None:
+    expected = json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    assert json_utf8(text).decode() == expected
+    if not any(chr(c) in text for c in range(0x20) if chr(c) not in "\b\t\n\f\r\x1b"):
+        assert json_utf8(text, controls=False).decode() == expected
+
+
+def test_random_text_encodes_like_json_dumps() -> None:
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0, 0x80)] + ["é", "中", "😀", "\u2028", "\u2029", "\x85", "\ufffd"]
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        line = json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        assert json_utf8(text).decode() == line

@@ -28,8 +28,12 @@ def test_error_round_trips_with_its_culprit_and_hint() -> None:
     err = HostKeyMismatch("key changed", hint="verify with the owner", details={"old": "SHA256:a"})
     back = JumpError.from_dict(err.to_dict())
     assert isinstance(back, HostKeyMismatch)
-    assert (back.who, back.message, back.hint, back.details) == ("target", "key changed", "verify with the owner",
-                                                                   {"old": "SHA256:a"})
+    assert (back.who, back.message, back.hint, back.details) == (
+        "target",
+        "key changed",
+        "verify with the owner",
+        {"old": "SHA256:a"},
+    )
     assert NotFound("x").who == "user" and InternalError("x").who == "us"
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from console_web.recording import recorder as recorder_module
 from console_web.recording.asciicast import CastEvent, read_cast
 from console_web.recording.recorder import FLUSH_INTERVAL, SessionRecorder
 from console_web.recording.retention import delete_recording, sweep
@@ -136,7 +135,7 @@ async def test_a_write_error_is_raised_by_the_next_call_with_the_path_and_never_
     def disk_full(fd: int, buffers: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(recorder_module.os, "writev", disk_full)
+    monkeypatch.setattr("console_web.recording.recorder.os.writev", disk_full)
     recorder.output(b"lost?\r\n")
     await asyncio.sleep(FLUSH_INTERVAL + 0.3)
     with pytest.raises(InternalError, match=r"s1\.cast: No space left on device"):
@@ -240,6 +239,21 @@ async def test_recorder_throughput_on_20_mb_of_base64_output(tmp_path: Path) -> 
     print(f"recorder: {len(data) / seconds / 1e6:.0f} MB/s end to end; slowest output() {slowest * 1000:.2f} ms")
     expected = data.replace(b"\r\n", b"\n").removesuffix(b"\r")
     assert recorder.transcript_path.read_bytes() == expected + (b"" if expected.endswith(b"\n") else b"\n")
+
+
+async def test_output_arriving_within_a_few_ms_is_one_event_that_reads_the_same(tmp_path: Path) -> None:
+    recorder = start(tmp_path)
+    times = iter([1.0, 1.001, 1.003, 1.004, 1.5, 2.0])
+    recorder._seconds = lambda: next(times)  # type: ignore[method-assign]
+    for chunk in (b"one\r\n", b"tw", "o é\r\n".encode()[:-3], "o é\r\n".encode()[-3:], b"three\r\n"):
+        recorder.output(chunk)
+    recorder.close()
+    cast = read_cast(recorder.cast_path)[1]
+    # chunks within COALESCE_SECONDS of an event's first one join it (its time); a UTF-8 character split between
+    # them stays whole; the event after the gap keeps its own time
+    assert [(e.time, e.code, e.data) for e in cast] == [(1.0, "o", "one\r\ntwo é\r\n"), (1.5, "o", "three\r\n")]
+    assert recorder.transcript_path.read_text() == "one\ntwo é\nthree\n"
+    assert (tmp_path / "s1.tidx").read_text() == "1.000\n1.000\n1.500\n"
 
 
 # --- retention ------------------------------------------------------------------------------------------

@@ -80,3 +80,19 @@ def test_many_appends_stay_bounded_after_compaction() -> None:
     assert batch is not None
     assert sum(len(e) for e in batch.entries) <= 4096
     assert batch.end == log.head
+
+
+def test_readers_in_step_share_one_merged_batch_and_it_stays_right_as_the_log_moves() -> None:
+    log = StreamLog(64)
+    for part in (b"ab", b"cd", b"ef"):
+        log.append_output(part)
+    first = log.read(0, log.head, 1024)
+    assert first is not None and first.entries == [b"abcdef"]
+    assert log.read(0, log.head, 1024) is first  # merged once for every socket at the same cursor
+    log.append_output(b"gh")
+    again = log.read(0, log.head, 1024)
+    assert again is not None and again.entries == [b"abcdefgh"] and again.end == 8
+    partial = log.read(2, 6, 1024)
+    assert partial is not None and partial.entries == [b"cdef"] and partial.end == 6
+    log.append_output(b"x" * 100)  # evicts the start: a cached read of it must not come back
+    assert log.read(0, 8, 1024) is None

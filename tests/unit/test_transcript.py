@@ -165,3 +165,37 @@ def test_search_recordings_goes_through_sessions_in_order_and_stops_at_the_limit
         ("alpha", "uptime 1"),
         ("alpha", "uptime 2"),
     ]
+
+
+# --- the fast way for floods of output reads the same as the general one --------------------------------
+def general(*chunks: str) -> tuple[str, str]:
+    """The transcript as the general (character by character) way makes it: every chunk through ``_edit``."""
+    writer = TranscriptWriter()
+    for second, chunk in enumerate(chunks):
+        plain = writer._stripper.feed(chunk)
+        if plain:
+            writer._edit(plain.replace("\r\n", "\n"), float(second))
+            if len(writer._line) > MAX_LINE:
+                writer._complete([writer._line], float(second))
+                writer._line, writer._col = "", 0
+    writer.finish(float(len(chunks)))
+    text, times = writer.take()
+    return b"".join(text).decode(), b"".join(times).decode()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["line one\r\nline two\r\n", "line three\r\n"],
+        ["no cr\nat all\n", "mixed\r\nends\n"],
+        ["50% [##   ]\r", "100% [#####]\r\n"],  # a bare CR: the general way
+        ["trailing blanks   \r\n", "tab\t\r\n", "blank before the split \r", "\n"],
+        ["x" * (MAX_LINE - 1) + "\r\n", "y" * MAX_LINE + "\r\n", "z" * (MAX_LINE + 1) + "\r\n"],
+        ["a" * 3000, "b" * 1500 + "\r\nshort\r\n"],  # a line over MAX_LINE built across chunks
+        ["é" * (MAX_LINE // 2 + 10) + "\r\n", "中" * MAX_LINE + "\r\n"],  # characters, not bytes, count
+        ["\x1b[32mgreen\x1b[0m\r\n" * 50, "\x1b]0;title\x07$ "],
+        ["w" * 2047 + "\r\n" + "v" * 4100 + "\r\n" + "u\r\n"],
+    ],
+)
+def test_whole_lines_at_c_speed_read_like_the_general_way(chunks: list[str]) -> None:
+    assert written(*chunks) == general(*chunks)

@@ -44,8 +44,10 @@ def test_unknown_frame_type_is_refused() -> None:
         (b'{"t":"resize","cols":0,"rows":24}', "resize.cols"),
         (b'{"t":"nope"}', "message"),
         (b"not json", "message"),
-        (b'{"t":"open","session_id":"s","target":{"protocol":"ssh","hostname":"-oProxyCommand=x","port":22}}',
-         "open.target.hostname"),
+        (
+            b'{"t":"open","session_id":"s","target":{"protocol":"ssh","hostname":"-oProxyCommand=x","port":22}}',
+            "open.target.hostname",
+        ),
         (b'{"t":"resize","cols":80,"rows":24,"extra":1}', "resize.extra"),
     ],
 )
@@ -72,7 +74,10 @@ def test_text_answer_repr_never_shows_the_answers() -> None:
         ('{"t":"file_open","session_channel":1,"op":"chmod"}', "file_open.op"),
         ('{"t":"file_open","session_channel":1,"op":"list","path":"' + "a" * 4097 + '"}', "file_open.path"),
         ('{"t":"file_open","session_channel":1,"op":"upload","size":-1}', "file_open.size"),
-        ('{"t":"file_open","session_channel":1,"op":"list","roots":[' + ",".join(['"/x"'] * 17) + "]}", "file_open.roots"),
+        (
+            '{"t":"file_open","session_channel":1,"op":"list","roots":[' + ",".join(['"/x"'] * 17) + "]}",
+            "file_open.roots",
+        ),
         ('{"t":"file_entries","entries":[{"name":"","kind":"file","size":1}]}', "file_entries.entries.0.name"),
         ('{"t":"file_result","path":"/x","size":-5}', "file_result.size"),
     ],
