@@ -6,6 +6,38 @@ import { $, busy, confirmDialog, el, formatDate, openDialog, setChildren, setupH
 
 let users = [];
 let jumpoints = [];
+let me = null;
+
+const RECORDING_POLICIES = [
+  ['per_item', "Each Jump Item's setting"],
+  ['always', 'Always record'],
+  ['never', 'Never record'],
+];
+const RECORDING_SHORT = { per_item: 'Per item', always: 'Always', never: 'Never' };
+
+/** The allowed folders typed one per line: trimmed, blank lines dropped. */
+function parseRoots(text) {
+  return String(text || '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}
+
+/** A local check of the allowed folders (the console checks again): {field: message} or null. */
+function rootsProblem(roots) {
+  const bad = roots.find((r) => !r.startsWith('/'));
+  if (bad) return `'${bad}' is not an absolute path: start each folder with /.`;
+  return null;
+}
+
+function fileRightsText(u) {
+  const rights = [];
+  if (u.file_upload !== false) rights.push('upload');
+  if (u.file_download !== false) rights.push('download');
+  const what = rights.length ? rights.join(', ') : 'none';
+  const roots = Array.isArray(u.file_roots) && u.file_roots.length ? ` (in ${u.file_roots.join(', ')})` : '';
+  return what + (rights.length ? roots : '');
+}
 
 function table(headers, rows, emptyText) {
   if (rows.length === 0) return el('p', { class: 'muted' }, emptyText);
@@ -53,17 +85,23 @@ async function loadUsers() {
   setChildren(
     $('#users-list'),
     table(
-      ['Username', 'Display name', 'Administrator', ''],
+      ['Username', 'Display name', 'Administrator', 'File transfer', ''],
       users.map((u) =>
         el(
           'tr',
-          {},
-          el('td', {}, u.username),
+          { dataset: { username: u.username } },
+          el('td', {}, u.username, u.disabled ? el('span', { class: 'badge' }, 'disabled') : null),
           el('td', {}, u.display_name || ''),
           el('td', {}, u.is_admin ? 'Yes' : 'No'),
+          el('td', { class: 'small' }, fileRightsText(u)),
           el(
             'td',
             { class: 'row-actions' },
+            el(
+              'button',
+              { type: 'button', 'data-testid': `user-edit-${u.username}`, 'aria-label': `Edit ${u.username}`, onclick: () => openUserEditor(u) },
+              'Edit',
+            ),
             el(
               'button',
               {
@@ -87,14 +125,117 @@ async function loadUsers() {
   );
 }
 
+function checkbox(id, name, label, checked) {
+  return el(
+    'label',
+    { class: 'checkbox', for: id },
+    el('input', { type: 'checkbox', id, name, checked }),
+    ' ',
+    label,
+  );
+}
+
+/** Edit a user: display name, administrator, a new password, file-transfer permissions. */
+function openUserEditor(u) {
+  const self = me && String(me.id) === String(u.id);
+  const displayName = el('input', { id: 'edit-display-name', name: 'display_name', type: 'text', maxlength: 128, value: u.display_name || '' });
+  const password = el('input', { id: 'edit-password', name: 'password', type: 'password', autocomplete: 'new-password', maxlength: 1024 });
+  const roots = el('textarea', { id: 'edit-file-roots', name: 'file_roots', rows: 3, class: 'mono', spellcheck: 'false' });
+  roots.value = (u.file_roots || []).join('\n');
+  const slot = (name) => el('span', { class: 'field-error', dataset: { fieldError: name }, hidden: true });
+  const box = el('div', { class: 'alert', role: 'alert', hidden: true });
+  const save = el('button', { type: 'submit', class: 'primary', 'data-testid': 'user-save' }, 'Save');
+  const cancel = el('button', { type: 'button' }, 'Cancel');
+  const admin = checkbox('edit-is-admin', 'is_admin', 'Administrator', u.is_admin);
+  if (self) {
+    admin.querySelector('input').disabled = true;
+    admin.title = 'You cannot remove your own administrator rights.';
+  }
+  const form = el(
+    'form',
+    { class: 'dialog-body', novalidate: true, autocomplete: 'off', 'data-testid': 'user-edit-form' },
+    box,
+    el('div', { class: 'field' }, el('label', { for: 'edit-display-name' }, 'Display name'), displayName, slot('display_name')),
+    el('div', { class: 'field' }, admin, slot('is_admin')),
+    el(
+      'div',
+      { class: 'field' },
+      el('label', { for: 'edit-password' }, 'New password'),
+      password,
+      el('div', { class: 'help' }, 'Leave empty to keep the current password. A new password signs the user out everywhere.'),
+      slot('password'),
+    ),
+    el(
+      'fieldset',
+      { class: 'plain-fieldset' },
+      el('legend', {}, 'File transfer (SFTP)'),
+      el('div', { class: 'field' }, checkbox('edit-file-upload', 'file_upload', 'May upload files to targets', u.file_upload !== false), slot('file_upload')),
+      el('div', { class: 'field' }, checkbox('edit-file-download', 'file_download', 'May download files from targets', u.file_download !== false), slot('file_download')),
+      el(
+        'div',
+        { class: 'field' },
+        el('label', { for: 'edit-file-roots' }, 'Allowed folders'),
+        roots,
+        el('div', { class: 'help' }, 'Absolute paths on the targets, one per line. Empty: anywhere the target account may go.'),
+        slot('file_roots'),
+      ),
+    ),
+    el('div', { class: 'actions' }, cancel, save),
+  );
+  const { close } = openDialog(`Edit user ${u.username}`, form, { testid: 'user-edit-dialog', onClose: () => (password.value = '') });
+  cancel.addEventListener('click', close);
+  displayName.focus();
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showFieldErrors(form, null);
+    const get = (n) => form.elements.namedItem(n);
+    const rootList = parseRoots(roots.value);
+    const problem = rootsProblem(rootList);
+    if (problem) {
+      showError(box, { message: problem });
+      roots.setAttribute('aria-invalid', 'true');
+      roots.focus();
+      return;
+    }
+    const body = {
+      display_name: displayName.value.trim(),
+      file_upload: get('file_upload').checked,
+      file_download: get('file_download').checked,
+      file_roots: rootList,
+    };
+    if (!self) body.is_admin = get('is_admin').checked;
+    if (password.value) body.password = password.value;
+    await busy(save, box, async () => {
+      try {
+        await api('PATCH', `/users/${encodeURIComponent(u.id)}`, body);
+      } catch (exc) {
+        showFieldErrors(form, exc);
+        throw exc;
+      } finally {
+        body.password = '';
+      }
+      password.value = '';
+      close();
+      showInfo($('#users-error'), `Saved the user '${u.username}'.`);
+      await loadUsers();
+    });
+  });
+}
+
 function setupUserForm() {
   onSubmit($('#user-form'), async (form) => {
     const get = (n) => form.elements.namedItem(n);
+    const roots = parseRoots(get('file_roots').value);
+    const problem = rootsProblem(roots);
+    if (problem) throw new Error(problem);
     const body = {
       username: get('username').value.trim(),
       display_name: get('display_name').value.trim() || undefined,
       password: get('password').value,
       is_admin: get('is_admin').checked,
+      file_upload: get('file_upload').checked,
+      file_download: get('file_download').checked,
+      file_roots: roots,
     };
     try {
       await api('POST', '/users', body);
@@ -118,8 +259,40 @@ async function loadGroups() {
   setChildren(
     $('#groups-list'),
     table(
-      ['Jump Group', 'Members', ''],
+      ['Jump Group', 'Members', 'Recording', ''],
       details.map((g) => {
+        // Radio buttons, not a select: one choice of three, visible at a glance.
+        const current = g.recording || 'per_item';
+        const recording = el(
+          'div',
+          { class: 'segmented', role: 'radiogroup', 'aria-label': `Recording policy of ${g.name}`, 'data-testid': `group-recording-${g.name}` },
+          RECORDING_POLICIES.map(([value, label]) =>
+            el(
+              'label',
+              { class: 'segment', title: label },
+              el('input', { type: 'radio', name: `recording-${g.id}`, value, checked: current === value }),
+              ' ',
+              RECORDING_SHORT[value],
+            ),
+          ),
+        );
+        recording.addEventListener('change', async (ev) => {
+          const chosen = ev.target.value;
+          const radios = [...recording.querySelectorAll('input')];
+          const before = g.recording || 'per_item';
+          for (const r of radios) r.disabled = true;
+          try {
+            showError($('#groups-error'), null);
+            await api('PATCH', `/jump-groups/${encodeURIComponent(g.id)}`, { recording: chosen });
+            g.recording = chosen;
+            showInfo($('#groups-error'), `'${g.name}': ${RECORDING_POLICIES.find(([v]) => v === chosen)[1].toLowerCase()}.`);
+          } catch (exc) {
+            showError($('#groups-error'), exc);
+            for (const r of radios) r.checked = r.value === before;
+          } finally {
+            for (const r of radios) r.disabled = false;
+          }
+        });
         const members = Array.isArray(g.members) ? g.members : [];
         const memberIds = members.map((m) => (typeof m === 'object' ? (m.user_id ?? m.id) : m));
         const select = el(
@@ -172,6 +345,7 @@ async function loadGroups() {
             ),
             select,
           ),
+          el('td', {}, recording),
           el(
             'td',
             { class: 'row-actions' },
@@ -201,7 +375,8 @@ async function loadGroups() {
 function setupGroupForm() {
   onSubmit($('#group-form'), async (form) => {
     const name = form.elements.namedItem('name').value.trim();
-    await api('POST', '/jump-groups', { name });
+    const recording = form.elements.namedItem('recording').value || 'per_item';
+    await api('POST', '/jump-groups', { name, recording });
     form.reset();
     showInfo(form.querySelector('.alert'), `Created the Jump Group '${name}'.`);
     await loadGroups();
@@ -428,6 +603,7 @@ async function main() {
     await Promise.all(loadAll);
     return;
   }
+  me = user;
   setupUserForm();
   setupGroupForm();
   setupJumpointForm();

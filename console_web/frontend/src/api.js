@@ -3,7 +3,7 @@
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-let csrfToken = null;
+let csrfToken_ = null;
 let mePromise = null;
 
 /** An error answered by the API: `{"error": {code, who, message, hint?, details?}}`. */
@@ -28,7 +28,7 @@ export function loginUrl() {
 
 /** Remember the CSRF token of the login session (from the login answer or GET /me). */
 export function setCsrfToken(token) {
-  csrfToken = typeof token === 'string' && token ? token : null;
+  csrfToken_ = typeof token === 'string' && token ? token : null;
 }
 
 /**
@@ -43,10 +43,10 @@ export async function api(method, path, body, { redirectOn401 = true, csrf = tru
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (UNSAFE.has(method) && csrf) {
-    if (csrfToken === null && url !== '/api/v1/auth/login') {
+    if (csrfToken_ === null && url !== '/api/v1/auth/login') {
       await me();
     }
-    if (csrfToken !== null) headers['X-CSRF-Token'] = csrfToken;
+    if (csrfToken_ !== null) headers['X-CSRF-Token'] = csrfToken_;
   }
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -82,6 +82,23 @@ export async function api(method, path, body, { redirectOn401 = true, csrf = tru
     throw new ApiError(resp.status, data, Number.isFinite(ra) ? ra : null);
   }
   return data;
+}
+
+/** The login session's CSRF token, for requests made without api() (uploads with XMLHttpRequest). */
+export async function csrfToken() {
+  if (csrfToken_ === null) await me();
+  return csrfToken_;
+}
+
+/** An ApiError from a status and the raw text of an answer (JSON error body or anything else). */
+export function apiErrorFrom(status, text, retryAfter = null) {
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  return new ApiError(status, body, retryAfter);
 }
 
 /** GET /me once per page (it also carries the CSRF token of the login session). */

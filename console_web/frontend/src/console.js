@@ -19,6 +19,19 @@ import {
 const NAME_MAX = 128;
 const LAST_JUMPOINT_KEY = 'openjump.lastJumpoint';
 const DEFAULT_PORTS = { ssh: 22, telnet: 23 };
+// What the Jumpoint looks for when a telnet item leaves a pattern empty (Python regular expressions; the same as
+// protocols/telnet/login.py).
+const TELNET_DEFAULTS = {
+  login_prompt: '(?:login|username|user name)\\s*:\\s*$',
+  password_prompt: 'password\\s*:\\s*$',
+  login_failure:
+    'login incorrect|authentication failure|access denied|login failed|login invalid|incorrect password|invalid password|bad password',
+};
+const RECORDING_HINTS = {
+  always: 'This Jump Group records every session: the group policy overrides this setting.',
+  never: 'This Jump Group never records sessions: the group policy overrides this setting.',
+  per_item: "This Jump Group follows each Jump Item's own setting.",
+};
 
 const state = {
   user: null,
@@ -416,11 +429,43 @@ function openItemForm(item = null) {
     'select',
     { name: 'protocol' },
     el('option', { value: 'ssh', selected: protocol === 'ssh' }, 'SSH'),
-    el('option', { value: 'telnet', disabled: true }, 'Telnet (coming soon)'),
+    el('option', { value: 'telnet', selected: protocol === 'telnet' }, 'Telnet'),
   );
   const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, required: true, value: String(v.port || DEFAULT_PORTS[protocol]) });
+  const patterns = {};
+  for (const key of Object.keys(TELNET_DEFAULTS)) {
+    patterns[key] = el('input', {
+      name: key,
+      type: 'text',
+      class: 'mono',
+      maxlength: 256,
+      value: v[key] || '',
+      placeholder: TELNET_DEFAULTS[key],
+      autocomplete: 'off',
+      spellcheck: 'false',
+    });
+  }
+  const telnetFields = el(
+    'fieldset',
+    { class: 'telnet-fields', 'data-testid': 'telnet-fields', hidden: protocol !== 'telnet' },
+    el('legend', {}, 'Telnet'),
+    el(
+      'div',
+      { class: 'alert alert-warning', role: 'note', 'data-testid': 'telnet-warning' },
+      el('strong', {}, 'Not encrypted. '),
+      'Telnet sends everything, including the password, in plain text: anyone on the network between the Jumpoint and the device can read it. Prefer SSH wherever the device offers it.',
+    ),
+    el('p', { class: 'muted small' }, 'Automatic login (with a Credential) waits for these prompts. Regular expressions, matched case-insensitively at the end of the text received; leave a field empty to use the default shown.'),
+    field('Login prompt', patterns.login_prompt, 'login_prompt'),
+    field('Password prompt', patterns.password_prompt, 'password_prompt'),
+    field('Login failure', patterns.login_failure, 'login_failure', { help: 'Text that means the device refused the login.' }),
+  );
+  let previousProtocol = protocol;
   proto.addEventListener('change', () => {
-    port.value = String(DEFAULT_PORTS[proto.value] || 22);
+    // The port follows the protocol unless it was changed from the previous protocol's default.
+    if (!port.value || Number(port.value) === DEFAULT_PORTS[previousProtocol]) port.value = String(DEFAULT_PORTS[proto.value] || 22);
+    previousProtocol = proto.value;
+    telnetFields.hidden = proto.value !== 'telnet';
   });
   const username = el('input', { name: 'username', type: 'text', maxlength: 128, value: v.username || '', autocomplete: 'off' });
   const termType = el(
@@ -452,6 +497,16 @@ function openItemForm(item = null) {
     { name: 'group_id', required: true },
     state.groups.map((g) => el('option', { value: String(g.id), selected: String(defaultGroup) === String(g.id) }, groupLabel(g))),
   );
+  const recordPolicy = el('div', { class: 'help', 'data-testid': 'record-policy-hint' });
+  const showRecordPolicy = () => {
+    const g = groupById(group.value);
+    const policy = g && g.recording ? g.recording : 'per_item';
+    recordPolicy.textContent =
+      'The Jump Group\'s recording policy can override this setting. ' + (RECORDING_HINTS[policy] || '');
+    recordPolicy.classList.toggle('policy-override', policy === 'always' || policy === 'never');
+  };
+  group.addEventListener('change', showRecordPolicy);
+  showRecordPolicy();
   const tag = el('input', { name: 'tag', type: 'text', maxlength: 128, value: v.tag || '' });
   const comments = el('textarea', { name: 'comments', rows: 3, maxlength: 1024 });
   comments.value = v.comments || '';
@@ -489,6 +544,7 @@ function openItemForm(item = null) {
       field('Protocol', proto, 'protocol'),
       field('Port', port, 'port', { required: true }),
       field('Username', username, 'username'),
+      telnetFields,
       field('Terminal Type', termType, 'terminal_type'),
       el(
         'div',
@@ -507,6 +563,7 @@ function openItemForm(item = null) {
         'div',
         { class: 'field checkbox-field' },
         el('label', { class: 'checkbox', for: 'f-record_session' }, recordSession, ' Record session'),
+        recordPolicy,
         el('div', { class: 'field-error', dataset: { fieldError: 'record_session' }, hidden: true, role: 'alert' }),
         el('label', { class: 'checkbox', for: 'f-record_input' }, recordInput, ' Record keystrokes'),
         el('div', { class: 'help' }, 'Never recorded while the terminal hides input, e.g. passwords.'),
@@ -553,6 +610,13 @@ function openItemForm(item = null) {
       record_session: recordSession.checked,
       record_input: recordInput.checked,
     };
+    if (body.protocol === 'telnet') {
+      for (const [key, input] of Object.entries(patterns)) {
+        const text = input.value.trim();
+        if (text) body[key] = text;
+        else if (editing && v[key]) body[key] = null; // back to the default
+      }
+    }
     await busy(submit, formError, async () => {
       try {
         if (editing) {
@@ -624,10 +688,24 @@ async function clientScriptJump(search) {
 // ---- start ------------------------------------------------------------------------------------
 
 async function main() {
-  try {
+  // Create works from the first moment: a click before the lists arrived waits for them.
+  const ready = (async () => {
     state.user = await setupHeader();
     await Promise.all([loadGroups(), loadJumpoints()]);
     await loadItems();
+  })();
+  $('#create-item').addEventListener('click', async () => {
+    try {
+      await ready;
+      await loadJumpoints();
+    } catch (exc) {
+      if (!(exc instanceof ApiError && exc.status === 401)) showError(errorBox(), exc);
+      return;
+    }
+    openItemForm(null);
+  });
+  try {
+    await ready;
   } catch (exc) {
     if (!(exc instanceof ApiError && exc.status === 401)) showError(errorBox(), exc);
     return;
@@ -642,15 +720,6 @@ async function main() {
       state.search = searchBox.value.trim();
       loadItems().catch((exc) => showError(errorBox(), exc));
     }, 250);
-  });
-  $('#create-item').addEventListener('click', async () => {
-    try {
-      await loadJumpoints();
-    } catch (exc) {
-      showError(errorBox(), exc);
-      return;
-    }
-    openItemForm(null);
   });
   $('#refresh-sessions').addEventListener('click', () => loadSessions());
   window.addEventListener('focus', () => {

@@ -10,9 +10,11 @@ import { installConstructedStyleShim } from './csp-styles.js';
 import { createChat } from './session-chat.js';
 import { openExternalDialog, openInviteDialog } from './session-invite.js';
 import { createPrompts } from './session-prompts.js';
+import { createFilePanel } from './session-files.js';
 import { createRoster, modeLabel } from './session-roster.js';
 import { SessionSocket } from './session-socket.js';
 import { TerminalStream } from './session-stream.js';
+import { createTerminalTools, loadPrefs } from './session-tools.js';
 import { $, confirmDialog, el, errorParts, setChildren } from './ui.js';
 
 const RESIZE_DEBOUNCE_MS = 120;
@@ -46,6 +48,8 @@ let socket = null;
 let chat = null;
 let roster = null;
 let prompts = null;
+let tools = null;
+let files = null;
 let idleTimer = null;
 
 const isOwner = () => page.you !== null && page.you.mode === 'owner';
@@ -85,10 +89,27 @@ function setSessionInfo(info) {
     const user = info.username ? info.username + '@' : '';
     $('#target').textContent = `${user}${info.hostname}:${info.port ?? ''}`;
   }
+  if (info.protocol) {
+    // Telnet: everything, the password included, crosses the network in plain text.
+    $('#plaintext-warning').hidden = String(info.protocol).toLowerCase() !== 'telnet';
+  }
+  updateControls();
 }
 
 function canType() {
   return socket !== null && socket.open && page.helloSeen && page.state === 'connected' && live() && page.you !== null && page.you.mode !== 'observer';
+}
+
+/** This participant may type at all (not an observer, the session still running); canType() says whether now. */
+function mayType() {
+  return page.you !== null && page.you.mode !== 'observer' && live();
+}
+
+/** File transfer: SSH sessions, for the owner and peers (not observers, not external invitees). */
+function mayTransferFiles() {
+  return Boolean(
+    page.info && String(page.info.protocol || '').toLowerCase() === 'ssh' && page.you && !page.you.external && page.you.mode !== 'observer' && live(),
+  );
 }
 
 function updateControls() {
@@ -117,6 +138,8 @@ function updateControls() {
     term.options.cursorBlink = live();
   }
   if (chat) chat.setEnabled(open && live());
+  if (tools) tools.update();
+  if (files) files.setAllowed(mayTransferFiles(), page.state === 'connected');
 }
 
 function showBanner(err) {
@@ -170,10 +193,44 @@ function finish(text, { reason = '', state = 'closed', backLink = true } = {}) {
   const ended = $('#session-ended');
   const parts = [el('span', { id: 'ended-text' }, text)];
   if (reason && reason !== page.lastError) parts.push(el('span', { class: 'ended-reason' }, ': ' + String(reason).slice(0, 500)));
+  if (state === 'ended' && page.you && !page.you.external && page.info && page.info.item_id) {
+    parts.push(' ', reconnectButton());
+  }
   if (backLink && page.you && !page.you.external) parts.push(' ', el('a', { href: '/console', class: 'ended-link' }, 'Back to the console'));
   setChildren(ended, parts);
   ended.hidden = false;
   updateControls();
+}
+
+/** After the session ended: Jump to the same Jump Item again and open the new session here. */
+function reconnectButton() {
+  const name = (page.info && page.info.item_name) || 'the Jump Item';
+  const button = el(
+    'button',
+    { type: 'button', class: 'primary small-button', 'data-testid': 'reconnect-session', 'aria-label': `Reconnect: Jump to ${name} again` },
+    'Reconnect',
+  );
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    let size = null;
+    try {
+      size = fit ? fit.proposeDimensions() : null;
+    } catch {
+      size = null;
+    }
+    const cols = Math.min(1000, Math.max(20, (size && size.cols) || term.cols));
+    const rows = Math.min(500, Math.max(5, (size && size.rows) || term.rows));
+    try {
+      const answer = await api('POST', `/jump-items/${encodeURIComponent(page.info.item_id)}/jump`, { cols, rows });
+      const id = answer && (answer.session_id ?? (answer.session && answer.session.id));
+      if (!id) throw new Error('The console did not say which session it started.');
+      location.assign('/sessions/' + encodeURIComponent(id));
+    } catch (exc) {
+      button.disabled = false;
+      showBanner(exc);
+    }
+  });
+  return button;
 }
 
 function showEnded(reason = '') {
@@ -364,18 +421,29 @@ function onControl(msg) {
 // ---- start --------------------------------------------------------------------------------------------
 
 function setupTerminal() {
+  const prefs = loadPrefs();
   term = new Terminal({
     cursorBlink: true,
     disableStdin: true,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
-    fontSize: 14,
-    scrollback: 5000,
-    allowProposedApi: false,
+    fontSize: prefs.fontSize,
+    scrollback: prefs.scrollback,
+    // The search addon highlights every match with decorations, which xterm.js 6 still calls proposed API.
+    allowProposedApi: true,
     theme: { background: '#111418', foreground: '#e6e6e6' },
   });
   fit = new FitAddon();
   term.loadAddon(fit);
   term.open($('#terminal'));
+  tools = createTerminalTools(term, fit, {
+    canType,
+    mayType,
+    refit: () => {
+      fitNow();
+      sendSize();
+    },
+    focus: focusTerminal,
+  });
   term.onData((data) => {
     if (!canType()) return;
     socket.sendBytes(encoder.encode(data));
@@ -533,6 +601,15 @@ function main() {
       setState('disconnected');
     },
     getPos: () => stream.pos,
+  });
+  files = createFilePanel(sessionId, {
+    panel: $('#files-panel'),
+    toggle: $('#files-toggle'),
+    onLayout: () => {
+      fitNow();
+      sendSize();
+    },
+    focusTerminal,
   });
   setupButtons();
   setState('connecting');
