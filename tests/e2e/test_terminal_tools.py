@@ -3,11 +3,10 @@ keys, reconnecting after the target closed the session, what observers get, and 
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
-import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from tests.e2e.test_web_console import (
 )
 from tests.fixtures.console import ConsoleServer
 from tests.fixtures.sshd import SshServer
+from tests.fixtures.telnetd import TelnetServer, start_busybox_telnetd
 
 BOB_PASSWORD = "bob-password-4711"
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
@@ -344,82 +344,49 @@ def test_an_observer_gets_no_paste_no_special_keys_and_no_files_and_cannot_paste
 # ---- telnet ------------------------------------------------------------------------------------------------
 
 
-TELNET_COMMAND = re.compile(rb"\xff\xfa.*?\xff\xf0|\xff[\xfb-\xfe].|\xff[\xf0-\xfa]", re.S)
+SWITCH_LOGIN = r"""#!/bin/sh
+# Talks like a network switch's console: its own "User Name:" prompt, then a password read without echo.
+printf 'Model 42 switch\r\n\r\nUser Name: '
+read -r user
+stty -echo
+printf 'Password: '
+read -r password
+stty echo
+printf '%s %s\n' "$user" "$password" >> "$(dirname "$0")/logins"
+printf '\r\nWelcome to the switch\r\nswitch> '
+exec cat >/dev/null
+"""
 
 
-class FakeDevice:
-    """A Telnet device on 127.0.0.1: asks "User Name:" and "Password:", then shows a prompt and keeps quiet.
+@dataclass
+class Switch:
+    """A real busybox telnetd whose login program behaves like a network switch."""
 
-    It ignores the client's option negotiation (a device that refuses every option behaves the same)."""
+    server: TelnetServer
+    logins_path: Path
 
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.2)
-        self.port: int = self.server.getsockname()[1]
-        self.stop = threading.Event()
-        self.logins: list[tuple[str, str]] = []
-        self.conns: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _line(self, conn: socket.socket) -> str | None:
-        data = b""
-        while not re.search(rb"[\r\n]", TELNET_COMMAND.sub(b"", data)):
-            try:
-                chunk = conn.recv(1024)
-            except OSError:
-                return None
-            if not chunk:
-                return None
-            data += chunk
-        text = TELNET_COMMAND.sub(b"", data).split(b"\r")[0].split(b"\n")[0]
-        return text.decode(errors="replace")
-
-    def _session(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            conn.sendall(b"Fake switch, model 42\r\n\r\nUser Name: ")
-            user = self._line(conn)
-            conn.sendall(b"\r\nPassword: ")
-            password = self._line(conn)
-            if user is None or password is None:
-                return
-            self.logins.append((user, password))
-            conn.sendall(b"\r\nWelcome to the fake switch\r\nswitch> ")
-            while conn.recv(1024):
-                pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        for conn in self.conns:
-            conn.close()
-        self.server.close()
+    @property
+    def logins(self) -> list[str]:
+        return self.logins_path.read_text().splitlines() if self.logins_path.exists() else []
 
 
 @pytest.fixture
-def fake_telnet() -> Iterator[FakeDevice]:
-    device = FakeDevice()
+def switch(tmp_path: Path) -> Iterator[Switch]:
+    script = tmp_path / "switch" / "login.sh"
+    script.parent.mkdir()
+    script.write_text(SWITCH_LOGIN)
+    script.chmod(0o755)
+    server = start_busybox_telnetd(tmp_path / "telnetd", login_program=str(script))
     try:
-        yield device
+        yield Switch(server, script.parent / "logins")
     finally:
-        device.close()
+        server.stop()
 
 
 def test_a_telnet_item_is_created_with_prompt_patterns_and_its_session_warns_that_it_is_not_encrypted(
-    context: BrowserContext, console_server: ConsoleServer, fake_telnet: FakeDevice
+    context: BrowserContext, console_server: ConsoleServer, switch: Switch
 ) -> None:
-    host, port = "127.0.0.1", fake_telnet.port
+    host, port = "127.0.0.1", switch.server.port
     api = Api(context, console_server)
     api.login()
     page = context.new_page()
@@ -453,8 +420,9 @@ def test_a_telnet_item_is_created_with_prompt_patterns_and_its_session_warns_tha
     session = jump_from_console(context, page, "Old switch")
     answer_password(session, "switch-secret")
     expect(session.locator("#session-state")).to_have_text("connected", timeout=20_000)
-    wait_for_terminal(session, lambda text: "Welcome to the fake switch" in text, "the device's welcome")
-    assert fake_telnet.logins == [("netadmin", "switch-secret")], fake_telnet.logins
+    wait_for_terminal(session, lambda text: "Welcome to the switch" in text, "the device's welcome")
+    assert switch.logins == ["netadmin switch-secret"], switch.logins
+    assert "switch-secret" not in terminal_text(session)
     warning = session.get_by_test_id("plaintext-warning")
     expect(warning).to_be_visible()
     expect(warning).to_have_text("Not encrypted")
