@@ -277,6 +277,18 @@ async def _finish(
     hub_of(request).note_file_event(session_id, text)
 
 
+async def _changes_allowed(request: web.Request) -> tuple[str, ...]:
+    """Rename, delete and new folders change the target like an upload does: they need the upload right.
+
+    Returns the user's allowed folders."""
+    perms = await _permissions(request, principal_of(request))
+    if not perms.upload:
+        raise Forbidden(
+            "you may not change files on the target", hint="an administrator can allow uploads on your account"
+        )
+    return perms.roots
+
+
 async def _simple(request: web.Request, action: str, op: FileOp, detail: dict[str, Any]) -> wire.FileResult:
     """Rename, delete and mkdir: one request, one result, audited either way."""
     principal = principal_of(request)
@@ -307,7 +319,7 @@ async def _simple(request: web.Request, action: str, op: FileOp, detail: dict[st
 async def rename_file(request: web.Request) -> web.StreamResponse:
     """Rename ``from`` to ``to`` (409 if ``to`` exists)."""
     body = await read_body(request, RenameIn)
-    roots = (await _permissions(request, principal_of(request))).roots
+    roots = await _changes_allowed(request)
     op = FileOp("rename", path=body.from_, to=body.to, roots=roots)
     result = await _simple(request, "file.rename", op, {"from": body.from_, "to": body.to})
     hub_of(request).note_file_event(_session_id(request), f"{_name(request)} renamed {body.from_} to {result.path}")
@@ -327,7 +339,7 @@ async def rename_file(request: web.Request) -> web.StreamResponse:
 async def make_directory(request: web.Request) -> web.StreamResponse:
     """Create a directory (409 if something exists there)."""
     body = await read_body(request, MkdirIn)
-    roots = (await _permissions(request, principal_of(request))).roots
+    roots = await _changes_allowed(request)
     result = await _simple(request, "file.mkdir", FileOp("mkdir", path=body.path, roots=roots), {"path": body.path})
     hub_of(request).note_file_event(_session_id(request), f"{_name(request)} created the folder {result.path}")
     return json_model(FileDoneOut(path=result.path), status=201)
@@ -345,7 +357,7 @@ async def make_directory(request: web.Request) -> web.StreamResponse:
 async def delete_file(request: web.Request) -> web.StreamResponse:
     """Delete permanently; a directory that is not empty is a 409."""
     query = read_query(request, PathQuery)
-    roots = (await _permissions(request, principal_of(request))).roots
+    roots = await _changes_allowed(request)
     result = await _simple(request, "file.delete", FileOp("delete", path=query.path, roots=roots), {"path": query.path})
     hub_of(request).note_file_event(_session_id(request), f"{_name(request)} deleted {result.path}")
     return no_content()

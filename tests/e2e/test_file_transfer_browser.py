@@ -291,6 +291,7 @@ def test_a_rep_whose_upload_permission_is_taken_away_is_refused_and_told_so(
     expect(refused).to_contain_text("you may not upload files")
     assert not (remote_dir / "nope.txt").exists()
     # the view learnt the new permissions: no more upload, and it says why
-    expect(panel.get_by_test_id("files-permissions")).to_contain_text("You may not upload files")
+    expect(panel.get_by_test_id("files-permissions")).to_contain_text("You may not upload or change files")
     expect(panel.get_by_test_id("files-upload-input")).to_be_disabled()
+    expect(panel.get_by_test_id("files-mkdir")).to_be_disabled()
     expect(panel.get_by_test_id("files-upload")).to_have_attribute("aria-disabled", "true")

@@ -299,7 +299,16 @@ async def test_a_user_without_upload_permission_is_refused(
     assert refused["error"]["message"] == "you may not download files"
     listing = await gateway.api("GET", _files(session) + f"?path={remote_dir}", expect=200)
     assert (listing["can_upload"], listing["can_download"]) == (False, False)
-    assert list(remote_dir.iterdir()) == []
+    # renaming, deleting and new folders change the target like an upload: refused too
+    (remote_dir / "kept.txt").write_bytes(b"kept")
+    for method, tail, body in [
+        ("POST", "/mkdir", {"path": f"{remote_dir}/new"}),
+        ("POST", "/rename", {"from": f"{remote_dir}/kept.txt", "to": f"{remote_dir}/moved.txt"}),
+        ("DELETE", f"?path={remote_dir}/kept.txt", None),
+    ]:
+        refused = await gateway.api(method, _files(session, tail), body, expect=403)
+        assert refused["error"]["message"] == "you may not change files on the target"
+    assert [p.name for p in remote_dir.iterdir()] == ["kept.txt"]
 
 
 async def test_paths_outside_the_allowed_folders_are_refused_even_through_links(

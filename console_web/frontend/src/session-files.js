@@ -249,7 +249,15 @@ export function createFilePanel(sessionId, { panel, toggle, onLayout, focusTermi
     actions.push(
       el(
         'button',
-        { type: 'button', class: 'small-button', 'data-testid': `file-rename-${entry.name}`, 'aria-label': `Rename ${entry.name}`, onclick: () => rename(entry) },
+        {
+          type: 'button',
+          class: 'small-button',
+          'data-testid': `file-rename-${entry.name}`,
+          'aria-label': `Rename ${entry.name}`,
+          title: state.canUpload ? 'Rename' : 'You may not change files',
+          disabled: !state.canUpload,
+          onclick: () => rename(entry),
+        },
         'Rename',
       ),
       el(
@@ -259,6 +267,8 @@ export function createFilePanel(sessionId, { panel, toggle, onLayout, focusTermi
           class: 'small-button danger',
           'data-testid': `file-delete-${entry.name}`,
           'aria-label': `Delete ${entry.name}`,
+          title: state.canUpload ? 'Delete permanently' : 'You may not change files',
+          disabled: !state.canUpload,
           onclick: () => remove(entry, path),
         },
         'Delete',
@@ -302,11 +312,12 @@ export function createFilePanel(sessionId, { panel, toggle, onLayout, focusTermi
     if (state.truncated) parts.push(`only the first ${state.entries.length} entries are shown`);
     summary.textContent = state.loaded ? (visible.length ? parts.join(' · ') : `This folder is empty${hiddenCount ? ` (${hiddenCount} hidden)` : ''}.`) : '';
     uploadInput.disabled = !state.canUpload;
+    mkdirButton.disabled = !state.canUpload;
     uploadLabel.classList.toggle('disabled', !state.canUpload);
     uploadLabel.setAttribute('aria-disabled', String(!state.canUpload));
     uploadLabel.title = state.canUpload ? 'Upload files to this folder (or drop them here)' : 'You may not upload files';
     const notes = [];
-    if (state.loaded && !state.canUpload) notes.push('You may not upload files.');
+    if (state.loaded && !state.canUpload) notes.push('You may not upload or change files.');
     if (state.loaded && !state.canDownload) notes.push('You may not download files.');
     if (notes.length) notes.push('An administrator can change this on your account.');
     permissionNote.textContent = notes.join(' ');
