@@ -13,7 +13,6 @@ from pathlib import Path
 from jumpoint.agent.config import JumpointConfig, load_jumpoint_config
 from jumpoint.agent.registration import load_registration, register, save_registration, ssl_for
 from jumpoint.agent.service import build_tunnel_client, host_key_store
-from jumpoint.core import event_loop
 from jumpoint.core.errors import JumpError
 from jumpoint.core.logs import setup_logging
 from jumpoint.core.secret import Secret
@@ -99,7 +98,7 @@ def _run(config: JumpointConfig) -> int:
         await client.run()
 
     print(f"Jumpoint {reg.name!r} connecting to {config.console_url or reg.console_url}", flush=True)
-    event_loop.run(run())
+    asyncio.run(run())
     return 0
 
 
