@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks import harness
-from benchmarks.harness import ROOT, Credential, Stack, Term, create_item, dump_logs, markdown_table, median, stop_stack
+from benchmarks.harness import ROOT, Credential, Stack, Term, create_item, markdown_table, median, running_stack
 from tests.fixtures.sshd import SshServer, start_sshd
 
 FAN_COUNTS = (1, 5, 10)
@@ -259,20 +259,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oj-bench-") as tmp:
         work = Path(tmp)
         ssh = start_sshd(work / "sshd")
-        try:
-            stack = await harness.start_stack(
-                work, [Credential("bench", ssh.username, ssh.password)], users=max(FAN_COUNTS) - 1
-            )
-            try:
-                spy = Spy(Path(args.spy).resolve() if args.spy else None, stack.console.pid)
-                await measure(results, stack, ssh, args, spy)
-            except BaseException:
-                dump_logs(work)
-                raise
-            finally:
-                stop_stack(stack)
-        finally:
-            ssh.stop()
+        starting = harness.start_stack(
+            work, [Credential("bench", ssh.username, ssh.password)], users=max(FAN_COUNTS) - 1
+        )
+        async with running_stack(work, ssh, starting) as stack:
+            spy = Spy(Path(args.spy).resolve() if args.spy else None, stack.console.pid)
+            await measure(results, stack, ssh, args, spy)
     return results
 
 

@@ -22,19 +22,18 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks import harness
 from benchmarks.harness import (
     ROOT,
-    Credential,
     DirectTerm,
     Stack,
     Term,
-    create_item,
-    dump_logs,
-    echo_latency,
-    pct,
+    bulk_via_gateway,
+    echo_both,
+    echo_stats,
+    jump_to_prompt_ms,
     rss_kib,
-    stop_stack,
+    running_stack,
+    start_item_stack,
 )
 from tests.fixtures.sshd import SshServer, start_sshd
 
@@ -44,18 +43,8 @@ BULK_MARK = b"BULK-42-DONE"
 
 async def start_stack(work: Path, ssh: SshServer) -> Stack:
     """The gateway stack with an SSH Jump Item (``stack.item_id``) to ``ssh`` whose host key is already trusted."""
-    stack = await harness.start_stack(work, [Credential("bench", ssh.username, ssh.password)])
+    stack = await start_item_stack(work, ssh, "ssh")
     async with aiohttp.ClientSession() as http:
-        stack.item_id = await create_item(
-            http,
-            stack,
-            protocol="ssh",
-            hostname=ssh.host,
-            port=ssh.port,
-            username=ssh.username,
-            credential_ref="bench",
-            session_policy="start_new",
-        )
         # trust the host key once, so later Jumps go straight to the prompt
         sess = await Term.jump(http, stack)
         await sess.until_prompt(host_key="save")
@@ -68,17 +57,8 @@ async def run(quick: bool, only: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oj-bench-") as tmp:
         work = Path(tmp)
         ssh = start_sshd(work / "sshd")
-        try:
-            stack = await start_stack(work, ssh)
-            try:
-                await measure(results, stack, ssh, quick, only)
-            except BaseException:
-                dump_logs(work)
-                raise
-            finally:
-                stop_stack(stack)
-        finally:
-            ssh.stop()
+        async with running_stack(work, ssh, start_stack(work, ssh)) as stack:
+            await measure(results, stack, ssh, quick, only)
     return results
 
 
@@ -93,18 +73,7 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
             await echo(results, http, stack, ssh, keys)
             return
         # 1. Jump to first prompt (median of 10)
-        jump_ms, direct_ms = [], []
-        for _ in range(5 if quick else 10):
-            t0 = time.perf_counter()
-            d = await DirectTerm.open(ssh)
-            await d.until_prompt()
-            direct_ms.append((time.perf_counter() - t0) * 1000)
-            await d.close()
-            t0 = time.perf_counter()
-            term = await Term.jump(http, stack)
-            await term.until_prompt()
-            jump_ms.append((time.perf_counter() - t0) * 1000)
-            await term.close()
+        jump_ms, direct_ms = await jump_to_prompt_ms(http, stack, lambda: DirectTerm.open(ssh), 5 if quick else 10)
         results["jump_to_prompt_ms"] = {
             "gateway_p50": statistics.median(jump_ms),
             "direct_p50": statistics.median(direct_ms),
@@ -121,25 +90,17 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
         direct_bytes = await d.read_until(BULK_MARK)
         direct_s = time.perf_counter() - t0
         await d.close()
-        term = await Term.jump(http, stack)
-        await term.until_prompt()
-        c0, j0 = stack.cpu()
-        t0 = time.perf_counter()
-        await term.send((BULK_CMD + "\n").encode())
-        via_bytes = await term.read_until(BULK_MARK)
-        via_s = time.perf_counter() - t0
-        c1, j1 = stack.cpu()
-        await term.close()
+        gw = await bulk_via_gateway(http, stack, (BULK_CMD + "\n").encode(), BULK_MARK)
         results["bulk"] = {
             "direct_s": direct_s,
             "direct_bytes": direct_bytes,
-            "gateway_s": via_s,
-            "gateway_bytes": via_bytes,
-            "gateway_mb_s": via_bytes / via_s / 1e6,
+            "gateway_s": gw.seconds,
+            "gateway_bytes": gw.received,
+            "gateway_mb_s": gw.received / gw.seconds / 1e6,
             "direct_mb_s": direct_bytes / direct_s / 1e6,
-            "throughput_ratio": direct_s / via_s,
-            "console_cpu_s": c1 - c0,
-            "jumpoint_cpu_s": j1 - j0,
+            "throughput_ratio": direct_s / gw.seconds,
+            "console_cpu_s": gw.console_cpu_s,
+            "jumpoint_cpu_s": gw.jumpoint_cpu_s,
         }
 
         # 4. 20 sessions x 6 lines every 0.1 s for 20 s
@@ -188,23 +149,8 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
 
 async def echo(results: dict[str, Any], http: aiohttp.ClientSession, stack: Stack, ssh: SshServer, keys: int) -> None:
     """Keystroke echo latency into ``cat``, direct and through the gateway."""
-    d = await DirectTerm.open(ssh)
-    await d.until_prompt()
-    direct = await echo_latency(d, keys)
-    await d.close()
-    term = await Term.jump(http, stack)
-    await term.until_prompt()
-    via = await echo_latency(term, keys)
-    await term.close()
-    results["echo_ms"] = {
-        "direct_p50": pct(direct, 50),
-        "direct_p99": pct(direct, 99),
-        "gateway_p50": pct(via, 50),
-        "gateway_p99": pct(via, 99),
-        "added_p50": pct(via, 50) - pct(direct, 50),
-        "added_p99": pct(via, 99) - pct(direct, 99),
-        "keys": keys,
-    }
+    direct, via = await echo_both(http, stack, lambda: DirectTerm.open(ssh), keys)
+    results["echo_ms"] = {**echo_stats(direct, via), "keys": keys}
 
 
 async def burst(results: dict[str, Any], http: aiohttp.ClientSession, stack: Stack, many: int) -> None:

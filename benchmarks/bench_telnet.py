@@ -25,20 +25,18 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks import harness
 from benchmarks.harness import (
-    PROMPT_RE,
     ROOT,
-    Credential,
+    DirectClient,
     Stack,
-    Term,
-    create_item,
-    dump_logs,
-    echo_latency,
+    bulk_via_gateway,
+    echo_both,
+    echo_stats,
+    jump_to_prompt_ms,
     markdown_table,
     median,
-    pct,
-    stop_stack,
+    running_stack,
+    start_item_stack,
 )
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.errors import Cancelled
@@ -79,7 +77,7 @@ class _Password:
         return StoredCredential(name=ref, kind="password", password=Secret(self._server.password))
 
 
-class DirectTelnet:
+class DirectTelnet(DirectClient):
     """The same workloads straight to the Telnet server with the adapter's client (no console path)."""
 
     def __init__(self, conn: TelnetConnection) -> None:
@@ -108,55 +106,20 @@ class DirectTelnet:
         )
         return cls(await TelnetAdapter().connect(target, ctx))
 
-    async def _output(self) -> bytes:
-        while True:
-            event: TerminalOutput = await anext(self.events)
-            if isinstance(event, Output):
-                return event.data
-
-    async def until_prompt(self) -> None:
-        """Read until the shell prompt."""
-        while not PROMPT_RE.search(bytes(self.buf[-200:])):
-            self.buf += await self._output()
-
     async def send(self, data: bytes) -> None:
         """Send keystrokes."""
         await self.conn.send(Keys(data))
 
     async def recv_some(self) -> bytes:
         """The next output chunk."""
-        return await self._output()
-
-    async def read_until(self, mark: bytes) -> int:
-        """Read output until ``mark`` appears; the number of bytes read."""
-        total, tail = 0, b""
         while True:
-            chunk = await self._output()
-            total += len(chunk)
-            tail = (tail + chunk)[-64:]
-            if mark in tail:
-                return total
+            event: TerminalOutput = await anext(self.events)
+            if isinstance(event, Output):
+                return event.data
 
     async def close(self) -> None:
         """Close the connection."""
         await self.conn.close()
-
-
-async def start_stack(work: Path, server: TelnetServer) -> Stack:
-    """The gateway stack with a Telnet Jump Item (``stack.item_id``) logging in with a stored password."""
-    stack = await harness.start_stack(work, [Credential("bench", server.username, server.password)])
-    async with aiohttp.ClientSession() as http:
-        stack.item_id = await create_item(
-            http,
-            stack,
-            protocol="telnet",
-            hostname=server.host,
-            port=server.port,
-            username=server.username,
-            credential_ref="bench",
-            session_policy="start_new",
-        )
-    return stack
 
 
 async def run(quick: bool) -> dict[str, Any]:
@@ -164,17 +127,9 @@ async def run(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="oj-bench-telnet-") as tmp:
         work = Path(tmp)
         server = start_busybox_telnetd(work / "telnetd")
-        try:
-            stack = await start_stack(work, server)
-            try:
-                await measure(results, stack, server, quick)
-            except BaseException:
-                dump_logs(work)
-                raise
-            finally:
-                stop_stack(stack)
-        finally:
-            server.stop()
+        # the Telnet Jump Item logs in with a stored password
+        async with running_stack(work, server, start_item_stack(work, server, "telnet")) as stack:
+            await measure(results, stack, server, quick)
     return results
 
 
@@ -182,38 +137,12 @@ async def measure(results: dict[str, Any], stack: Stack, server: TelnetServer, q
     keys = 50 if quick else 200
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, ssl=False)) as http:
         # 1. Jump to first prompt (auto-login included)
-        jump_ms, direct_ms = [], []
-        for _ in range(3 if quick else 10):
-            t0 = time.perf_counter()
-            d = await DirectTelnet.open(server)
-            await d.until_prompt()
-            direct_ms.append((time.perf_counter() - t0) * 1000)
-            await d.close()
-            t0 = time.perf_counter()
-            term = await Term.jump(http, stack)
-            await term.until_prompt()
-            jump_ms.append((time.perf_counter() - t0) * 1000)
-            await term.close()
+        jump_ms, direct_ms = await jump_to_prompt_ms(http, stack, lambda: DirectTelnet.open(server), 3 if quick else 10)
         results["jump_to_prompt_ms"] = {"gateway_p50": median(jump_ms), "direct_p50": median(direct_ms)}
 
         # 2. keystroke echo latency into cat
-        d = await DirectTelnet.open(server)
-        await d.until_prompt()
-        direct = await echo_latency(d, keys)  # type: ignore[arg-type]  # same duck-typed interface
-        await d.close()
-        term = await Term.jump(http, stack)
-        await term.until_prompt()
-        via = await echo_latency(term, keys)
-        await term.close()
-        results["echo_ms"] = {
-            "keys": keys,
-            "direct_p50": pct(direct, 50),
-            "direct_p99": pct(direct, 99),
-            "gateway_p50": pct(via, 50),
-            "gateway_p99": pct(via, 99),
-            "added_p50": pct(via, 50) - pct(direct, 50),
-            "added_p99": pct(via, 99) - pct(direct, 99),
-        }
+        direct, via = await echo_both(http, stack, lambda: DirectTelnet.open(server), keys)
+        results["echo_ms"] = {"keys": keys, **echo_stats(direct, via)}
 
         # 3. bulk output
         d = await DirectTelnet.open(server)
@@ -223,26 +152,18 @@ async def measure(results: dict[str, Any], stack: Stack, server: TelnetServer, q
         direct_bytes = await d.read_until(BULK_MARK)
         direct_s, direct_cpu = time.perf_counter() - t0, time.process_time() - p0
         await d.close()
-        term = await Term.jump(http, stack)
-        await term.until_prompt()
-        c0, j0 = stack.cpu()
-        t0 = time.perf_counter()
-        await term.send((BULK_CMD + "\r").encode())
-        via_bytes = await term.read_until(BULK_MARK)
-        via_s = time.perf_counter() - t0
-        c1, j1 = stack.cpu()
-        await term.close()
+        gw = await bulk_via_gateway(http, stack, (BULK_CMD + "\r").encode(), BULK_MARK)
         results["bulk"] = {
             "direct_s": direct_s,
             "direct_bytes": direct_bytes,
             "direct_mb_s": direct_bytes / direct_s / 1e6,
             "direct_client_cpu_s": direct_cpu,
-            "gateway_s": via_s,
-            "gateway_bytes": via_bytes,
-            "gateway_mb_s": via_bytes / via_s / 1e6,
-            "throughput_ratio": direct_s / via_s,
-            "console_cpu_s": c1 - c0,
-            "jumpoint_cpu_s": j1 - j0,
+            "gateway_s": gw.seconds,
+            "gateway_bytes": gw.received,
+            "gateway_mb_s": gw.received / gw.seconds / 1e6,
+            "throughput_ratio": direct_s / gw.seconds,
+            "console_cpu_s": gw.console_cpu_s,
+            "jumpoint_cpu_s": gw.jumpoint_cpu_s,
         }
 
 

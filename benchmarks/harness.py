@@ -1,7 +1,7 @@
 """Shared benchmark infrastructure: a real console + Jumpoint stack, browser-like session sockets, /proc probes.
 
 Protocol-neutral: nothing here knows about SSH except :class:`DirectTerm` (the asyncssh floor that several
-benchmarks compare against). A benchmark script typically does::
+benchmarks compare against; other floors subclass :class:`DirectClient`). A benchmark script typically does::
 
     with tempfile.TemporaryDirectory() as tmp:
         stack = await start_stack(Path(tmp), [Credential("bench", "user", "password")])
@@ -16,7 +16,8 @@ benchmarks compare against). A benchmark script typically does::
 
 Public names (other benchmark scripts import them; keep them stable): ROOT, CLK, PROMPT_RE, cpu_seconds, cpu_split,
 rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
-create_item, Term, DirectTerm, echo_latency, markdown_table.
+create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, echo_stats, jump_to_prompt_ms, echo_both,
+GatewayBulk, bulk_via_gateway, start_item_stack, running_stack, markdown_table.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -413,17 +415,54 @@ class Term:
         await self.ws.close()
 
 
-# --- direct asyncssh: the floor ------------------------------------------------------------------
-class SshTarget(Protocol):
-    """Where a direct SSH login goes (tests.fixtures.sshd.SshServer fits)."""
+# --- direct clients: the floor -------------------------------------------------------------------
+class LoginServer(Protocol):
+    """A test server and its password login (tests.fixtures' SshServer and TelnetServer fit)."""
 
     host: str
     port: int
     username: str
     password: str
 
+    def stop(self) -> None:
+        """Stop the server."""
+        ...
 
-class DirectTerm:
+
+class DirectClient:
+    """A terminal straight to the target, without the gateway; a subclass reads output in :meth:`recv_some`."""
+
+    buf: bytearray
+
+    async def send(self, data: bytes) -> None:
+        """Send keystrokes."""
+        raise NotImplementedError
+
+    async def recv_some(self) -> bytes:
+        """The next output chunk."""
+        raise NotImplementedError
+
+    async def until_prompt(self) -> None:
+        """Read until the shell prompt."""
+        while not PROMPT_RE.search(bytes(self.buf[-200:])):
+            self.buf += await self.recv_some()
+
+    async def read_until(self, mark: bytes) -> int:
+        """Read output until ``mark`` appears; the number of bytes read."""
+        total, tail = 0, b""
+        while True:
+            chunk = await self.recv_some()
+            total += len(chunk)
+            tail = (tail + chunk)[-64:]
+            if mark in tail:
+                return total
+
+    async def close(self) -> None:
+        """Drop the connection."""
+        raise NotImplementedError
+
+
+class DirectTerm(DirectClient):
     """The same workloads straight to sshd with asyncssh."""
 
     def __init__(self, conn: asyncssh.SSHClientConnection, proc: Any) -> None:
@@ -431,7 +470,7 @@ class DirectTerm:
         self.buf = bytearray()
 
     @classmethod
-    async def open(cls, ssh: SshTarget) -> DirectTerm:
+    async def open(cls, ssh: LoginServer) -> DirectTerm:
         """Log in with the password and start a shell with a 120x40 xterm pty."""
         conn = await asyncssh.connect(
             ssh.host,
@@ -446,11 +485,6 @@ class DirectTerm:
         proc = await conn.create_process(term_type="xterm", term_size=(120, 40), encoding=None)
         return cls(conn, proc)
 
-    async def until_prompt(self) -> None:
-        """Read until the shell prompt."""
-        while not PROMPT_RE.search(bytes(self.buf[-200:])):
-            self.buf += await self.proc.stdout.read(65536)
-
     async def send(self, data: bytes) -> None:
         """Send keystrokes."""
         self.proc.stdin.write(data)
@@ -459,22 +493,12 @@ class DirectTerm:
         """The next output read."""
         return bytes(await self.proc.stdout.read(65536))
 
-    async def read_until(self, mark: bytes) -> int:
-        """Read output until ``mark`` appears; the number of bytes read."""
-        total, tail = 0, b""
-        while True:
-            chunk = await self.proc.stdout.read(65536)
-            total += len(chunk)
-            tail = (tail + chunk)[-64:]
-            if mark in tail:
-                return total
-
     async def close(self) -> None:
         """Drop the connection."""
         self.conn.close()
 
 
-async def echo_latency(term: Term | DirectTerm, keys: int) -> list[float]:
+async def echo_latency(term: Term | DirectClient, keys: int) -> list[float]:
     """Per-key echo round trips (ms) of ``keys`` single letters typed into ``cat``."""
     await term.send(b"stty -echoctl; cat\n")
     await asyncio.sleep(0.5)
@@ -494,3 +518,109 @@ async def echo_latency(term: Term | DirectTerm, keys: int) -> list[float]:
         samples.append((time.perf_counter() - t0) * 1000)
     await term.send(b"\x03")
     return samples
+
+
+def echo_stats(direct: Sequence[float], via: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of echo round trips direct and through the gateway, and what the gateway adds."""
+    return {
+        "direct_p50": pct(direct, 50),
+        "direct_p99": pct(direct, 99),
+        "gateway_p50": pct(via, 50),
+        "gateway_p99": pct(via, 99),
+        "added_p50": pct(via, 50) - pct(direct, 50),
+        "added_p99": pct(via, 99) - pct(direct, 99),
+    }
+
+
+async def jump_to_prompt_ms(
+    http: aiohttp.ClientSession, stack: Stack, open_direct: Callable[[], Awaitable[DirectClient]], rounds: int
+) -> tuple[list[float], list[float]]:
+    """Time (ms) to the first prompt, ``rounds`` times each, through the gateway and direct (alternating)."""
+    jump_ms: list[float] = []
+    direct_ms: list[float] = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        d = await open_direct()
+        await d.until_prompt()
+        direct_ms.append((time.perf_counter() - t0) * 1000)
+        await d.close()
+        t0 = time.perf_counter()
+        term = await Term.jump(http, stack)
+        await term.until_prompt()
+        jump_ms.append((time.perf_counter() - t0) * 1000)
+        await term.close()
+    return jump_ms, direct_ms
+
+
+async def echo_both(
+    http: aiohttp.ClientSession, stack: Stack, open_direct: Callable[[], Awaitable[DirectClient]], keys: int
+) -> tuple[list[float], list[float]]:
+    """Echo round trips (ms) of ``keys`` keys into ``cat``, direct and then through the gateway."""
+    d = await open_direct()
+    await d.until_prompt()
+    direct = await echo_latency(d, keys)
+    await d.close()
+    term = await Term.jump(http, stack)
+    await term.until_prompt()
+    via = await echo_latency(term, keys)
+    await term.close()
+    return direct, via
+
+
+@dataclass(frozen=True)
+class GatewayBulk:
+    """One bulk-output command through the gateway: bytes, wall time and the two processes' CPU."""
+
+    received: int
+    seconds: float
+    console_cpu_s: float
+    jumpoint_cpu_s: float
+
+
+async def bulk_via_gateway(http: aiohttp.ClientSession, stack: Stack, command: bytes, mark: bytes) -> GatewayBulk:
+    """Jump, wait for the prompt, run ``command`` and read until ``mark``; what it took."""
+    term = await Term.jump(http, stack)
+    await term.until_prompt()
+    c0, j0 = stack.cpu()
+    t0 = time.perf_counter()
+    await term.send(command)
+    got = await term.read_until(mark)
+    seconds = time.perf_counter() - t0
+    c1, j1 = stack.cpu()
+    await term.close()
+    return GatewayBulk(got, seconds, c1 - c0, j1 - j0)
+
+
+async def start_item_stack(work: Path, server: LoginServer, protocol: str) -> Stack:
+    """The gateway stack with a ``start_new`` Jump Item (``stack.item_id``) of ``protocol`` to ``server``, logging in
+    with the server's password stored as the credential ``bench``."""
+    stack = await start_stack(work, [Credential("bench", server.username, server.password)])
+    async with aiohttp.ClientSession() as http:
+        stack.item_id = await create_item(
+            http,
+            stack,
+            protocol=protocol,
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            credential_ref="bench",
+            session_policy="start_new",
+        )
+    return stack
+
+
+@asynccontextmanager
+async def running_stack(work: Path, server: LoginServer, starting: Awaitable[Stack]) -> AsyncIterator[Stack]:
+    """The stack ``starting`` gives, stopped after the block; on failure the logs of ``work`` are printed first.
+    ``server`` (already running) is stopped last, whatever happens."""
+    try:
+        stack = await starting
+        try:
+            yield stack
+        except BaseException:
+            dump_logs(work)
+            raise
+        finally:
+            stop_stack(stack)
+    finally:
+        server.stop()

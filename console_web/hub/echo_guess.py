@@ -8,10 +8,7 @@ until the next line break in the output. Adapters that know the real state (Teln
 
 from __future__ import annotations
 
-import re
-
-_PROMPT = re.compile(rb"(?i)(password|passphrase|passcode|\bpin\b|verification code|one-time code)[^\n]{0,80}:\s*$")
-TAIL = 256
+from jumpoint.core.password_prompt import PASSWORD_PROMPT, PROMPT_TAIL
 
 
 class EchoGuess:
@@ -27,8 +24,8 @@ class EchoGuess:
         """Account for output; return the new state when it changed, else None."""
         cut = data.rfind(b"\n")
         tail = data[cut + 1 :] if cut >= 0 else self._tail + data
-        self._tail = tail[-TAIL:]
-        echo = not _PROMPT.search(self._tail.rstrip(b"\r"))
+        self._tail = tail[-PROMPT_TAIL:]
+        echo = not PASSWORD_PROMPT.search(self._tail.rstrip(b"\r"))
         if echo != self.echo:
             self.echo = echo
             return echo

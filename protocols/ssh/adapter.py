@@ -25,9 +25,11 @@ import asyncssh
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.credentials import Credential
 from jumpoint.core.errors import BadRequest, InternalError, JumpError, NotFound, TargetProtocolError
+from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT
+from jumpoint.core.target_errors import timed_out
 from protocols.ssh.auth import LoginClient
-from protocols.ssh.connection import DEFAULT_BUFFER_LIMIT, ShellSession, SshConnection
-from protocols.ssh.errors import from_ssh_error, timed_out
+from protocols.ssh.connection import ShellSession, SshConnection
+from protocols.ssh.errors import from_ssh_error
 from protocols.ssh.hostkeys import PROBE_HOST_KEY_ALGS, pinned_algorithms, to_host_key, verify
 from protocols.ssh.net import Endpoint, open_socket, resolve
 

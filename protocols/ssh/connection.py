@@ -1,18 +1,18 @@
 """A logged-in SSH shell on a PTY as a core terminal :class:`~jumpoint.core.adapter.Connection`.
 
 Output path (hot): asyncssh hands each channel packet to :meth:`ShellSession.data_received`, which appends the
-bytes object to a deque (no copy) and wakes the reader. :meth:`SshConnection.events` takes what is buffered,
-joining packets into one ``Output`` of at most ``max_output_chunk`` bytes (one copy, only when more than one
-packet waits), and yields at once: a lone keystroke echo is never held back. When more than ``buffer_limit``
-bytes wait unread, the channel stops reading, so the SSH window closes and the server stops sending; it
-resumes when the reader has drained half of it. Memory per connection is therefore bounded.
+bytes object to the session's :class:`~jumpoint.core.output_buffer.OutputBuffer` (no copy) and wakes the reader.
+:meth:`SshConnection.events` takes what is buffered, joining packets into one ``Output`` of at most
+``max_output_chunk`` bytes (one copy, only when more than one packet waits), and yields at once: a lone keystroke
+echo is never held back. When more than ``buffer_limit`` bytes wait unread, the buffer stops the channel reading,
+so the SSH window closes and the server stops sending; it resumes when the reader has drained half of it. Memory
+per connection is therefore bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -20,23 +20,19 @@ import asyncssh
 
 from jumpoint.core.errors import BadRequest, TargetError
 from jumpoint.core.events import Keys, Notice, Output, Resize, TerminalInput, TerminalOutput
-from protocols.ssh.errors import closed, from_ssh_error
+from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
+from jumpoint.core.target_errors import closed
+from protocols.ssh.errors import from_ssh_error
 from protocols.ssh.sftp import SftpFiles
 
-DEFAULT_BUFFER_LIMIT = 256 * 1024
 CLOSE_WAIT = 5.0
 
 
 class ShellSession(asyncssh.SSHClientSession[bytes]):
-    """Receives the shell's output (stdout and stderr merged, as on a PTY) into a bounded buffer."""
+    """Receives the shell's output (stdout and stderr merged, as on a PTY) into a bounded :attr:`output` buffer."""
 
     def __init__(self, buffer_limit: int = DEFAULT_BUFFER_LIMIT) -> None:
-        self._limit = buffer_limit
-        self._resume_below = buffer_limit // 2
-        self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._paused = False
-        self._waiter: asyncio.Future[None] | None = None
+        self.output = OutputBuffer(buffer_limit)
         self._writable = asyncio.Event()
         self._writable.set()
         self.chan: asyncssh.SSHClientChannel[bytes] | None = None
@@ -47,15 +43,11 @@ class ShellSession(asyncssh.SSHClientSession[bytes]):
     def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:
         """Remember the channel (for flow control)."""
         self.chan = chan
+        self.output.source = chan
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
-        """Buffer one packet of output; stop the channel when the reader falls too far behind."""
-        self._chunks.append(data)
-        self._buffered += len(data)
-        if self._buffered >= self._limit and not self._paused and self.chan is not None:
-            self._paused = True
-            self.chan.pause_reading()
-        self._wake()
+        """Buffer one packet of output; the buffer stops the channel when the reader falls too far behind."""
+        self.output.append(data)
 
     def eof_received(self) -> bool:
         """The shell closed its output: let the channel close."""
@@ -66,7 +58,7 @@ class ShellSession(asyncssh.SSHClientSession[bytes]):
         self.done = True
         self.error = exc
         self._writable.set()
-        self._wake()
+        self.output.close()
 
     def pause_writing(self) -> None:
         """The server's window is full: hold further input."""
@@ -80,54 +72,11 @@ class ShellSession(asyncssh.SSHClientSession[bytes]):
     @property
     def buffered(self) -> int:
         """Output bytes received and not yet taken by the reader."""
-        return self._buffered
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Wait until output is buffered or the channel closed."""
-        if self._chunks or self.done:
-            return
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+        return self.output.buffered
 
     async def writable(self) -> None:
         """Wait until the channel accepts input."""
         await self._writable.wait()
-
-    def take(self, limit: int) -> bytes:
-        """Remove and return up to ``limit`` buffered bytes (b"" if none), whole packets where possible."""
-        chunks = self._chunks
-        if not chunks:
-            return b""
-        first = chunks.popleft()
-        if len(first) >= limit:
-            if len(first) > limit:
-                chunks.appendleft(first[limit:])
-                first = first[:limit]
-            out = first
-        else:
-            size = len(first)
-            if chunks and size + len(chunks[0]) <= limit:
-                parts = [first]
-                while chunks and size + len(chunks[0]) <= limit:
-                    nxt = chunks.popleft()
-                    parts.append(nxt)
-                    size += len(nxt)
-                out = b"".join(parts)
-            else:
-                out = first
-        self._buffered -= len(out)
-        if self._paused and self._buffered <= self._resume_below and self.chan is not None:
-            self._paused = False
-            self.chan.resume_reading()
-        return out
 
 
 class SshConnection:
@@ -182,16 +131,17 @@ class SshConnection:
         for notice in notices:
             yield notice
         session = self._session
+        output = session.output
         limit = self._max_chunk
         try:
             while True:
-                data = session.take(limit)
-                if data:
-                    yield Output(data)
+                item = output.take(limit)
+                if item is not None:
+                    yield Output(item) if isinstance(item, bytes) else item
                     continue
                 if session.done:
                     break
-                await session.wait()
+                await output.wait()
         finally:
             self._iterating = False
         if session.error is not None and not self._closed:

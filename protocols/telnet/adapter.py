@@ -20,13 +20,15 @@ from typing import Literal
 from jumpoint.core.adapter import AdapterContext, Target
 from jumpoint.core.errors import BadRequest, InternalError, JumpError
 from jumpoint.core.events import Notice
+from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT
+from jumpoint.core.target_errors import timed_out
 from protocols.telnet.autologin import DEFAULT_LOGIN_TIMEOUT, DEFAULT_SETTLE, AutoLogin
 from protocols.telnet.connection import TelnetConnection
 from protocols.telnet.echo import EchoTracker
-from protocols.telnet.errors import from_os_error, timed_out
+from protocols.telnet.errors import from_os_error
 from protocols.telnet.login import LoginPatterns
 from protocols.telnet.options import Negotiator
-from protocols.telnet.protocol import DEFAULT_BUFFER_LIMIT, TelnetProtocol
+from protocols.telnet.protocol import TelnetProtocol
 
 PLAIN_TEXT_NOTICE = (
     "Telnet is not encrypted: everything typed and shown in this session, the login included, crosses the network "

@@ -30,8 +30,9 @@ from jumpoint.core.credentials import Credential
 from jumpoint.core.errors import BadRequest, NotFound, TargetTimeout
 from jumpoint.core.events import Notice
 from jumpoint.core.secret import Secret
+from jumpoint.core.target_errors import closed
 from protocols.telnet.codec import encode_data
-from protocols.telnet.errors import PATTERN_HINT, auth_failed, closed
+from protocols.telnet.errors import PATTERN_HINT, auth_failed
 from protocols.telnet.login import LoginPatterns, LoginWatcher, Signal, Stage
 from protocols.telnet.protocol import TelnetProtocol
 
@@ -165,7 +166,7 @@ class AutoLogin:
         }[stage]
         text = f"auto-login stopped: {what} within {self._timeout:g} s; the terminal is yours"
         self._ctx.log.warning("telnet auto-login to %s: %s", self._where, text)
-        self._proto.push(Notice(kind="info", text=text))
+        self._proto.output.push(Notice(kind="info", text=text))
         return Outcome.HANDED_OVER
 
     async def _woken(self, seconds: float) -> bool:
@@ -218,7 +219,7 @@ class AutoLogin:
                     hint="attach a password credential to the Jump Item",
                 )
             _check_line(credential.password, f"the password of credential '{credential.name}'")
-            self._proto.push(Notice(kind="credential_injected", text=f"credential '{credential.name}' injected"))
+            self._proto.output.push(Notice(kind="credential_injected", text=f"credential '{credential.name}' injected"))
             self._ctx.log.info("credential '%s' injected for %s on %s", credential.name, self.username, self._where)
             return credential.password
         host = self._target.hostname

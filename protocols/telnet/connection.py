@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from jumpoint.core.errors import BadRequest
 from jumpoint.core.events import Keys, Output, Resize, TerminalInput, TerminalOutput
+from jumpoint.core.target_errors import closed
 from protocols.telnet.codec import encode_data
-from protocols.telnet.errors import closed, from_os_error
+from protocols.telnet.errors import from_os_error
 from protocols.telnet.protocol import TelnetProtocol
 
 CLOSE_WAIT = 2.0
@@ -105,8 +106,9 @@ class _Events:
     async def __anext__(self) -> TerminalOutput:
         conn = self._conn
         proto = conn._proto
+        output = proto.output
         while not self._done:
-            item = proto.take(conn._max_chunk)
+            item = output.take(conn._max_chunk)
             if item is not None:
                 return Output(item) if isinstance(item, bytes) else item
             if proto.done:
@@ -118,5 +120,5 @@ class _Events:
                         raise from_os_error(conn._where, error) from error
                     raise closed(conn._where, type(error).__name__) from error
                 break
-            await proto.wait()
+            await output.wait()
         raise StopAsyncIteration

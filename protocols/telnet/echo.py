@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import re
 
+from jumpoint.core.password_prompt import PASSWORD_PROMPT, PROMPT_TAIL
 from protocols.telnet.text import plain_bytes
-
-_PROMPT = re.compile(rb"(?i)(password|passphrase|passcode|\bpin\b|verification code|one-time code)[^\n]{0,80}:\s*$")
-TAIL = 256
 
 
 class EchoTracker:
@@ -38,14 +36,14 @@ class EchoTracker:
         """Account for terminal output."""
         cut = data.rfind(b"\n")
         tail = data[cut + 1 :] if cut >= 0 else self._tail + data
-        if len(tail) > TAIL:
-            tail = tail[-TAIL:]
+        if len(tail) > PROMPT_TAIL:
+            tail = tail[-PROMPT_TAIL:]
         self._tail = tail
         if not tail:
             self._prompt_showing = False
         else:
             shown = plain_bytes(tail).rstrip(b"\r")
-            self._prompt_showing = bool(_PROMPT.search(shown)) or (
+            self._prompt_showing = bool(PASSWORD_PROMPT.search(shown)) or (
                 self._prompt is not None and self._prompt.search(shown.decode("utf-8", "replace")) is not None
             )
         return self._update()

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Protocol
 
 from jumpoint.core.events import EchoChanged, TerminalOutput
+from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
 from protocols.telnet import codec
 from protocols.telnet.codec import ECHO, Decoder
 from protocols.telnet.echo import EchoTracker
 from protocols.telnet.options import Negotiator
 
-DEFAULT_BUFFER_LIMIT = 256 * 1024
 CONTROL_WRITE_LIMIT = 256 * 1024
 NOP = bytes((codec.IAC, codec.NOP))
-
-Item = bytes | TerminalOutput
 
 
 class OutputObserver(Protocol):
@@ -61,14 +58,9 @@ class TelnetProtocol(asyncio.Protocol):
         self._decoder = Decoder(negotiator, self._on_data)
         self._echo = echo
         self._log = log
-        self._limit = buffer_limit
-        self._resume_below = buffer_limit // 2
         self._keepalive = keepalive
         self._keepalive_handle: asyncio.TimerHandle | None = None
-        self._items: deque[Item] = deque(initial)
-        self._buffered = 0
-        self._paused = False
-        self._waiter: asyncio.Future[None] | None = None
+        self.output = OutputBuffer(buffer_limit, initial)
         self._writable = asyncio.Event()
         self._writable.set()
         self._dropped_control = False
@@ -83,6 +75,7 @@ class TelnetProtocol(asyncio.Protocol):
         """Send our opening requests and start the keep-alive."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.output.source = transport
         self.negotiator.start()
         self._flush_negotiation()
         if self._keepalive > 0:
@@ -106,7 +99,7 @@ class TelnetProtocol(asyncio.Protocol):
             self._keepalive_handle.cancel()
         self._writable.set()
         self._lost.set()
-        self._wake()
+        self.output.close()
         observer = self.observer
         if observer is not None:
             observer.on_lost()
@@ -125,21 +118,16 @@ class TelnetProtocol(asyncio.Protocol):
         if observer is not None:
             observer.on_output(data)
         changed = self._echo.output(data)
-        self._items.append(data)
+        self.output.append(data)
         if changed is not None:
-            self._items.append(EchoChanged(changed))
-        self._buffered += len(data)
-        if self._buffered >= self._limit and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        self._wake()
+            self.output.push(EchoChanged(changed))
 
     def _option_changed(self, side: str, option: int, enabled: bool) -> None:
         self._log.debug("telnet option %s %s %s", side, codec.name(option), "on" if enabled else "off")
         if side == "him" and option == ECHO:
             changed = self._echo.server_echo(enabled)
             if changed is not None:
-                self.push(EchoChanged(changed))
+                self.output.push(EchoChanged(changed))
 
     # --- writing ----------------------------------------------------------------------------------
     def _flush_negotiation(self) -> None:
@@ -176,61 +164,7 @@ class TelnetProtocol(asyncio.Protocol):
             self.transport.write(data)
 
     # --- the reader's side ------------------------------------------------------------------------
-    def push(self, event: TerminalOutput) -> None:
-        """Queue an event after the output received so far."""
-        self._items.append(event)
-        self._wake()
-
     @property
     def buffered(self) -> int:
         """Output bytes received and not yet taken by the reader."""
-        return self._buffered
-
-    def _wake(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Wait until something is queued or the connection ended."""
-        if self._items or self.done:
-            return
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    def take(self, limit: int) -> bytes | TerminalOutput | None:
-        """The next event, or up to ``limit`` queued output bytes (whole chunks where possible); None if empty."""
-        items = self._items
-        if not items:
-            return None
-        first = items.popleft()
-        if not isinstance(first, bytes):
-            return first
-        if len(first) >= limit:
-            if len(first) > limit:
-                items.appendleft(first[limit:])
-                first = first[:limit]
-            out = first
-        else:
-            size = len(first)
-            nxt = items[0] if items else None
-            if isinstance(nxt, bytes) and size + len(nxt) <= limit:
-                parts = [first]
-                while items:
-                    nxt = items[0]
-                    if not isinstance(nxt, bytes) or size + len(nxt) > limit:
-                        break
-                    items.popleft()
-                    parts.append(nxt)
-                    size += len(nxt)
-                out = b"".join(parts)
-            else:
-                out = first
-        self._buffered -= len(out)
-        if self._paused and self._buffered <= self._resume_below and self.transport is not None:
-            self._paused = False
-            self.transport.resume_reading()
-        return out
+        return self.output.buffered

@@ -1,7 +1,7 @@
 """The Telnet adapter against real servers on 127.0.0.1: busybox telnetd and GNU inetutils telnetd.
 
 Everything is real (the servers, login(1) and PAM, the encrypted credential store) except the human: a scripted
-prompter (the SSH adapter tests' ``ScriptedRep``) stands in for the rep answering the browser's dialogs.
+prompter (``ScriptedRep`` of ``tests/integration/adapters.py``) stands in for the rep answering the browser's dialogs.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from jumpoint.core.errors import BadRequest, Cancelled, TargetAuthFailed, Target
 from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
 from jumpoint.core.secret import Secret
 from protocols.telnet import TelnetAdapter, TelnetConnection
+from tests.fixtures.servers import free_port
 from tests.fixtures.telnetd import TelnetServer
-from tests.integration.test_ssh_adapter import WAIT, ScriptedRep, Shell, make_ctx, typing
+from tests.integration.adapters import WAIT, ScriptedRep, Shell, adapter_target, make_ctx, typing
 
 SERVERS = ["busybox_telnetd", "inetutils_telnetd"]
 
@@ -35,13 +35,9 @@ def server(request: pytest.FixtureRequest) -> TelnetServer:
 
 
 class TelnetShell(Shell):
-    """The SSH tests' shell helper, typing Enter the way xterm.js does: a lone CR."""
+    """The shared shell helper, typing Enter the way xterm.js does: a lone CR."""
 
-    async def run(self, command: str) -> str:
-        start = len(self.output)
-        await self.conn.send(Keys(f"echo '<'BEGIN'>'; {command}; echo '<'END'>'\r".encode()))
-        text = (await self.wait_for(b"<END>", start)).decode(errors="replace")
-        return text.split("<BEGIN>", 1)[1].split("<END>", 1)[0].strip("\r\n")
+    enter = "\r"
 
     @property
     def echo_changes(self) -> list[bool]:
@@ -49,32 +45,18 @@ class TelnetShell(Shell):
 
 
 def target_for(server: TelnetServer, **overrides: object) -> Target:
-    fields: dict[str, object] = {
-        "protocol": "telnet",
-        "hostname": server.host,
-        "port": server.port,
-        "username": server.username,
-        "connect_timeout": 10.0,
-    }
-    fields.update(overrides)
-    return Target.model_validate(fields)
+    return adapter_target("telnet", server, **overrides)
 
 
 async def open_shell(
     server: TelnetServer, ctx: AdapterContext, adapter: TelnetAdapter | None = None, **target: object
 ) -> TelnetShell:
     conn = await (adapter or TelnetAdapter()).connect(target_for(server, **target), ctx)
-    return TelnetShell(conn)  # type: ignore[arg-type]
+    return TelnetShell(conn)
 
 
 def store_password(tmp_path: Path, server: TelnetServer, name: str = "lab-login", username: str | None = None) -> None:
     LocalCredentialStore(tmp_path / "state").add(name, "password", username, password=Secret(server.password))
-
-
-def refused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- logging in ----------------------------------------------------------------------------------
@@ -293,7 +275,7 @@ async def test_an_item_of_another_protocol_is_refused(tmp_path: Path) -> None:
 
 # --- reaching the target -------------------------------------------------------------------------
 async def test_a_refused_port_is_reported_unreachable_naming_host_and_port(tmp_path: Path) -> None:
-    port = refused_port()
+    port = free_port()  # nothing listens there
     target = Target(protocol="telnet", hostname="127.0.0.1", port=port)
     with pytest.raises(TargetUnreachable, match=f"127.0.0.1:{port}.*refused") as caught:
         await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))

@@ -69,7 +69,7 @@ def make(limit: int = 4096, keepalive: float = 0.0) -> tuple[TelnetProtocol, Fak
 
 def drain(proto: TelnetProtocol, limit: int = 1 << 20) -> list[object]:
     out: list[object] = []
-    while (item := proto.take(limit)) is not None:
+    while (item := proto.output.take(limit)) is not None:
         out.append(item)
     return out
 
@@ -86,10 +86,10 @@ async def test_reading_pauses_past_the_buffer_limit_and_resumes_when_half_draine
         proto.data_received(b"x" * 1000)
     assert not transport.reading
     assert proto.buffered == 5000
-    assert proto.take(1500) == b"x" * 1000
+    assert proto.output.take(1500) == b"x" * 1000
     assert not transport.reading  # 4000 still waiting: above half the limit
-    proto.take(1500)
-    proto.take(1500)
+    proto.output.take(1500)
+    proto.output.take(1500)
     assert transport.reading
     assert transport.pauses == 1
 
@@ -100,9 +100,9 @@ async def test_output_is_joined_up_to_the_limit_and_split_beyond_it() -> None:
     proto.data_received(b"a" * 10)
     proto.data_received(b"b" * 10)
     proto.data_received(b"c" * 30)
-    assert proto.take(25) == b"a" * 10 + b"b" * 10
-    assert proto.take(25) == b"c" * 25
-    assert proto.take(25) == b"c" * 5
+    assert proto.output.take(25) == b"a" * 10 + b"b" * 10
+    assert proto.output.take(25) == b"c" * 25
+    assert proto.output.take(25) == b"c" * 5
     assert proto.buffered == 0
 
 

@@ -1,0 +1,132 @@
+"""A bounded buffer of a connection's terminal output, between the protocol's callbacks and the reader.
+
+Adapters append each received chunk (no copy) and may queue events (an echo change, a notice) among the output,
+where they keep their place. The reader :meth:`OutputBuffer.take` s the next event or up to a limit of output
+bytes, joining whole chunks (one copy, only when more than one chunk waits) and splitting only a chunk larger
+than the limit. When ``limit`` output bytes or more wait unread, the buffer asks its :class:`ReadingSource` to
+stop reading (so the TCP or SSH window closes and the server stops sending); once the reader has drained it to
+half the limit, reading resumes. Memory per connection is therefore bounded.
+
+Protocol-neutral: the source is anything with ``pause_reading()`` and ``resume_reading()`` (an asyncio transport,
+an asyncssh channel), so this module depends on neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+from typing import Protocol
+
+from jumpoint.core.events import TerminalOutput
+
+DEFAULT_BUFFER_LIMIT = 256 * 1024
+
+Item = bytes | TerminalOutput
+
+
+class ReadingSource(Protocol):
+    """Where the output comes from: told to stop and resume reading."""
+
+    def pause_reading(self) -> None:
+        """Stop receiving until :meth:`resume_reading`."""
+        ...
+
+    def resume_reading(self) -> None:
+        """Receive again."""
+        ...
+
+
+class OutputBuffer:
+    """Output chunks and events in arrival order; bounded by pausing the source past ``limit`` unread bytes.
+
+    Set :attr:`source` once the connection is made; until then the buffer never pauses. Call :meth:`close` when
+    the connection has ended, so a waiting reader wakes and finds it ended.
+    """
+
+    __slots__ = ("_buffered", "_closed", "_items", "_limit", "_paused", "_resume_below", "_waiter", "source")
+
+    def __init__(self, limit: int = DEFAULT_BUFFER_LIMIT, initial: Iterable[TerminalOutput] = ()) -> None:
+        self._limit = limit
+        self._resume_below = limit // 2
+        self._items: deque[Item] = deque(initial)
+        self._buffered = 0
+        self._paused = False
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.source: ReadingSource | None = None
+
+    # --- the protocol's side ------------------------------------------------------------------------
+    def append(self, data: bytes) -> None:
+        """Queue received output; stop the source when the reader falls too far behind."""
+        self._items.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._limit and not self._paused and self.source is not None:
+            self._paused = True
+            self.source.pause_reading()
+        self._wake()
+
+    def push(self, event: TerminalOutput) -> None:
+        """Queue an event after the output received so far."""
+        self._items.append(event)
+        self._wake()
+
+    def close(self) -> None:
+        """The connection ended: wake the reader (what is queued can still be taken)."""
+        self._closed = True
+        self._wake()
+
+    # --- the reader's side --------------------------------------------------------------------------
+    @property
+    def buffered(self) -> int:
+        """Output bytes received and not yet taken by the reader."""
+        return self._buffered
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Wait until something is queued or the buffer is closed."""
+        if self._items or self._closed:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    def take(self, limit: int) -> bytes | TerminalOutput | None:
+        """The next event, or up to ``limit`` queued output bytes (whole chunks where possible); None if empty."""
+        items = self._items
+        if not items:
+            return None
+        first = items.popleft()
+        if not isinstance(first, bytes):
+            return first
+        if len(first) >= limit:
+            if len(first) > limit:
+                items.appendleft(first[limit:])
+                first = first[:limit]
+            out = first
+        else:
+            size = len(first)
+            nxt = items[0] if items else None
+            if isinstance(nxt, bytes) and size + len(nxt) <= limit:
+                parts = [first]
+                while items:
+                    nxt = items[0]
+                    if not isinstance(nxt, bytes) or size + len(nxt) > limit:
+                        break
+                    items.popleft()
+                    parts.append(nxt)
+                    size += len(nxt)
+                out = b"".join(parts)
+            else:
+                out = first
+        self._buffered -= len(out)
+        if self._paused and self._buffered <= self._resume_below and self.source is not None:
+            self._paused = False
+            self.source.resume_reading()
+        return out

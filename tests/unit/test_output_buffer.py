@@ -1,0 +1,71 @@
+"""The protocol-neutral output buffer both adapters use: bounded by pausing its source, events in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+from jumpoint.core.events import EchoChanged, Notice
+from jumpoint.core.output_buffer import OutputBuffer
+
+
+class Source:
+    def __init__(self) -> None:
+        self.reading = True
+        self.pauses = 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+
+def test_the_source_pauses_at_the_limit_and_resumes_at_half() -> None:
+    buf = OutputBuffer(4096)
+    buf.source = source = Source()
+    for _ in range(5):
+        buf.append(b"x" * 1000)
+    assert not source.reading
+    assert buf.buffered == 5000
+    assert buf.take(1500) == b"x" * 1000
+    assert not source.reading
+    buf.take(1500)
+    buf.take(1500)
+    assert source.reading
+    assert source.pauses == 1
+
+
+def test_without_a_source_nothing_pauses() -> None:
+    buf = OutputBuffer(10)
+    buf.append(b"x" * 100)
+    assert buf.take(1000) == b"x" * 100
+    assert buf.take(1000) is None
+
+
+def test_chunks_are_joined_whole_and_split_only_past_the_limit_and_events_keep_their_place() -> None:
+    buf = OutputBuffer(1 << 20, initial=(Notice("info", "first"),))
+    buf.append(b"a" * 10)
+    buf.append(b"b" * 10)
+    buf.push(EchoChanged(False))
+    buf.append(b"c" * 30)
+    got = []
+    while (item := buf.take(25)) is not None:
+        got.append(item)
+    assert got == [Notice("info", "first"), b"a" * 10 + b"b" * 10, EchoChanged(False), b"c" * 25, b"c" * 5]
+    assert buf.buffered == 0
+
+
+async def test_a_waiting_reader_wakes_on_output_and_on_close() -> None:
+    buf = OutputBuffer()
+    waiting = asyncio.create_task(buf.wait())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    buf.append(b"hi")
+    await asyncio.wait_for(waiting, 1)
+    assert buf.take(10) == b"hi"
+    waiting = asyncio.create_task(buf.wait())
+    await asyncio.sleep(0)
+    buf.close()
+    await asyncio.wait_for(waiting, 1)
+    await asyncio.wait_for(buf.wait(), 1)  # closed: returns at once
