@@ -23,6 +23,7 @@ from console_web.api import (  # noqa: F401
     groups,
     history,
     history_files,
+    item_credentials,
     items,
     jumpoints,
     recording_search,

@@ -24,6 +24,7 @@ def _out(group: JumpGroup, members: list[MemberOut] | None = None) -> GroupOut:
         name=group.name,
         personal=group.personal_owner_id is not None,
         recording=group.recording,
+        credential_scopes=list(group.credential_scopes or []),
         owner_user_id=group.personal_owner_id,
         members=members,
     )
@@ -36,7 +37,7 @@ async def _members(session: AsyncSession, group_id: int) -> list[MemberOut]:
         .where(JumpGroupMember.group_id == group_id)
         .order_by(User.username)
     )
-    return [MemberOut(user_id=uid, username=name) for uid, name in rows.tuples()]
+    return [MemberOut(user_id=uid, username=name) for uid, name in rows]
 
 
 def _may_manage(principal: Principal, group: JumpGroup) -> None:
@@ -88,7 +89,13 @@ async def create_group(request: web.Request) -> web.StreamResponse:
         )
         if taken is not None:
             raise Conflict(f"a shared Jump Group named {body.name!r} already exists")
-        group = JumpGroup(name=body.name, personal_owner_id=None, recording=body.recording, created_at=utcnow())
+        group = JumpGroup(
+            name=body.name,
+            personal_owner_id=None,
+            recording=body.recording,
+            credential_scopes=body.credential_scopes,
+            created_at=utcnow(),
+        )
         session.add(group)
         await session.flush()
         add_audit(
@@ -139,11 +146,15 @@ async def update_group(request: web.Request) -> web.StreamResponse:
     async with db_of(request).session() as session:
         group = await get_group(session, principal, group_id)
         _may_manage(principal, group)
-        changed: dict[str, str] = {}
+        changed: dict[str, str | list[str]] = {}
         if body.recording is not None and body.recording != group.recording:
             if not principal.is_admin:
                 raise Forbidden("only an administrator may change a Jump Group's recording policy")
             group.recording = changed["recording"] = body.recording
+        if body.credential_scopes is not None and body.credential_scopes != group.credential_scopes:
+            if not principal.is_admin:
+                raise Forbidden("only an administrator may change a Jump Group's credential scopes")
+            group.credential_scopes = changed["credential_scopes"] = list(body.credential_scopes)
         if body.name is not None and body.name != group.name:
             group.name = changed["name"] = body.name
         add_audit(

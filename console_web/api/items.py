@@ -13,6 +13,7 @@ from console_web.api.access import get_group, get_item, personal_group, visible_
 from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
 from console_web.api.context import client_ip, db_of, principal_of
 from console_web.api.hubapi import hub_of
+from console_web.api.item_credentials import check_credential_fields, credential_for_jump, target_approval
 from console_web.api.routing import endpoint
 from console_web.api.schemas import (
     DEFAULT_PORTS,
@@ -113,6 +114,7 @@ async def create_item(request: web.Request) -> web.StreamResponse:
     """Create an item in a group the caller can use (default: their personal group)."""
     principal = principal_of(request)
     body = await read_body(request, JumpItemCreate)
+    check_credential_fields(principal, body)
     host, port = _host_and_port(body)
     assert host is not None
     async with db_of(request).session() as session:
@@ -136,6 +138,8 @@ async def create_item(request: web.Request) -> web.StreamResponse:
             tag=body.tag,
             comments=body.comments,
             credential_ref=body.credential_ref,
+            credential_scopes=body.credential_scopes,
+            target_by_admin=principal.is_admin,
             session_policy=body.session_policy,
             record_session=body.record_session,
             record_input=body.record_input,
@@ -189,6 +193,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     item_id = path_int(request, "id")
     body = await read_body(request, JumpItemUpdate)
+    check_credential_fields(principal, body)
     given = body.model_fields_set
     for field in given & NOT_NULLABLE:
         if getattr(body, field) is None:
@@ -207,6 +212,10 @@ async def update_item(request: web.Request) -> web.StreamResponse:
             await _check_jumpoint(session, changes["jumpoint_id"])
         for field, value in changes.items():
             setattr(item, field, value)
+        approved = target_approval(principal, changes, item.target_by_admin)
+        if approved != item.target_by_admin:
+            item.target_by_admin = approved
+            changes["target_by_admin"] = approved
         item.updated_at = utcnow()
         add_audit(
             session,
@@ -257,6 +266,7 @@ async def jump(request: web.Request) -> web.StreamResponse:
         item = await get_item(session, principal, item_id)
         group = await session.get(JumpGroup, item.group_id)
         record_session = recording_decision(group.recording if group is not None else "per_item", item.record_session)
+        credential_ref = credential_for_jump(item, group, body.credential)
         request_ = JumpRequest(
             item_id=item.id,
             item_name=item.name,
@@ -269,7 +279,7 @@ async def jump(request: web.Request) -> web.StreamResponse:
                     "username": item.username,
                     "terminal_type": item.terminal_type,
                     "keepalive_seconds": item.keepalive_seconds,
-                    "credential_ref": item.credential_ref,
+                    "credential_ref": credential_ref,
                     "cols": body.cols,
                     "rows": body.rows,
                     "login_prompt": item.login_prompt,
@@ -289,7 +299,12 @@ async def jump(request: web.Request) -> web.StreamResponse:
             actor_user_id=principal.user_id,
             source_address=client_ip(request),
             session_id=info.session_id,
-            detail={"item_id": item_id, "name": request_.item_name, "jumpoint_id": request_.jumpoint_id},
+            detail={
+                "item_id": item_id,
+                "name": request_.item_name,
+                "jumpoint_id": request_.jumpoint_id,
+                "credential": None if info.joined else credential_ref,
+            },
         )
     log.info("user %s jumped to item %d (session %s)", principal.username, item_id, info.session_id)
     return json_model(

@@ -10,11 +10,12 @@ import posixpath
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from console_web.db.models import (
     COMMENTS_MAX,
     CREDENTIAL_REF_MAX,
+    CREDENTIAL_SCOPES_MAX,
     FILE_ROOT_MAX,
     FILE_ROOTS_MAX,
     HOSTNAME_MAX,
@@ -25,6 +26,8 @@ from console_web.db.models import (
 )
 from console_web.db.repo import PASSWORD_MAX, PASSWORD_MIN
 from jumpoint.core.adapter import check_prompt_pattern
+from jumpoint.core.credentials import LIST_LIMIT, CredentialKind, check_ref
+from jumpoint.core.errors import BadRequest
 
 SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet")
 DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "telnet": 23, "vnc": 5900, "rdp": 3389}
@@ -36,7 +39,44 @@ Username = Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PA
 Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
 Comments = Annotated[str, Field(max_length=COMMENTS_MAX)]
 Tag = Annotated[str, Field(max_length=TAG_MAX)]
-CredentialRef = Annotated[str, Field(min_length=1, max_length=CREDENTIAL_REF_MAX)]
+
+
+def _credential_ref(value: str) -> str:
+    try:
+        return check_ref(value)
+    except BadRequest as exc:
+        raise ValueError(exc.message) from None
+
+
+def _credential_scope(value: str) -> str:
+    try:
+        return check_ref(value, what="credential scope", scope=True)
+    except BadRequest as exc:
+        raise ValueError(exc.message) from None
+
+
+CredentialRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=CREDENTIAL_REF_MAX,
+        description="a credential in a store of the Jumpoint: store:path (vault:secret/linux/web01, local:db-admin)",
+    ),
+    AfterValidator(_credential_ref),
+]
+CredentialScope = Annotated[
+    str,
+    Field(min_length=1, max_length=CREDENTIAL_REF_MAX),
+    AfterValidator(_credential_scope),
+]
+CredentialScopes = Annotated[
+    list[CredentialScope],
+    Field(
+        max_length=CREDENTIAL_SCOPES_MAX,
+        description="credentials reps may pick at Jump time: references, folders ending in '/', or store:* "
+        "(administrators only)",
+    ),
+]
 Port = Annotated[int, Field(ge=1, le=65535)]
 ItemUsername = Annotated[str, Field(max_length=128)]
 Keepalive = Annotated[int, Field(ge=0, le=3600)]
@@ -212,13 +252,15 @@ class GroupCreate(Body):
     recording: RecordingPolicy = Field(
         default="per_item", description="per_item: each Jump Item decides; always / never: override the items"
     )
+    credential_scopes: CredentialScopes = []
 
 
 class GroupUpdate(Body):
-    """Rename a Jump Group or change its recording policy; absent fields stay."""
+    """Rename a Jump Group, change its recording policy or its credential scopes; absent fields stay."""
 
     name: Name | None = None
     recording: RecordingPolicy | None = None
+    credential_scopes: CredentialScopes | None = None
 
 
 class MemberOut(Out):
@@ -235,6 +277,7 @@ class GroupOut(Out):
     name: str
     personal: bool
     recording: str
+    credential_scopes: list[str] = []
     owner_user_id: int | None = None
     members: list[MemberOut] | None = None
 
@@ -434,8 +477,9 @@ class JumpItemCreate(_ItemFields):
     tag: Tag = ""
     comments: Comments = ""
     credential_ref: CredentialRef | None = Field(
-        default=None, description="name of a credential in the Jumpoint's local credential store"
+        default=None, description="inject this credential without asking (administrators only)"
     )
+    credential_scopes: CredentialScopes = []
     session_policy: SessionPolicy = Field(
         default="join_existing",
         description="join_existing: a second rep who jumps joins the running session; start_new: a new session",
@@ -462,6 +506,7 @@ class JumpItemUpdate(_ItemFields):
     tag: Tag | None = None
     comments: Comments | None = None
     credential_ref: CredentialRef | None = None
+    credential_scopes: CredentialScopes | None = None
     session_policy: SessionPolicy | None = None
     record_session: bool | None = None
     record_input: bool | None = None
@@ -486,6 +531,8 @@ class JumpItemOut(Out):
     tag: str
     comments: str
     credential_ref: str | None = None
+    credential_scopes: list[str] = []
+    target_by_admin: bool = Field(description="an administrator set the target: only then are credentials injected")
     session_policy: str
     record_session: bool
     record_input: bool
@@ -512,10 +559,37 @@ class JumpItemQuery(Body):
 
 
 class JumpIn(Body):
-    """The terminal size of the panel that will show the session."""
+    """The terminal size of the panel that will show the session, and the credential the rep chose."""
 
     cols: Annotated[int, Field(ge=1, le=1000)] = 80
     rows: Annotated[int, Field(ge=1, le=500)] = 24
+    credential: CredentialRef | None = Field(
+        default=None, description="inject this credential (one the item's credential list offers)"
+    )
+
+
+class CredentialChoiceOut(Out):
+    """A credential a rep may inject: its reference and, when the store knows it, its kind. Never a secret."""
+
+    ref: str
+    kind: CredentialKind | None = None
+
+
+class CredentialStoreProblem(Out):
+    """A credential store that could not answer the listing."""
+
+    store: str
+    code: str
+    message: str
+
+
+class CredentialChoices(Out):
+    """What the Jump dialog offers: the item's own credential (injected without asking) or a list to pick from."""
+
+    fixed: str | None = Field(description="the item injects this credential without asking")
+    credentials: list[CredentialChoiceOut]
+    truncated: bool = Field(description=f"more matched than the {LIST_LIMIT} returned: narrow the search")
+    problems: list[CredentialStoreProblem] = []
 
 
 class ParticipantOut(Out):

@@ -35,7 +35,8 @@ USERNAME_PATTERN = r"^[a-z0-9._-]{1,64}$"
 NAME_MAX = 128
 TAG_MAX = 64
 COMMENTS_MAX = 1024
-CREDENTIAL_REF_MAX = 256
+CREDENTIAL_REF_MAX = 512
+CREDENTIAL_SCOPES_MAX = 32
 HOSTNAME_MAX = 253
 PROTOCOLS_PLANNED = ("ssh", "telnet", "vnc", "rdp")
 FILE_ROOTS_MAX = 16
@@ -108,6 +109,8 @@ class JumpGroup(Base):
     )
     # "per_item": each Jump Item's record_session decides; "always" / "never" override it for the whole group.
     recording: Mapped[str] = mapped_column(String(16), default="per_item")
+    # Credential references or folders (``vault:secret/linux/``) the group's items may inject (admin-set).
+    credential_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -167,6 +170,10 @@ class JumpItem(Base):
     tag: Mapped[str] = mapped_column(String(TAG_MAX), default="")
     comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
     credential_ref: Mapped[str | None] = mapped_column(String(CREDENTIAL_REF_MAX), nullable=True)
+    credential_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Whether an administrator set the target (host, port, protocol, Jumpoint): credentials are injected only then,
+    # so a rep cannot point an item with a credential at a machine of their own and read the secret there.
+    target_by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     # "join_existing": a second rep who jumps joins the running session; "start_new": each Jump is its own session.
     session_policy: Mapped[str] = mapped_column(String(16), default="join_existing")
     record_session: Mapped[bool] = mapped_column(Boolean, default=True)

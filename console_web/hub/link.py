@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0
+MAX_REPLY_ENTRIES = 10_000
 
 
 class JumpointLink:
@@ -35,6 +36,7 @@ class JumpointLink:
         self._channels = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
+        self._parts: dict[int, list[Any]] = {}
         self.closed = False
         self.log = logging.LoggerAdapter(log, {"jumpoint": name})
 
@@ -64,8 +66,13 @@ class JumpointLink:
             raise TargetTimeout(f"Jumpoint {self.name!r} did not answer {op} in time") from None
         finally:
             self._requests.pop(req_id, None)
+            parts = self._parts.pop(req_id, None)
         if reply.error is not None:
             raise JumpError.from_dict(reply.error.model_dump())
+        if parts is not None:
+            if not isinstance(reply.result, list):
+                raise ProtocolViolation(f"Jumpoint {self.name!r} ended a reply in parts with a non-list")
+            return parts + reply.result
         return reply.result
 
     async def serve(self) -> None:
@@ -106,8 +113,18 @@ class JumpointLink:
     def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
         if isinstance(msg, wire.Reply):
             fut = self._requests.get(msg.id)
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+            if fut is None or fut.done():
+                return
+            if msg.more and msg.error is None:
+                parts = self._parts.setdefault(msg.id, [])
+                if not isinstance(msg.result, list) or len(parts) + len(msg.result) > MAX_REPLY_ENTRIES:
+                    fut.set_exception(
+                        ProtocolViolation(f"Jumpoint {self.name!r} sent a reply in parts over {MAX_REPLY_ENTRIES}")
+                    )
+                    return
+                parts.extend(msg.result)
+                return
+            fut.set_result(msg)
             return
         raise ProtocolViolation(f"unexpected {msg.t!r} on the tunnel channel")
 

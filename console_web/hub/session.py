@@ -316,7 +316,12 @@ class LiveSession:
         elif isinstance(msg, wire.BellMsg):
             pump.stream_event({"t": "bell"})
         elif isinstance(msg, wire.NoticeMsg):
-            self.audit(f"session.notice.{msg.kind}", {"text": msg.text})
+            if msg.kind == "credential_injected":
+                # who jumped (and so chose or was given the credential), on which item, with which credential
+                detail = {"credential": msg.subject, "item_id": self.jump.item_id, "item_name": self.jump.item_name}
+                self.audit("credential.injected", detail, actor=self.owner.identity)
+            else:
+                self.audit(f"session.notice.{msg.kind}", {"text": msg.text})
             self.system(msg.text)
         elif isinstance(msg, wire.EchoMsg):
             pump.echo_guess = None  # the adapter knows the real state

@@ -172,7 +172,7 @@ class ChannelRunner:
                 elif isinstance(event, EchoChanged):
                     await self._control(wire.EchoMsg(echo=event.echo))
                 elif isinstance(event, Notice):
-                    await self._control(wire.NoticeMsg(kind=event.kind, text=event.text[:4096]))
+                    await self._control(wire.NoticeMsg(kind=event.kind, text=event.text[:4096], subject=event.subject))
             return "the session was ended" if self._closed else "the target closed the session"
         finally:
             inbound.cancel()

@@ -10,10 +10,12 @@ import signal
 import sys
 from pathlib import Path
 
+from credential_store.local import LocalCredentialStore
+from credential_store.local import from_config as local_from_config
 from jumpoint.agent.config import JumpointConfig, load_jumpoint_config
 from jumpoint.agent.registration import load_registration, register, save_registration, ssl_for
 from jumpoint.agent.service import build_tunnel_client, host_key_store
-from jumpoint.core.errors import JumpError
+from jumpoint.core.errors import BadRequest, ConfigError, JumpError
 from jumpoint.core.logs import setup_logging
 from jumpoint.core.secret import Secret
 
@@ -38,10 +40,17 @@ def _parser() -> argparse.ArgumentParser:
     creds = sub.add_parser("credentials", help="manage the local credential store")
     creds_sub = creds.add_subparsers(dest="credentials_command", required=True)
     creds_sub.add_parser("list")
-    add = creds_sub.add_parser("add", help="add a password credential (password read from standard input)")
-    add.add_argument("name")
-    add.add_argument("--username", required=True)
+    add = creds_sub.add_parser(
+        "add",
+        help="add a credential: a password, or a private key (with --private-key); the password or the key's "
+        "passphrase is read from standard input (asked for on a terminal)",
+    )
+    add.add_argument("name", help="e.g. linux/web01-root; '/' groups names into folders for Jump Item scopes")
+    add.add_argument("--username", help="the login name (else the Jump Item's)")
+    add.add_argument("--domain", help="the Windows domain (RDP)")
     add.add_argument("--private-key", type=Path, help="a private key file instead of a password")
+    add.add_argument("--certificate", type=Path, help="an OpenSSH certificate file for the private key")
+    add.add_argument("--replace", action="store_true", help="replace a credential of the same name")
     crm = creds_sub.add_parser("remove")
     crm.add_argument("name")
     return parser
@@ -88,6 +97,7 @@ def _run(config: JumpointConfig) -> int:
         reconnect_max_seconds=config.tunnel.reconnect_max_seconds,
         max_sessions=config.limits.max_sessions,
         prompt_timeout_seconds=config.limits.prompt_timeout_seconds,
+        credential_stores=config.credential_stores,
     )
 
     async def run() -> None:
@@ -122,25 +132,48 @@ def _hostkeys(config: JumpointConfig, args: argparse.Namespace) -> int:
 
 
 def _credentials(config: JumpointConfig, args: argparse.Namespace) -> int:
-    from credential_store.local import LocalCredentialStore
-
-    store = LocalCredentialStore(config.state_dir)
+    store = _local_store(config)
     if args.credentials_command == "list":
-        for name in store.names():
-            print(name)
+        for name, kind in store.kinds().items():
+            print(f"{store.name}:{name}\t{kind}")
         return 0
     if args.credentials_command == "remove":
         store.remove(args.name)
         print(f"removed credential {args.name!r}")
         return 0
+    if args.certificate is not None and args.private_key is None:
+        raise BadRequest("--certificate goes with --private-key")
     if args.private_key is not None:
-        store.add(args.name, "private_key", args.username, private_key=Secret(args.private_key.read_text()))
+        passphrase = _read_secret("Passphrase (empty for none): ")
+        store.add(
+            args.name,
+            "ssh_certificate" if args.certificate is not None else "private_key",
+            args.username,
+            private_key=Secret(args.private_key.read_text()),
+            passphrase=passphrase or None,
+            certificate=args.certificate.read_text() if args.certificate is not None else None,
+            domain=args.domain,
+            replace=args.replace,
+        )
     else:
-        prompt = sys.stdin.isatty()
-        password = getpass.getpass("Password: ") if prompt else sys.stdin.readline().rstrip("\n")
-        store.add(args.name, "password", args.username, password=Secret(password))
-    print(f"stored credential {args.name!r}")
+        password = _read_secret("Password: ")
+        store.add(args.name, "password", args.username, password=password, domain=args.domain, replace=args.replace)
+    print(f"stored credential {store.name}:{args.name}")
     return 0
+
+
+def _local_store(config: JumpointConfig) -> LocalCredentialStore:
+    """The configured store of type ``local`` (the CLI manages only that one)."""
+    for name, block in config.credential_stores.items():
+        if block.get("type") == "local":
+            settings = {k: v for k, v in block.items() if k != "type"}
+            return local_from_config(name, settings, state_dir=config.state_dir)
+    raise ConfigError("this Jumpoint's configuration has no credential store of type 'local'")
+
+
+def _read_secret(prompt: str) -> Secret:
+    text = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    return Secret(text)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,9 @@ class JumpointConfig(_Section):
     limits: JumpointLimits = JumpointLimits()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["plain", "json"] = "plain"
+    credential_stores: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], dict[Annotated[str, Field(max_length=64)], Any]
+    ] = Field(default_factory=lambda: {"local": {"type": "local"}}, max_length=32)
 
 
 def load_jumpoint_config(path: Path | None) -> JumpointConfig:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from credential_store.local import LocalCredentialStore
+from credential_store.stores import DEFAULT_STORES, CredentialStores
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.agent.registry import load_adapters
 from jumpoint.agent.tunnel import TunnelClient, TunnelSettings
@@ -31,8 +33,10 @@ def build_tunnel_client(
     reconnect_max_seconds: float = 60.0,
     max_sessions: int = 1000,
     prompt_timeout_seconds: float = 300.0,
+    credential_stores: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TunnelClient:
-    """A tunnel client with every installed adapter, the host-key cache and the local credential store."""
+    """A tunnel client with every installed adapter, the host-key cache and the configured credential stores
+    (the local store alone by default); raises ConfigError naming a bad store."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = TunnelSettings(
         console_url=console_url,
@@ -48,5 +52,7 @@ def build_tunnel_client(
         settings,
         adapters=load_adapters(),
         host_keys=host_key_store(state_dir),
-        credentials=LocalCredentialStore(state_dir),
+        credentials=CredentialStores.from_config(
+            DEFAULT_STORES if credential_stores is None else credential_stores, state_dir=state_dir
+        ),
     )

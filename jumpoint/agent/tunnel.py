@@ -15,15 +15,15 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 
+from credential_store.stores import CredentialStores
 from jumpoint.agent.channel import ChannelRunner
 from jumpoint.agent.file_channel import FileRunner
+from jumpoint.agent.requests import TunnelRequests
 from jumpoint.core import wire
 from jumpoint.core.adapter import ProtocolAdapter
-from jumpoint.core.credentials import CredentialSource
 from jumpoint.core.errors import BadRequest, Busy, JumpError, ProtocolViolation, Unauthorized
 from jumpoint.core.hostkeys import HostKeyStore
 
@@ -67,13 +67,14 @@ class TunnelClient:
         *,
         adapters: Mapping[str, ProtocolAdapter],
         host_keys: HostKeyStore,
-        credentials: CredentialSource | None,
+        credentials: CredentialStores | None,
     ) -> None:
         self.settings = settings
         self.status = TunnelStatus()
         self._adapters = adapters
         self._host_keys = host_keys
         self._credentials = credentials
+        self._requests = TunnelRequests(host_keys, credentials, self._send)
         self._runners: dict[int, ChannelRunner | FileRunner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -101,6 +102,7 @@ class TunnelClient:
                 finally:
                     self._connected.clear()
                     self.status.connected = False
+                    self._requests.close()
                     self._end_all_sessions()
                 if self._stopping.is_set():
                     break
@@ -116,9 +118,12 @@ class TunnelClient:
     async def stop(self) -> None:
         """Close the tunnel and end every session."""
         self._stopping.set()
+        self._requests.close()
         self._end_all_sessions()
         if self._ws is not None:
             await self._ws.close()
+        if self._credentials is not None:
+            await self._credentials.aclose()
 
     @property
     def active_sessions(self) -> int:
@@ -205,38 +210,9 @@ class TunnelClient:
             self._connected.set()
             log.info("connected to the console as Jumpoint %r", msg.name)
         elif isinstance(msg, wire.Request):
-            reply = await self._answer(msg)
-            await self._send(wire.encode_control(0, reply))
+            self._requests.submit(msg)
         else:
             raise ProtocolViolation(f"unexpected {msg.t!r} message on the tunnel channel")
-
-    async def _answer(self, req: wire.Request) -> wire.Reply:
-        try:
-            result = self._run_request(req.op, req.args)
-            return wire.Reply(id=req.id, result=result)
-        except JumpError as exc:
-            return wire.Reply(id=req.id, error=wire.ErrorBody(**exc.to_dict()))
-
-    def _run_request(self, op: str, args: Mapping[str, Any]) -> Any:
-        if op == "hostkeys.list":
-            return [
-                {
-                    "host": k.host,
-                    "port": k.port,
-                    "algorithm": k.key.algorithm,
-                    "fingerprint": k.key.fingerprint,
-                    "added_at": k.added_at,
-                }
-                for k in self._host_keys.list()
-            ]
-        if op == "hostkeys.remove":
-            host, port, fingerprint = args.get("host"), args.get("port"), args.get("fingerprint")
-            if not isinstance(host, str) or not isinstance(port, int):
-                raise BadRequest("hostkeys.remove needs 'host' (text) and 'port' (number)")
-            removed = self._host_keys.remove(host, port, fingerprint if isinstance(fingerprint, str) else None)
-            log.info("removed %d cached host key(s) of %s:%d on request", removed, host, port)
-            return {"removed": removed}
-        raise BadRequest(f"unknown request {op!r}")
 
     async def _open(self, channel: int, msg: wire.Open) -> None:
         error: JumpError | None = None

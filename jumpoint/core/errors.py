@@ -218,3 +218,17 @@ class ConfigError(ServiceError):
     """A configuration file or value is invalid; the message names the file, the key and what was expected."""
 
     code = "config_error"
+
+
+class CredentialStoreUnavailable(ServiceError):
+    """The credential store cannot answer: unreachable, sealed, on standby, or too slow."""
+
+    code = "credential_store_unavailable"
+    http_status = 503
+
+
+class CredentialStoreDenied(ServiceError):
+    """The credential store refused the Jumpoint (its token or policy does not cover the path)."""
+
+    code = "credential_store_denied"
+    http_status = 502

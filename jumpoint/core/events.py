@@ -61,10 +61,14 @@ class Keys:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A system event for the session timeline (host key saved, credential injected by name)."""
+    """A system event for the session timeline (host key saved, credential injected by name).
+
+    ``subject`` names what the event is about for the audit trail (the credential's reference), never a secret.
+    """
 
     kind: Literal["host_key_saved", "credential_injected", "keepalive_failed", "info"]
     text: str
+    subject: str | None = None
 
 
 TerminalOutput = Output | Resize | Title | Bell | EchoChanged | Notice

@@ -167,6 +167,7 @@ class NoticeMsg(_Msg):
     t: Literal["notice"] = "notice"
     kind: Annotated[str, Field(max_length=64)]
     text: Text
+    subject: Annotated[str, Field(max_length=1024)] | None = None
 
 
 class Close(_Msg):
@@ -249,22 +250,36 @@ class FileEnd(_Msg):
     t: Literal["file_end"] = "file_end"
 
 
+ArgText = Annotated[str, Field(max_length=4096)]
+
+
 class Request(_Msg):
-    """Console -> Jumpoint on channel 0: an administrative request (host-key cache)."""
+    """Console -> Jumpoint on channel 0: a request (host-key cache, the credentials a rep may inject)."""
 
     t: Literal["request"] = "request"
     id: Annotated[int, Field(ge=1)]
-    op: Literal["hostkeys.list", "hostkeys.remove"]
-    args: dict[str, Annotated[str | int | None, Field()]] = {}
+    op: Literal["hostkeys.list", "hostkeys.remove", "credentials.list"]
+    args: Annotated[
+        dict[
+            Annotated[str, Field(max_length=64)],
+            ArgText | int | Annotated[list[ArgText], Field(max_length=256)] | None,
+        ],
+        Field(max_length=16),
+    ] = {}
 
 
 class Reply(_Msg):
-    """Jumpoint -> console on channel 0: the answer to a :class:`Request`."""
+    """Jumpoint -> console on channel 0: the answer to a :class:`Request`.
+
+    A list result too large for one frame comes in parts: every part but the last has ``more`` set, and the
+    receiver concatenates the parts' lists.
+    """
 
     t: Literal["reply"] = "reply"
     id: int
     result: Any = None
     error: ErrorBody | None = None
+    more: bool = False
 
 
 ControlMessage = Annotated[
@@ -300,6 +315,30 @@ def encode_control(channel: int, msg: _Msg) -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolViolation(f"control message {msg.__class__.__name__} is {len(payload)} bytes, over {MAX_PAYLOAD}")
     return HEADER.pack(FRAME_CONTROL, channel) + payload
+
+
+def encode_reply(req_id: int, result: Any) -> list[bytes]:
+    """The frames answering request ``req_id``: one, or for a list too large for a frame, several parts."""
+    try:
+        return [encode_control(0, Reply(id=req_id, result=result))]
+    except ProtocolViolation:
+        if not isinstance(result, list):
+            raise
+    budget = MAX_PAYLOAD - 256  # the envelope around the list
+    frames: list[bytes] = []
+    part: list[Any] = []
+    size = 0
+    for entry in result:
+        entry_size = len(dumps_json(entry).encode()) + 1
+        if entry_size > budget:
+            raise ProtocolViolation(f"one entry of the reply is {entry_size} bytes, over {budget}")
+        if size + entry_size > budget:
+            frames.append(encode_control(0, Reply(id=req_id, result=part, more=True)))
+            part, size = [], 0
+        part.append(entry)
+        size += entry_size
+    frames.append(encode_control(0, Reply(id=req_id, result=part)))
+    return frames
 
 
 def encode_data(channel: int, data: bytes) -> bytes:

@@ -23,8 +23,8 @@ from typing import Literal, TypeVar
 import asyncssh
 
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
-from jumpoint.core.credentials import Credential
-from jumpoint.core.errors import BadRequest, InternalError, JumpError, NotFound, TargetProtocolError
+from jumpoint.core.credentials import Credential, fetch_item_credential
+from jumpoint.core.errors import BadRequest, InternalError, JumpError, TargetProtocolError
 from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT
 from jumpoint.core.target_errors import timed_out
 from protocols.ssh.auth import LoginClient
@@ -222,6 +222,7 @@ class _CredentialOnce:
 
     def __init__(self, target: Target, ctx: AdapterContext) -> None:
         self._ref = target.credential_ref
+        self._username = target.username
         self._ctx = ctx
         self._purpose = f"ssh login to {target.hostname}:{target.port} for session {ctx.session_id}"
         self._task: asyncio.Future[Credential] | None = None
@@ -234,13 +235,7 @@ class _CredentialOnce:
         return await asyncio.shield(self._task)
 
     async def _fetch(self, ref: str) -> Credential:
-        source = self._ctx.credentials
-        if source is None:
-            raise NotFound(
-                f"credential '{ref}' cannot be fetched: this Jumpoint has no credential store",
-                hint="configure a credential provider on the Jumpoint, or take the credential off the item",
-            )
-        return await source.fetch(ref, purpose=self._purpose)
+        return await fetch_item_credential(self._ctx.credentials, ref, purpose=self._purpose, username=self._username)
 
 
 def _isolated_options() -> asyncssh.SSHClientConnectionOptions:

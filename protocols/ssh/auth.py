@@ -75,8 +75,10 @@ class LoginClient(asyncssh.SSHClient):
         self.handshake_done.set()
 
     # --- methods -------------------------------------------------------------------------------
-    async def public_key_auth_requested(self) -> asyncssh.SSHKey | None:
-        """Offer the credential's private key once, if it has one."""
+    async def public_key_auth_requested(
+        self,
+    ) -> asyncssh.SSHKey | tuple[asyncssh.SSHKey, asyncssh.SSHCertificate] | None:
+        """Offer the credential's private key once (with its certificate, if it has one)."""
         self.handshake_done.set()
         return await self._guard(self._private_key)
 
@@ -115,10 +117,10 @@ class LoginClient(asyncssh.SSHClient):
         if not self._injected:
             self._injected = True
             name = credential.name
-            self.notices.append(Notice(kind="credential_injected", text=f"credential '{name}' injected"))
+            self.notices.append(Notice(kind="credential_injected", text=f"credential '{name}' injected", subject=name))
             self._ctx.log.info("credential '%s' injected for %s@%s", name, self._username, self._host)
 
-    async def _private_key(self) -> asyncssh.SSHKey | None:
+    async def _private_key(self) -> asyncssh.SSHKey | tuple[asyncssh.SSHKey, asyncssh.SSHCertificate] | None:
         if self._key_offered:
             return None
         self._key_offered = True
@@ -133,6 +135,16 @@ class LoginClient(asyncssh.SSHClient):
                 f"credential '{credential.name}' holds a private key that cannot be read",
                 hint="check the key text and its passphrase in the credential store",
             ) from None
+        if credential.certificate:
+            try:
+                certificate = asyncssh.import_certificate(credential.certificate)
+            except (asyncssh.KeyImportError, ValueError):
+                raise BadRequest(
+                    f"credential '{credential.name}' holds an SSH certificate that cannot be read",
+                    hint="check the certificate text (an OpenSSH user certificate) in the credential store",
+                ) from None
+            self._injecting(credential)
+            return key, certificate
         self._injecting(credential)
         return key
 

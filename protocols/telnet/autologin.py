@@ -26,8 +26,8 @@ import asyncio
 import enum
 
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
-from jumpoint.core.credentials import Credential
-from jumpoint.core.errors import BadRequest, NotFound, TargetTimeout
+from jumpoint.core.credentials import Credential, fetch_item_credential
+from jumpoint.core.errors import BadRequest, TargetTimeout
 from jumpoint.core.events import Notice
 from jumpoint.core.secret import Secret
 from jumpoint.core.target_errors import closed
@@ -188,14 +188,10 @@ class AutoLogin:
             self._fetched = True
             ref = self._target.credential_ref
             if ref is not None:
-                source = self._ctx.credentials
-                if source is None:
-                    raise NotFound(
-                        f"credential '{ref}' cannot be fetched: this Jumpoint has no credential store",
-                        hint="configure a credential provider on the Jumpoint, or take the credential off the item",
-                    )
                 purpose = f"telnet login to {self._where} for session {self._ctx.session_id}"
-                self._credential = await source.fetch(ref, purpose=purpose)
+                self._credential = await fetch_item_credential(
+                    self._ctx.credentials, ref, purpose=purpose, username=self._target.username
+                )
         return self._credential
 
     async def _username(self) -> str:
@@ -219,7 +215,10 @@ class AutoLogin:
                     hint="attach a password credential to the Jump Item",
                 )
             _check_line(credential.password, f"the password of credential '{credential.name}'")
-            self._proto.output.push(Notice(kind="credential_injected", text=f"credential '{credential.name}' injected"))
+            name = credential.name
+            self._proto.output.push(
+                Notice(kind="credential_injected", text=f"credential '{name}' injected", subject=name)
+            )
             self._ctx.log.info("credential '%s' injected for %s on %s", credential.name, self.username, self._where)
             return credential.password
         host = self._target.hostname

@@ -49,7 +49,7 @@ async def test_a_stored_credential_logs_in_and_the_shell_follows_the_panel_size(
     await sock.send_keys("stty size\r")
     assert re.search(rb"40 120", await sock.read_until(b"40 120"))
     timeline = " ".join(e["text"] for m in sock.messages if m["t"] == "timeline" for e in m["entries"])
-    assert "credential 'lab' injected" in timeline
+    assert "credential 'local:lab' injected" in timeline
     assert server.password.encode() not in sock.output
     await gateway.api("POST", f"/api/v1/sessions/{sock.session_id}/end", expect=204)
     await sock.close()

@@ -92,7 +92,10 @@ async def test_a_stored_password_logs_in_unasked_and_only_its_name_is_shown_or_l
     finally:
         await shell.conn.close()
     assert rep.prompts == []
-    assert Notice(kind="credential_injected", text="credential 'lab-login' injected") in shell.notices
+    assert (
+        Notice(kind="credential_injected", text="credential 'local:lab-login' injected", subject="local:lab-login")
+        in shell.notices
+    )
     assert sshd_server.password not in caplog.text
     assert all(sshd_server.password not in repr(event) for event in shell.seen)
     assert sshd_server.password.encode() not in bytes(shell.output)
@@ -121,7 +124,10 @@ async def test_a_stored_private_key_logs_in(sshd_server: SshServer, tmp_path: Pa
     shell = await open_shell(sshd_server, ctx, credential_ref="lab-key")
     try:
         assert await shell.run("whoami") == sshd_server.username
-        assert Notice(kind="credential_injected", text="credential 'lab-key' injected") in shell.notices
+        assert (
+            Notice(kind="credential_injected", text="credential 'local:lab-key' injected", subject="local:lab-key")
+            in shell.notices
+        )
         assert rep.prompts == []
     finally:
         await shell.conn.close()

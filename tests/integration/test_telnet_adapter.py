@@ -77,7 +77,10 @@ async def test_a_stored_password_logs_in_unasked_and_a_command_prints_its_output
     assert isinstance(first, Notice)
     assert first.kind == "info"
     assert first.text.startswith("Telnet is not encrypted")
-    assert Notice(kind="credential_injected", text="credential 'lab-login' injected") in shell.notices
+    assert (
+        Notice(kind="credential_injected", text="credential 'local:lab-login' injected", subject="local:lab-login")
+        in shell.notices
+    )
     assert b"login:" in bytes(shell.output)  # the people in the session saw the login happen
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "not encrypted" in r.getMessage()]
     assert len(warnings) == 1

@@ -51,6 +51,7 @@ class FakeHub:
     sessions: dict[str, SessionInfo] = field(default_factory=dict)
     host_keys: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    credential_entries: list[dict[str, Any]] = field(default_factory=list)
 
     def is_connected(self, jumpoint_id: int) -> bool:
         return jumpoint_id in self.connected
@@ -95,6 +96,10 @@ class FakeHub:
             before = len(self.host_keys)
             self.host_keys = [k for k in self.host_keys if k["host"] != args["host"] or k["port"] != args["port"]]
             return {"removed": before - len(self.host_keys)}
+        if op == "credentials.list":
+            if jumpoint_id not in self.connected:
+                raise JumpointUnavailable("the Jumpoint is not connected")
+            return self.credential_entries
         raise NotFound(f"unknown op {op}")
 
 

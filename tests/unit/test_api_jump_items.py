@@ -135,13 +135,13 @@ async def test_body_over_64_kib_is_refused(alice: Rep, jumpoint_id: int) -> None
 
 
 async def test_item_can_be_changed_and_deleted(alice: Rep, jumpoint_id: int) -> None:
-    _, created = await alice.call("POST", "/jump-items", json=item(jumpoint_id, credential_ref="ops-key"))
+    _, created = await alice.call("POST", "/jump-items", json=item(jumpoint_id, login_prompt="user:"))
     path = f"/jump-items/{created['id']}"
     status, body = await alice.call("PATCH", path, json={"hostname": "web-02.lan:2022", "tag": "prod"})
     assert status == 200, body
     assert (body["hostname"], body["port"], body["tag"]) == ("web-02.lan", 2022, "prod")
-    status, body = await alice.call("PATCH", path, json={"credential_ref": None, "name": "web-02"})
-    assert status == 200 and body["credential_ref"] is None and body["name"] == "web-02"
+    status, body = await alice.call("PATCH", path, json={"login_prompt": None, "name": "web-02"})
+    assert status == 200 and body["login_prompt"] is None and body["name"] == "web-02"
     status, body = await alice.call("PATCH", path, json={"name": None})
     assert status == 400 and "name: may not be null" in error_of(body)
     status, body = await alice.call("PATCH", path, json={"protocol": "rdp"})

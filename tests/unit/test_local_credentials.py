@@ -8,9 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from credential_store.base import CredentialProvider
-from credential_store.local import KEY_FILE, STORE_FILE, LocalCredentialStore
+from credential_store.local import KEY_FILE, STORE_FILE, LocalCredentialStore, from_config
+from jumpoint.core.credentials import CredentialInfo, CredentialQuery
 from jumpoint.core.errors import BadRequest, ConfigError, Conflict, NotFound
 from jumpoint.core.secret import Secret
 
@@ -28,7 +30,7 @@ async def test_a_stored_password_is_fetched_back_wrapped_and_named(
     store = LocalCredentialStore(tmp_path)
     store.add("web-admin", "password", "admin", password=Secret(PASSWORD))
     credential = await LocalCredentialStore(tmp_path).fetch("web-admin", purpose="ssh login to web:22")
-    assert (credential.name, credential.kind, credential.username) == ("web-admin", "password", "admin")
+    assert (credential.name, credential.kind, credential.username) == ("local:web-admin", "password", "admin")
     assert credential.password is not None
     assert credential.password.reveal() == PASSWORD
     assert credential.private_key is None
@@ -68,10 +70,53 @@ def test_names_lists_and_remove_deletes(tmp_path: Path) -> None:
         store.remove("a")
 
 
-async def test_list_for_offers_every_stored_name(tmp_path: Path) -> None:
+def _query(search: str = "", limit: int = 2000) -> CredentialQuery:
+    return CredentialQuery(scopes=(), item="item 7", user="rep", search=search, limit=limit)
+
+
+async def test_list_for_offers_what_the_paths_allow_with_kinds_and_no_secrets(tmp_path: Path) -> None:
     store = LocalCredentialStore(tmp_path)
-    store.add("one", "password", None, password=Secret("x"))
-    assert await store.list_for("item-7") == ["one"]
+    store.add("linux/web01", "password", "root", password=Secret(PASSWORD))
+    store.add("linux/db01", "private_key", None, private_key=Secret("KEY"))
+    store.add("windows/dc", "password", None, password=Secret("x"))
+    found = await store.list_for(["linux/"], _query())
+    assert found == [
+        CredentialInfo("local:linux/db01", "private_key"),
+        CredentialInfo("local:linux/web01", "password"),
+    ]
+    assert [c.ref for c in await store.list_for(["*"], _query(search="WEB"))] == ["local:linux/web01"]
+    assert [c.ref for c in await store.list_for(["windows/dc", "linux/nope"], _query())] == ["local:windows/dc"]
+    assert len(await store.list_for(["*"], _query(limit=2))) == 2
+    assert PASSWORD not in repr(found) and "root" not in repr(found)
+
+
+async def test_a_certificate_credential_keeps_its_certificate_and_domain(tmp_path: Path) -> None:
+    store = LocalCredentialStore(tmp_path)
+    store.add("cert", "ssh_certificate", "ops", private_key=Secret("KEY"), certificate="ssh-ed25519-cert-v01 AAA")
+    store.add("win", "password", "admin", password=Secret("pw"), domain="CORP")
+    cert = await store.fetch("cert", purpose="test")
+    assert (cert.kind, cert.certificate) == ("ssh_certificate", "ssh-ed25519-cert-v01 AAA")
+    assert (await store.fetch("win", purpose="test")).domain == "CORP"
+    with pytest.raises(BadRequest, match="no certificate"):
+        store.add("bad", "ssh_certificate", None, private_key=Secret("KEY"))
+
+
+async def test_the_key_can_come_from_an_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OJ_TEST_KEY", Fernet.generate_key().decode())
+    store = from_config("local", {"key_env": "OJ_TEST_KEY"}, state_dir=tmp_path)
+    store.add("a", "password", None, password=Secret("x"))
+    assert not (tmp_path / KEY_FILE).exists()
+    assert (await store.fetch("a", purpose="test")).name == "local:a"
+    monkeypatch.delenv("OJ_TEST_KEY")
+    with pytest.raises(ConfigError, match="OJ_TEST_KEY is not set"):
+        await store.fetch("a", purpose="test")
+
+
+def test_a_bad_store_setting_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"credential_stores\.mine"):
+        from_config("mine", {"key_envv": "X"}, state_dir=tmp_path)
+    with pytest.raises(ConfigError, match="not both"):
+        from_config("mine", {"key_env": "X", "key_file": "/k"}, state_dir=tmp_path)
 
 
 async def test_fetching_an_unknown_name_raises_not_found_naming_it(tmp_path: Path) -> None:
@@ -96,6 +141,9 @@ def test_a_duplicate_name_is_a_conflict_unless_replacing(tmp_path: Path) -> None
         ("ok", "password", {}),
         ("ok", "private_key", {"password": Secret("x")}),
         ("ok", "token", {"password": Secret("x")}),
+        ("folder/", "password", {"password": Secret("x")}),
+        ("a//b", "password", {"password": Secret("x")}),
+        ("*", "password", {"password": Secret("x")}),
     ],
 )
 def test_an_invalid_credential_is_refused(tmp_path: Path, name: str, kind: str, secrets: dict[str, Secret]) -> None:

@@ -161,7 +161,7 @@ class Store:
         self.credential = credential
         self.purposes: list[str] = []
 
-    async def fetch(self, ref: str, *, purpose: str) -> Credential:
+    async def fetch(self, ref: str, *, purpose: str, username: str | None = None) -> Credential:
         self.purposes.append(purpose)
         return self.credential
 
@@ -210,7 +210,7 @@ async def test_a_prompt_printed_before_the_login_starts_is_answered() -> None:
     assert bytes(transport.written) == b"s3cret\r\0"
     proto.data_received(b"\r\nWelcome\r\n# ")
     assert await asyncio.wait_for(task, 1) is Outcome.LOGGED_IN
-    assert Notice("credential_injected", "credential 'dev-pw' injected") in drain(proto)
+    assert Notice("credential_injected", "credential 'dev-pw' injected", subject="dev-pw") in drain(proto)
 
 
 async def test_user_name_and_password_are_typed_with_enter_as_cr_nul() -> None:

@@ -91,3 +91,30 @@ def test_a_directory_listing_batch_fits_in_one_frame() -> None:
     entry = wire.FileEntryMsg(name="n" * 255, kind="file", size=2**40, mtime=1.5e9, mode=0o100644)
     batch = wire.FileEntries(entries=[entry] * 140)  # the Jumpoint's batches stay under 48 KiB of names
     assert len(wire.encode_control(3, batch)) <= wire.MAX_FRAME
+
+
+def test_a_reply_too_large_for_one_frame_comes_in_parts_that_add_up() -> None:
+    entries = [{"ref": f"vault:secret/team/{i:04d}-{'x' * 60}", "kind": None} for i in range(2000)]
+    frames = wire.encode_reply(7, entries)
+    assert len(frames) > 1
+    replies = [wire.decode_control(f[wire.HEADER.size :]) for f in frames]
+    assert all(isinstance(r, wire.Reply) and r.id == 7 for r in replies)
+    assert [r.more for r in replies if isinstance(r, wire.Reply)] == [True] * (len(frames) - 1) + [False]
+    joined = [e for r in replies if isinstance(r, wire.Reply) for e in r.result]
+    assert joined == entries
+    assert all(len(f) <= wire.MAX_FRAME for f in frames)
+
+
+def test_a_small_reply_is_one_frame() -> None:
+    [frame] = wire.encode_reply(3, {"removed": 1})
+    assert wire.decode_control(frame[wire.HEADER.size :]) == wire.Reply(id=3, result={"removed": 1})
+
+
+def test_a_credentials_request_carries_its_scopes_and_bounds_them() -> None:
+    req = wire.Request(id=1, op="credentials.list", args={"scopes": ["vault:secret/a/"], "item": "web", "user": "r"})
+    assert wire.decode_control(wire.encode_control(0, req)[wire.HEADER.size :]) == req
+    too_many = b'{"t":"request","id":1,"op":"credentials.list","args":{"scopes":[' + b",".join(
+        b'"x"' for _ in range(300)
+    ) + b"]}}"
+    with pytest.raises(ProtocolViolation, match="args"):
+        wire.decode_control(too_many)
