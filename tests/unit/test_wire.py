@@ -113,8 +113,10 @@ def test_a_small_reply_is_one_frame() -> None:
 def test_a_credentials_request_carries_its_scopes_and_bounds_them() -> None:
     req = wire.Request(id=1, op="credentials.list", args={"scopes": ["vault:secret/a/"], "item": "web", "user": "r"})
     assert wire.decode_control(wire.encode_control(0, req)[wire.HEADER.size :]) == req
-    too_many = b'{"t":"request","id":1,"op":"credentials.list","args":{"scopes":[' + b",".join(
-        b'"x"' for _ in range(300)
-    ) + b"]}}"
+    too_many = (
+        b'{"t":"request","id":1,"op":"credentials.list","args":{"scopes":['
+        + b",".join(b'"x"' for _ in range(300))
+        + b"]}}"
+    )
     with pytest.raises(ProtocolViolation, match="args"):
         wire.decode_control(too_many)
