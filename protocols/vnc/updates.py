@@ -1,0 +1,142 @@
+"""Reading one FramebufferUpdate: rectangles decoded into the framebuffer, desktop events emitted in order.
+
+Per rectangle: a pixel encoding writes into the :class:`~protocols.vnc.framebuffer.Framebuffer` and emits
+``Damage`` (``Image(codec="jpeg")`` for a Tight JPEG rectangle, whose bytes are forwarded unchanged, ``CopyRect`` for
+a copy); a pseudo-encoding changes state (``DesktopSize`` after a resize, with the framebuffer re-allocated;
+``CursorShape``; the desktop name; ExtendedDesktopSize's screen layout and the answer to our SetDesktopSize). Every
+pixel rectangle must lie inside the framebuffer. ``LastRect`` ends an update whose count was 0xFFFF.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from jumpoint.core.desktop import MAX_DESKTOP_SIDE, CopyRect, Damage, DesktopOutput, DesktopSize, Image
+from protocols.vnc import messages as m
+from protocols.vnc.encodings.copyrect import read_copyrect
+from protocols.vnc.encodings.cursor import read_cursor
+from protocols.vnc.encodings.raw import read_raw
+from protocols.vnc.encodings.tight import TightDecoder
+from protocols.vnc.encodings.zrle import ZrleDecoder
+from protocols.vnc.framebuffer import Framebuffer
+from protocols.vnc.messages import MalformedMessage, RectHeader, Screen
+from protocols.vnc.stream import RfbStream
+
+Emit = Callable[[DesktopOutput, int], Awaitable[None]]
+"""Hand an event (and its payload size in bytes) to the consumer, waiting for room."""
+
+
+@dataclass
+class UpdateStats:
+    """Counters since the connection started."""
+
+    updates: int = 0
+    rectangles: int = 0
+    jpeg_rectangles: int = 0
+    damage_rectangles: int = 0
+    copy_rectangles: int = 0
+    by_encoding: dict[str, int] = field(default_factory=dict)
+
+
+class UpdateReader:
+    """The decoding state of one connection: framebuffer, zlib streams, what the server told us."""
+
+    def __init__(self, stream: RfbStream, fb: Framebuffer, name: str, log: logging.Logger) -> None:
+        self.stream = stream
+        self.fb = fb
+        self.name = name
+        self.log = log
+        self.tight = TightDecoder()
+        self.zrle = ZrleDecoder()
+        self.extended_desktop_size = False
+        """The server sent an ExtendedDesktopSize rectangle: it takes SetDesktopSize."""
+        self.screens: list[Screen] = []
+        self.resize_refused: str | None = None
+        """Why the server refused our last SetDesktopSize (None: not refused)."""
+        self.size_changed = False
+        self.stats = UpdateStats()
+
+    async def read(self, emit: Emit) -> None:
+        """Read one FramebufferUpdate (its message type already read), emitting events; ``size_changed`` says
+        whether the desktop was resized (the next request must then be a full one)."""
+        header = await self.stream.read(3)
+        count = int.from_bytes(header[1:3], "big")
+        self.stats.updates += 1
+        for _ in range(count):
+            rect = RectHeader.unpack(await self.stream.read(RectHeader.SIZE))
+            if rect.encoding == m.ENC_LAST_RECT:
+                break
+            self.stats.rectangles += 1
+            await self._rect(rect, emit)
+
+    async def _rect(self, rect: RectHeader, emit: Emit) -> None:
+        x, y, w, h, enc = rect.x, rect.y, rect.width, rect.height, rect.encoding
+        name = m.ENCODING_NAMES.get(enc)
+        if name is None:
+            await self._pseudo(rect, emit)
+            return
+        self.stats.by_encoding[name] = self.stats.by_encoding.get(name, 0) + 1
+        if not self.fb.contains(x, y, w, h):
+            raise MalformedMessage(
+                f"a {name} rectangle {w}x{h}+{x}+{y} lies outside the {self.fb.width}x{self.fb.height} desktop"
+            )
+        stream, fb = self.stream, self.fb
+        if enc == m.ENC_COPYRECT:
+            src_x, src_y = await read_copyrect(stream, fb, x, y, w, h)
+            if w and h:
+                self.stats.copy_rectangles += 1
+                await emit(CopyRect(src_x, src_y, x, y, w, h), 0)
+            return
+        jpeg = None
+        if enc == m.ENC_TIGHT:
+            jpeg = await self.tight.read(stream, fb, x, y, w, h)
+        elif enc == m.ENC_ZRLE:
+            await self.zrle.read(stream, fb, x, y, w, h)
+        else:
+            await read_raw(stream, fb, x, y, w, h)
+        if not w or not h:
+            return
+        if jpeg is not None:
+            self.stats.jpeg_rectangles += 1
+            await emit(Image(x, y, w, h, "jpeg", jpeg), len(jpeg))
+        else:
+            self.stats.damage_rectangles += 1
+            await emit(Damage(x, y, w, h), 0)
+
+    async def _pseudo(self, rect: RectHeader, emit: Emit) -> None:
+        enc = rect.encoding
+        if enc == m.ENC_CURSOR:
+            cursor = await read_cursor(self.stream, rect.x, rect.y, rect.width, rect.height)
+            await emit(cursor, len(cursor.rgba))
+        elif enc == m.ENC_DESKTOP_SIZE:
+            await self._resize(rect.width, rect.height, emit)
+        elif enc == m.ENC_EXTENDED_DESKTOP_SIZE:
+            head = await self.stream.read(4)
+            screens = Screen.unpack_all(await self.stream.read(head[0] * Screen.SIZE))
+            self.extended_desktop_size = True
+            if rect.x == m.RESIZE_BY_US and rect.y != 0:
+                self.resize_refused = m.RESIZE_STATUS.get(rect.y, f"status {rect.y}")
+                self.log.warning("the VNC server refused the desktop size asked for: %s", self.resize_refused)
+                return
+            if rect.x == m.RESIZE_BY_US:
+                self.resize_refused = None
+            self.screens = screens
+            await self._resize(rect.width, rect.height, emit)
+        elif enc == m.ENC_DESKTOP_NAME:
+            length = await self.stream.u32()
+            data = await self.stream.read(min(length, m.MAX_NAME_BYTES))
+            await self.stream.discard(length - len(data))
+            self.name = m.decode_text(data)
+        else:
+            raise MalformedMessage(f"a rectangle of unknown encoding {enc}")
+
+    async def _resize(self, width: int, height: int, emit: Emit) -> None:
+        if (width, height) == (self.fb.width, self.fb.height):
+            return
+        if not (1 <= width <= MAX_DESKTOP_SIDE and 1 <= height <= MAX_DESKTOP_SIDE):
+            raise MalformedMessage(f"desktop size {width}x{height} is outside 1x1..{MAX_DESKTOP_SIDE}")
+        self.fb.resize(width, height)
+        self.size_changed = True
+        await emit(DesktopSize(width, height), 0)

@@ -1,0 +1,308 @@
+"""Tight, ZRLE, Raw, CopyRect and cursor decoding of hand-built rectangles; lazy JPEG; caps refusing lengths."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from jumpoint.core.desktop import CopyRect, CursorShape, Damage, DesktopOutput, DesktopSize, Image
+from protocols.vnc import messages as m
+from protocols.vnc.encodings.cursor import read_cursor
+from protocols.vnc.encodings.tight import TightDecoder
+from protocols.vnc.encodings.zrle import ZrleDecoder
+from protocols.vnc.framebuffer import Framebuffer
+from protocols.vnc.messages import MalformedMessage, RectHeader
+from protocols.vnc.pixels import undo_gradient, unpack_indices
+from protocols.vnc.stream import RfbStream
+from protocols.vnc.updates import UpdateReader
+
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+
+
+def stream_of(data: bytes) -> RfbStream:
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return RfbStream(reader, None)
+
+
+def compact(n: int) -> bytes:
+    out = bytearray([n & 0x7F])
+    if n > 0x7F:
+        out[0] |= 0x80
+        out.append((n >> 7) & 0x7F)
+        if n > 0x3FFF:
+            out[1] |= 0x80
+            out.append(n >> 14)
+    return bytes(out)
+
+
+class Deflater:
+    """A server-side persistent zlib stream, flushed after each rectangle as servers do."""
+
+    def __init__(self) -> None:
+        self._z = zlib.compressobj()
+
+    def __call__(self, data: bytes) -> bytes:
+        return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
+
+
+def rgb_of(fb: Framebuffer, x: int, y: int) -> tuple[int, int, int]:
+    r, g, b, a = (int(v) for v in fb.pixels[y, x])
+    assert a == 255
+    return r, g, b
+
+
+async def test_a_tight_fill_paints_the_whole_rectangle() -> None:
+    fb = Framebuffer(8, 8)
+    assert await TightDecoder().read(stream_of(bytes([0x80, *GREEN])), fb, 2, 2, 3, 4) is None
+    assert rgb_of(fb, 2, 2) == GREEN
+    assert rgb_of(fb, 4, 5) == GREEN
+    assert rgb_of(fb, 5, 5) == (0, 0, 0)
+
+
+async def test_tight_copy_filter_reads_small_data_raw_and_larger_data_through_zlib() -> None:
+    fb = Framebuffer(8, 8)
+    tight = TightDecoder()
+    await tight.read(stream_of(bytes([0x00, *RED, *BLUE])), fb, 0, 0, 2, 1)  # 6 bytes < 12: not compressed
+    assert (rgb_of(fb, 0, 0), rgb_of(fb, 1, 0)) == (RED, BLUE)
+    pixels = bytes(range(48))  # 4x4 pixels of 3 bytes
+    deflate = Deflater()
+    for _ in range(2):  # the stream persists across rectangles
+        body = deflate(pixels)
+        await tight.read(stream_of(bytes([0x10]) + compact(len(body)) + body), fb, 4, 4, 4, 4)  # zlib stream 1
+    assert rgb_of(fb, 4, 4) == (0, 1, 2)
+    assert rgb_of(fb, 7, 7) == (45, 46, 47)
+
+
+async def test_tight_two_colour_palette_unpacks_one_bit_per_pixel_with_padded_rows() -> None:
+    fb = Framebuffer(10, 2)
+    bits = bytes([0b10100000, 0b01000000, 0b00000000, 0b11000000])  # rows of 10 pixels, 2 bytes each
+    data = bytes([0x40, 1, 1, *WHITE, *RED]) + bits  # filter palette, 2 colours, 4 bytes < 12: raw
+    await TightDecoder().read(stream_of(data), fb, 0, 0, 10, 2)
+    assert [rgb_of(fb, x, 0) for x in (0, 1, 2, 9)] == [RED, WHITE, RED, RED]
+    assert [rgb_of(fb, x, 1) for x in (0, 8, 9)] == [WHITE, RED, RED]
+
+
+async def test_tight_palette_of_many_colours_uses_a_byte_per_pixel() -> None:
+    fb = Framebuffer(4, 4)
+    indices = bytes([0, 1, 2, 0] * 4)
+    data = bytes([0x40, 1, 2, *RED, *GREEN, *BLUE]) + compact(len(body := Deflater()(indices))) + body
+    await TightDecoder().read(stream_of(data), fb, 0, 0, 4, 4)
+    assert [rgb_of(fb, x, 3) for x in range(4)] == [RED, GREEN, BLUE, RED]
+
+
+async def test_tight_palette_index_past_the_palette_is_refused() -> None:
+    data = bytes([0x40, 1, 2, *RED, *GREEN, *BLUE, 0, 1, 2, 3])
+    with pytest.raises(MalformedMessage, match="palette index 3"):
+        await TightDecoder().read(stream_of(data), Framebuffer(4, 1), 0, 0, 4, 1)
+
+
+def _gradient_reference(diff: np.ndarray) -> np.ndarray:
+    """The filter as the spec states it, one pixel at a time (the test's slow oracle)."""
+    h, w, _ = diff.shape
+    out = np.zeros((h, w, 3), np.int32)
+    for y in range(h):
+        for x in range(w):
+            left = out[y, x - 1] if x else np.zeros(3, np.int32)
+            up = out[y - 1, x] if y else np.zeros(3, np.int32)
+            corner = out[y - 1, x - 1] if x and y else np.zeros(3, np.int32)
+            out[y, x] = (np.clip(left + up - corner, 0, 255) + diff[y, x]) & 255
+    return out.astype(np.uint8)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (7, 1), (1, 5), (13, 9), (40, 3)])
+def test_the_gradient_filter_matches_the_per_pixel_definition(width: int, height: int) -> None:
+    diff = np.random.default_rng(width * 100 + height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    assert np.array_equal(undo_gradient(diff.tobytes(), width, height), _gradient_reference(diff.astype(np.int32)))
+
+
+async def test_tight_gradient_filter_rectangle_decodes_a_smooth_ramp() -> None:
+    width, height = 16, 4
+    ramp = np.zeros((height, width, 3), np.uint8)
+    ramp[:, :, 0] = np.arange(width) * 10
+    diff = np.zeros((height, width, 3), np.uint8)  # a horizontal ramp predicts perfectly except its first column
+    diff[0, :, 0] = [0] + [10] * (width - 1)
+    body = Deflater()(diff.tobytes())
+    fb = Framebuffer(width, height)
+    await TightDecoder().read(stream_of(bytes([0x40, 2]) + compact(len(body)) + body), fb, 0, 0, width, height)
+    assert np.array_equal(fb.pixels[:, :, :3], ramp)
+
+
+def _jpeg(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height), colour).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+async def test_a_tight_jpeg_is_returned_unchanged_and_decoded_only_when_read() -> None:
+    fb = Framebuffer(32, 32)
+    data = _jpeg(16, 16, (200, 30, 30))
+    assert await TightDecoder().read(stream_of(bytes([0x90]) + compact(len(data)) + data), fb, 8, 8, 16, 16) == data
+    assert fb.pending == 1
+    assert rgb_of(fb, 10, 10) == (0, 0, 0)  # not decoded yet
+    region = fb.read(8, 8, 4, 4)
+    assert fb.pending == 0
+    assert abs(int(region[0, 0, 0]) - 200) < 8
+    assert fb.jpegs_decoded == 1
+
+
+async def test_a_pending_jpeg_covered_by_a_later_rectangle_is_dropped_undecoded() -> None:
+    fb = Framebuffer(32, 32)
+    fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (255, 255, 255)))
+    fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (0, 0, 200)))  # covers the first
+    assert fb.pending == 1
+    fb.fill(0, 0, 32, 32, np.array(GREEN, np.uint8))  # covers the second
+    assert fb.pending == 0
+    assert fb.jpegs_decoded == 0
+    assert fb.jpegs_dropped == 2
+    assert rgb_of(fb, 5, 5) == GREEN
+
+
+async def test_a_partial_overwrite_or_a_copy_decodes_the_pending_jpeg_first() -> None:
+    fb = Framebuffer(32, 32)
+    fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (255, 255, 255)))
+    fb.fill(8, 8, 16, 16, np.array(RED, np.uint8))  # partly over the JPEG
+    assert fb.pending == 0
+    assert rgb_of(fb, 2, 2)[0] > 240
+    assert rgb_of(fb, 10, 10) == RED
+    fb.add_jpeg(16, 16, 16, 16, _jpeg(16, 16, (0, 0, 255)))
+    fb.copy(16, 16, 0, 0, 8, 8)  # the source is pending
+    assert fb.pending == 0
+    assert rgb_of(fb, 1, 1)[2] > 240
+
+
+async def test_a_jpeg_rectangle_that_is_not_a_jpeg_of_its_size_is_refused() -> None:
+    data = _jpeg(8, 8, RED)
+    with pytest.raises(MalformedMessage, match="holds a JPEG image of 8x8"):
+        await TightDecoder().read(
+            stream_of(bytes([0x90]) + compact(len(data)) + data), Framebuffer(32, 32), 0, 0, 16, 16
+        )
+    with pytest.raises(MalformedMessage, match="announces"):
+        await TightDecoder().read(stream_of(bytes([0x90]) + compact(3_000_000)), Framebuffer(32, 32), 0, 0, 16, 16)
+
+
+async def test_tight_data_inflating_to_more_than_the_rectangle_is_refused() -> None:
+    body = Deflater()(bytes(4 * 4 * 3 + 30))
+    with pytest.raises(MalformedMessage, match="inflates past"):
+        await TightDecoder().read(stream_of(bytes([0x00]) + compact(len(body)) + body), Framebuffer(4, 4), 0, 0, 4, 4)
+
+
+async def _read_zrle(
+    fb: Framebuffer, raw: bytes, width: int, height: int, pair: tuple[ZrleDecoder, Deflater] | None = None
+) -> None:
+    decoder, deflate = pair or (ZrleDecoder(), Deflater())
+    body = deflate(raw)
+    await decoder.read(stream_of(struct.pack(">I", len(body)) + body), fb, 0, 0, width, height)
+
+
+async def test_zrle_raw_solid_and_packed_palette_tiles() -> None:
+    fb = Framebuffer(70, 3)  # two tiles across: 64x3 and 6x3
+    solid = bytes([1, *BLUE])
+    packed = bytes([2, *RED, *GREEN]) + bytes([0b10100000] * 3)  # 6 pixels, 1 bit each, rows padded
+    await _read_zrle(fb, solid + packed, 70, 3)
+    assert rgb_of(fb, 63, 2) == BLUE
+    assert [rgb_of(fb, 64 + i, 1) for i in range(4)] == [GREEN, RED, GREEN, RED]
+    fb2 = Framebuffer(2, 2)
+    await _read_zrle(fb2, bytes([0, *RED, *GREEN, *BLUE, *WHITE]), 2, 2)
+    assert [rgb_of(fb2, 0, 0), rgb_of(fb2, 1, 1)] == [RED, WHITE]
+
+
+async def test_zrle_plain_and_palette_rle_tiles_expand_their_runs() -> None:
+    fb = Framebuffer(20, 20)  # 400 pixels
+    plain = bytes([128, *RED]) + bytes([255, 44]) + bytes([*GREEN, 99])  # 1+255+44 = 300 red, 100 green
+    pair = (ZrleDecoder(), Deflater())
+    await _read_zrle(fb, plain, 20, 20, pair)
+    assert rgb_of(fb, 19, 14) == RED
+    assert rgb_of(fb, 0, 15) == GREEN
+    palette_rle = bytes([130, *BLUE, *WHITE]) + bytes([0x80, 198, 1, 0x81, 199])  # 199 blue, 1 white, 200 white
+    await _read_zrle(fb, palette_rle, 20, 20, pair)  # the same zlib stream goes on
+    assert rgb_of(fb, 18, 9) == BLUE
+    assert rgb_of(fb, 19, 9) == WHITE
+    assert rgb_of(fb, 19, 19) == WHITE
+
+
+async def test_zrle_runs_overflowing_the_tile_and_huge_lengths_are_refused() -> None:
+    with pytest.raises(MalformedMessage, match="overflows its tile"):
+        await _read_zrle(Framebuffer(2, 2), bytes([128, *RED, 4]), 2, 2)
+    with pytest.raises(MalformedMessage, match="announces"):
+        await ZrleDecoder().read(stream_of(struct.pack(">I", 1 << 30)), Framebuffer(4, 4), 0, 0, 4, 4)
+    with pytest.raises(MalformedMessage, match="unknown ZRLE tile subencoding 17"):
+        await _read_zrle(Framebuffer(2, 2), bytes([17]), 2, 2)
+
+
+def test_packed_indices_of_two_and_four_bits_are_most_significant_first() -> None:
+    assert unpack_indices(bytes([0b00011011, 0b11000000]), 5, 1, 2).tolist() == [[0, 1, 2, 3, 3]]
+    assert unpack_indices(bytes([0x12, 0x30]), 3, 1, 4).tolist() == [[1, 2, 3]]
+
+
+async def test_a_rich_cursor_becomes_rgba_with_its_mask_as_alpha() -> None:
+    pixels = bytes([*RED, 0, *GREEN, 0, *BLUE, 0, *WHITE, 0])
+    mask = bytes([0b10000000, 0b01000000])
+    cursor = await read_cursor(stream_of(pixels + mask), 1, 0, 2, 2)
+    assert cursor == CursorShape(1, 0, 2, 2, bytes([*RED, 255, *GREEN, 0, *BLUE, 0, *WHITE, 255]))
+    with pytest.raises(MalformedMessage, match="larger than 256x256"):
+        await read_cursor(stream_of(b""), 0, 0, 257, 1)
+
+
+async def _update(fb: Framebuffer, rects: list[tuple[RectHeader, bytes]]) -> tuple[UpdateReader, list[DesktopOutput]]:
+    data = struct.pack(">xH", len(rects)) + b"".join(h.pack() + body for h, body in rects)
+    reader = UpdateReader(stream_of(data), fb, "desk", logging.getLogger("test"))
+    events: list[DesktopOutput] = []
+
+    async def emit(event: DesktopOutput, size: int) -> None:
+        events.append(event)
+
+    await reader.read(emit)
+    return reader, events
+
+
+async def test_an_update_yields_damage_copies_and_resizes_in_order() -> None:
+    fb = Framebuffer(8, 8)
+    raw = bytes([*RED, 0] * 4)
+    screens = bytes([1, 0, 0, 0]) + m.Screen(5, 0, 0, 16, 4, 0).pack()
+    reader, events = await _update(
+        fb,
+        [
+            (RectHeader(0, 0, 2, 2, m.ENC_RAW), raw),
+            (RectHeader(4, 4, 2, 2, m.ENC_COPYRECT), struct.pack(">HH", 0, 0)),
+            (RectHeader(0, 0, 16, 4, m.ENC_EXTENDED_DESKTOP_SIZE), screens),
+            (RectHeader(0, 0, 0, 0, m.ENC_LAST_RECT), b""),
+        ],
+    )
+    assert events == [Damage(0, 0, 2, 2), CopyRect(0, 0, 4, 4, 2, 2), DesktopSize(16, 4)]
+    assert (fb.width, fb.height) == (16, 4)
+    assert reader.extended_desktop_size
+    assert reader.screens == [m.Screen(5, 0, 0, 16, 4, 0)]
+    assert reader.size_changed
+
+
+async def test_a_rectangle_outside_the_desktop_is_refused() -> None:
+    with pytest.raises(MalformedMessage, match="lies outside the 8x8 desktop"):
+        await _update(Framebuffer(8, 8), [(RectHeader(6, 0, 4, 1, m.ENC_RAW), bytes(16))])
+    with pytest.raises(MalformedMessage, match="CopyRect source"):
+        await _update(Framebuffer(8, 8), [(RectHeader(0, 0, 4, 4, m.ENC_COPYRECT), struct.pack(">HH", 6, 6))])
+    with pytest.raises(MalformedMessage, match="outside 1x1"):
+        await _update(Framebuffer(8, 8), [(RectHeader(0, 0, 9000, 8, m.ENC_DESKTOP_SIZE), b"")])
+
+
+async def test_a_refused_set_desktop_size_is_recorded_without_resizing() -> None:
+    fb = Framebuffer(8, 8)
+    reader, events = await _update(fb, [(RectHeader(1, 1, 8, 8, m.ENC_EXTENDED_DESKTOP_SIZE), bytes(4))])
+    assert events == []
+    assert reader.resize_refused == "resize is administratively prohibited"
+
+
+async def test_a_tight_jpeg_rectangle_in_an_update_is_an_image_event() -> None:
+    data = _jpeg(8, 8, RED)
+    _, events = await _update(
+        Framebuffer(8, 8), [(RectHeader(0, 0, 8, 8, m.ENC_TIGHT), b"\x90" + compact(len(data)) + data)]
+    )
+    assert events == [Image(0, 0, 8, 8, "jpeg", data)]
