@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "register":
             return _register(config, args)
         if args.command == "run":
-            return _run(config)
+            return _run(config, args.config)
         if args.command == "status":
             return _status(config)
         if args.command == "hostkeys":
@@ -85,20 +85,24 @@ def _register(config: JumpointConfig, args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(config: JumpointConfig) -> int:
+def _run(config: JumpointConfig, config_path: Path | None) -> int:
     reg = load_registration(config.state_dir)
-    client = build_tunnel_client(
-        state_dir=config.state_dir,
-        console_url=config.console_url or reg.console_url,
-        token=reg.token,
-        ssl_param=ssl_for(config.trust, reg.fingerprint),
-        heartbeat_seconds=config.tunnel.heartbeat_seconds,
-        reconnect_min_seconds=config.tunnel.reconnect_min_seconds,
-        reconnect_max_seconds=config.tunnel.reconnect_max_seconds,
-        max_sessions=config.limits.max_sessions,
-        prompt_timeout_seconds=config.limits.prompt_timeout_seconds,
-        credential_stores=config.credential_stores,
-    )
+    try:
+        client = build_tunnel_client(
+            state_dir=config.state_dir,
+            console_url=config.console_url or reg.console_url,
+            token=reg.token,
+            ssl_param=ssl_for(config.trust, reg.fingerprint),
+            heartbeat_seconds=config.tunnel.heartbeat_seconds,
+            reconnect_min_seconds=config.tunnel.reconnect_min_seconds,
+            reconnect_max_seconds=config.tunnel.reconnect_max_seconds,
+            max_sessions=config.limits.max_sessions,
+            prompt_timeout_seconds=config.limits.prompt_timeout_seconds,
+            credential_stores=config.credential_stores,
+        )
+    except ConfigError as exc:
+        where = config_path or "the default configuration"
+        raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
 
     async def run() -> None:
         loop = asyncio.get_running_loop()

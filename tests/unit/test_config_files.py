@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from console_web.config import ConsoleConfig, load_console_config
+from credential_store.stores import CredentialStores
 from jumpoint.agent.config import load_jumpoint_config
 from jumpoint.core.errors import ConfigError
 
@@ -18,9 +19,22 @@ def test_example_console_config_is_valid() -> None:
     assert config.listen.port == 8443 and config.listen.tls.mode == "files"
 
 
-def test_example_jumpoint_config_is_valid() -> None:
+def test_example_jumpoint_config_is_valid(tmp_path: Path) -> None:
     config = load_jumpoint_config(ROOT / "config" / "jumpoint.example.yaml")
     assert config.tunnel.heartbeat_seconds == 15
+    stores = CredentialStores.from_config(config.credential_stores, state_dir=tmp_path)
+    assert list(stores.stores) == ["local"]
+
+
+def test_a_credential_store_with_a_bad_setting_is_refused_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("credential_stores:\n  vault:\n    type: vault\n    url: ftp://nope\n")
+    config = load_jumpoint_config(path)
+    with pytest.raises(ConfigError, match=r"credential_stores\.vault"):
+        CredentialStores.from_config(config.credential_stores, state_dir=tmp_path)
+    path.write_text("credential_stores:\n  Bad Name:\n    type: local\n")
+    with pytest.raises(ConfigError, match="credential_stores"):
+        load_jumpoint_config(path)
 
 
 def test_unknown_key_is_refused_with_its_path(tmp_path: Path) -> None:
