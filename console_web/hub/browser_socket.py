@@ -88,7 +88,11 @@ async def serve_browser(hub: Hub, request: web.Request) -> web.StreamResponse:
             if conn.closing is not None:
                 break
             if msg.type == web.WSMsgType.BINARY:
-                await session.send_keys(participant, msg.data)
+                try:
+                    await session.send_keys(participant, msg.data)
+                except ProtocolViolation as exc:
+                    plog.info("refused a desktop input frame: %s", exc.message)
+                    session.reply(conn, {"t": "error", "error": exc.to_dict()})
             elif msg.type == web.WSMsgType.TEXT:
                 await _on_text(session, participant, conn, msg.data)
     except JumpError as exc:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from console_web.hub.desktop_screen import DesktopScreen
 from console_web.hub.echo_guess import EchoGuess
 from console_web.hub.screen import TerminalScreen
 from console_web.hub.session_hooks import dumps
@@ -43,6 +44,8 @@ class OutputPump:
         # evicts what they have not read yet.
         self.stream = StreamLog(max(stream_bytes, 2 * wire.INITIAL_WINDOW))
         self.screen = TerminalScreen(target.cols, target.rows)
+        self.desktop = DesktopScreen() if target.kind == "desktop" else None
+        """For a desktop session, where its keyframes start (the terminal screen is then unused)."""
         self.recorder = recorder
         self.echo_guess = EchoGuess() if recorder is not None and session.jump.record_input else None
         self.credited_out = 0
@@ -58,8 +61,11 @@ class OutputPump:
     def on_output(self, data: bytes) -> None:
         """Terminal output: into the log, the screen and the recording; every socket's sender is woken."""
         self._window.received(len(data))
+        if self.desktop is not None:
+            self.desktop.feed(data)  # before the append: a malformed stream never reaches a browser
         self.stream.append_output(data)
-        self.screen.feed(data)
+        if self.desktop is None:
+            self.screen.feed(data)
         recorder = self.recorder
         if recorder is not None:
             self.record(recorder.output, data)

@@ -61,8 +61,11 @@ class Senders:
                     await ws.close(code=conn.closing[0], message=conn.closing[1].encode()[:120])
                     return
                 if conn.needs_sync:
-                    await self._send_screen(conn)
-                    continue
+                    if pump.desktop is None:
+                        await self._send_screen(conn)
+                        continue
+                    if await self._restart_at_keyframe(conn):
+                        continue
                 direct = conn.direct
                 if direct and direct[0].after <= conn.cursor:
                     conn.sending_since = time.monotonic()
@@ -70,7 +73,7 @@ class Senders:
                     conn.sending_since = None
                     continue
                 limit = direct[0].after if direct else stream.head
-                if conn.cursor < limit:
+                if conn.cursor < limit and not conn.needs_sync:
                     batch = stream.read(conn.cursor, limit, READ_CHUNK)
                     if batch is None:
                         conn.needs_sync = True
@@ -122,6 +125,26 @@ class Senders:
             conn.sender.cancel()
             return
         conn.watchdog = asyncio.get_running_loop().call_later(max(left, 0.1), self._watch, conn)
+
+    async def _restart_at_keyframe(self, conn: Connection) -> bool:
+        """Start a desktop socket at the newest keyframe in the log; without one, ask the Jumpoint for one and
+        return False (the socket waits; its sender is woken when the keyframe arrives)."""
+        session = self._session
+        pump = session.pump
+        assert pump.desktop is not None
+        position = pump.desktop.keyframe_at_or_after(pump.stream.start)
+        if position is None:
+            if pump.desktop.should_request():
+                session.request_keyframe()
+            return False
+        conn.cursor = position
+        conn.needs_sync = False
+        conn.pacing = True
+        conn.sending_since = time.monotonic()
+        await conn.ws.send_str(dumps({"t": "stream", "pos": position}))
+        conn.sending_since = None
+        pump.credit_wake.set()
+        return True
 
     async def _send_screen(self, conn: Connection) -> None:
         """Resynchronise a socket from the terminal's current state (no await between snapshot and cursor)."""

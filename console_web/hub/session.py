@@ -49,7 +49,8 @@ from console_web.hub.session_hooks import (
 from console_web.hub.stream import StreamLog
 from console_web.hub.timeline import CHAT_MAX, Timeline, clean_chat_text
 from console_web.recording.recorder import SessionRecorder
-from jumpoint.core import wire
+from jumpoint.core import desktop_wire, wire
+from jumpoint.core.desktop import Refresh
 from jumpoint.core.errors import JumpError, ProtocolViolation
 from jumpoint.core.flow import SendWindow
 
@@ -108,8 +109,9 @@ class LiveSession:
         self.seats = Seats(self, owner)
         self.senders = Senders(self)
         self.idle = IdleTimer(self)
-        # The stream starts with the terminal size, so a joiner replaying it from 0 sizes its terminal first.
-        self.pump.stream_event({"t": "resize", "cols": jump.target.cols, "rows": jump.target.rows})
+        if jump.target.kind == "terminal":
+            # The stream starts with the terminal size, so a joiner replaying it from 0 sizes its terminal first.
+            self.pump.stream_event({"t": "resize", "cols": jump.target.cols, "rows": jump.target.rows})
         self.seats.add(self.owner, announce=False)
 
     # --- the parts' state, as attributes of the session ------------------------------------------------
@@ -203,6 +205,7 @@ class LiveSession:
             "item_id": self.jump.item_id,
             "item_name": self.jump.item_name,
             "protocol": t.protocol,
+            "kind": t.kind,
             "hostname": t.hostname,
             "port": t.port,
             "username": t.username,
@@ -346,10 +349,10 @@ class LiveSession:
         if resume_from is not None and stream.start <= resume_from <= stream.head:
             conn.cursor = resume_from
             start: dict[str, Any] | None = {"t": "stream", "pos": resume_from}
-        elif resume_from is None and stream.start == 0:
+        elif resume_from is None and stream.start == 0 and self.pump.desktop is None:
             conn.cursor = 0
             start = {"t": "stream", "pos": 0}
-        else:
+        else:  # a terminal gets a screen snapshot, a desktop starts at its newest keyframe
             conn.needs_sync = True
             start = None
         hello = {"t": "hello", "you": self.you(participant), "session": self.describe(), "limits": self._limits()}
@@ -407,13 +410,25 @@ class LiveSession:
         self.seats.leave(actor)
 
     async def send_keys(self, actor: Participant, data: bytes) -> None:
-        """Forward keys within the input window; waits (never drops) when the target is slow."""
+        """Forward keys (a desktop: input messages, checked whole) within the input window; waits (never drops)
+        when the target is slow. Raises ProtocolViolation for a malformed desktop input frame."""
         if not actor.may_type or self.state != "connected":
             return
+        desktop = self.pump.desktop is not None
+        if desktop:
+            desktop_wire.check_input_frame(data)
         self.idle.touch()
         recorder = self.pump.recorder
-        if recorder is not None:
+        if recorder is not None and not desktop:
             self.pump.record(recorder.input, data)
+        await self._send_input(data)
+
+    def request_keyframe(self) -> None:
+        """Ask the Jumpoint for a complete desktop picture (a REFRESH input message, in order with the input)."""
+        if self.state == "connected":
+            self.spawn(self._send_input(desktop_wire.encode_input(Refresh())), "keyframe-request")
+
+    async def _send_input(self, data: bytes) -> None:
         async with self._input_lock:
             view = memoryview(data)
             while view:
@@ -422,8 +437,8 @@ class LiveSession:
                 view = view[n:]
 
     async def resize(self, actor: Participant, cols: int, rows: int) -> None:
-        """The owner's terminal size drives the remote PTY; others follow it."""
-        if actor is not self.owner or self.state == "ended":
+        """The owner's terminal size drives the remote PTY; others follow it (desktops ask in-band instead)."""
+        if actor is not self.owner or self.state == "ended" or self.pump.desktop is not None:
             return
         await self.link.send(wire.encode_control(self.channel, wire.ResizeMsg(cols=cols, rows=rows)))
 

@@ -15,13 +15,15 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jumpoint.core.credentials import CredentialSource
+from jumpoint.core.credentials import REF_MAX, CredentialSource
 from jumpoint.core.events import TerminalInput, TerminalOutput
 from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
 from jumpoint.core.secret import Secret
 
-Protocol_ = Literal["ssh", "telnet"]
+Protocol_ = Literal["ssh", "telnet", "vnc"]
+DESKTOP_PROTOCOLS = frozenset({"vnc", "rdp"})
 TerminalType = Literal["xterm", "vt100"]
+DesktopQuality = Literal["black_and_white", "few_colors", "more_colors", "full_color", "video"]
 
 HOSTNAME_MAX = 253
 PROMPT_PATTERN_MAX = 256
@@ -40,7 +42,7 @@ class Target(BaseModel):
     username: Annotated[str, Field(max_length=128)] = ""
     terminal_type: TerminalType = "xterm"
     keepalive_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
-    credential_ref: Annotated[str, Field(max_length=256)] | None = None
+    credential_ref: Annotated[str, Field(max_length=REF_MAX)] | None = None
     cols: Annotated[int, Field(ge=1, le=1000)] = 80
     rows: Annotated[int, Field(ge=1, le=500)] = 24
     connect_timeout: Annotated[float, Field(gt=0, le=120)] = 15.0
@@ -49,6 +51,13 @@ class Target(BaseModel):
     login_prompt: PromptPattern | None = None
     password_prompt: PromptPattern | None = None
     login_failure: PromptPattern | None = None
+    # Desktops: the picture quality the session starts with (participants may change it).
+    quality: DesktopQuality = "full_color"
+
+    @property
+    def kind(self) -> Literal["terminal", "desktop"]:
+        """Whether the session is a terminal (SSH, Telnet) or a desktop (VNC, RDP)."""
+        return "desktop" if self.protocol in DESKTOP_PROTOCOLS else "terminal"
 
     @field_validator("login_prompt", "password_prompt", "login_failure")
     @classmethod
@@ -119,9 +128,16 @@ class AdapterContext:
 
 
 class Connection(Protocol):
-    """A live connection to one target, owned by one session."""
+    """A live connection to one target, owned by one session.
 
-    kind: Literal["terminal"]
+    A **terminal** connection's ``Output`` events carry terminal bytes and ``Keys`` carry typed bytes. A
+    **desktop** connection speaks the desktop stream of :mod:`jumpoint.core.desktop_wire` through the same two
+    events: ``Output`` carries whole output messages (the first ones a KEYFRAME and a complete picture) and
+    ``Keys`` carries whole input messages, REFRESH among them (answered with a new KEYFRAME and picture). So the
+    tunnel, flow control, the console's stream and its browser sockets carry both kinds as bytes.
+    """
+
+    kind: Literal["terminal", "desktop"]
 
     def events(self) -> AsyncIterator[TerminalOutput]:
         """Output events until the target closes; the iterator ends then. Raises TargetError on failure."""
@@ -144,7 +160,7 @@ class ProtocolAdapter(Protocol):
     """A protocol: its name, its kind and how to connect. Registered under the ``openjump.protocols`` entry point."""
 
     name: str
-    kind: Literal["terminal"]
+    kind: Literal["terminal", "desktop"]
 
     async def connect(self, target: Target, ctx: AdapterContext) -> Connection:
         """Connect and log in; raise a TargetError (or Cancelled) on failure, never a library exception."""

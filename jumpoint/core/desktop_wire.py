@@ -264,3 +264,60 @@ def decode_size(body: bytes) -> tuple[int, int]:
     width, height = _SIZE.unpack(body)
     check_size(width, height)
     return width, height
+
+
+class HeaderScanner:
+    """Finds the message headers of a desktop byte stream without copying bodies (the console's view of it).
+
+    Yields ``(offset, kind, length)`` for every header as it completes, checking the type and cap; bodies are
+    skipped. At most one partial header (< 5 bytes) is kept.
+    """
+
+    def __init__(self, allowed: frozenset[int]) -> None:
+        self._allowed = allowed
+        self._position = 0
+        self._skip = 0  # body bytes still to pass over
+        self._partial = b""
+
+    @property
+    def at_boundary(self) -> bool:
+        """Whether everything fed so far ends exactly at a message boundary."""
+        return self._skip == 0 and not self._partial
+
+    def feed(self, data: bytes | memoryview) -> Iterator[tuple[int, int, int]]:
+        """Scan ``data``; yield each header it completes."""
+        view = memoryview(data)
+        while view:
+            if self._skip:
+                n = min(self._skip, len(view))
+                self._skip -= n
+                self._position += n
+                view = view[n:]
+                continue
+            need = HEADER.size - len(self._partial)
+            if len(view) < need:
+                self._partial += bytes(view)
+                self._position += len(view)
+                return
+            header = self._partial + bytes(view[:need])
+            offset = self._position - len(self._partial)
+            self._partial = b""
+            self._position += need
+            view = view[need:]
+            kind, length = HEADER.unpack(header)
+            cap = MAX_BODY.get(kind) if kind in self._allowed else None
+            if cap is None:
+                raise ProtocolViolation(f"unexpected desktop message type {kind:#x} at offset {offset}")
+            if length > cap:
+                raise ProtocolViolation(f"desktop message {kind:#x} of {length} bytes is over its {cap}-byte cap")
+            self._skip = length
+            yield offset, kind, length
+
+
+def check_input_frame(data: bytes) -> None:
+    """ProtocolViolation unless ``data`` is one or more whole, well-formed input messages."""
+    scanner = HeaderScanner(INPUT_TYPES)
+    for _ in scanner.feed(data):
+        pass
+    if not scanner.at_boundary:
+        raise ProtocolViolation("a desktop input frame must hold whole messages")

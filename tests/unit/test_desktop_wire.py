@@ -88,3 +88,24 @@ def test_malformed_input_is_a_protocol_violation() -> None:
         dw.decode_input(dw.IN_POINTER, b"\x00")
     with pytest.raises(ProtocolViolation, match="malformed"):
         dw.decode_input(dw.IN_QUALITY, b"\x09")
+
+
+def test_the_header_scanner_finds_every_header_across_splits_without_the_bodies() -> None:
+    stream = (
+        dw.encode_keyframe_marker()
+        + dw.encode_output(Image(0, 0, 8, 8, "jpeg", b"j" * 500))
+        + dw.encode_output(FrameEnd())
+    )
+    for chunk in (1, 3, 5, 100, len(stream)):
+        scanner = dw.HeaderScanner(dw.OUTPUT_TYPES)
+        found = [h for i in range(0, len(stream), chunk) for h in scanner.feed(stream[i : i + chunk])]
+        assert found == [(0, dw.KEYFRAME, 0), (5, dw.IMAGE, 9 + 500), (5 + 5 + 509, dw.FRAME_END, 0)]
+        assert scanner.at_boundary
+
+
+def test_an_input_frame_must_hold_whole_valid_messages() -> None:
+    dw.check_input_frame(dw.encode_input(Pointer(1, 2, 1)) + dw.encode_input(Key(0x61, True)))
+    with pytest.raises(ProtocolViolation, match="whole messages"):
+        dw.check_input_frame(dw.encode_input(Pointer(1, 2, 1))[:-1])
+    with pytest.raises(ProtocolViolation, match="unexpected"):
+        dw.check_input_frame(dw.encode_output(FrameEnd()))
