@@ -25,11 +25,11 @@ from console_web.db.models import (
     USERNAME_PATTERN,
 )
 from console_web.db.repo import PASSWORD_MAX, PASSWORD_MIN
-from jumpoint.core.adapter import check_prompt_pattern
+from jumpoint.core.adapter import DesktopQuality, check_prompt_pattern
 from jumpoint.core.credentials import LIST_LIMIT, CredentialKind, check_ref
 from jumpoint.core.errors import BadRequest
 
-SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet")
+SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet", "vnc")
 DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "telnet": 23, "vnc": 5900, "rdp": 3389}
 
 T = TypeVar("T")
@@ -473,6 +473,10 @@ class JumpItemCreate(_ItemFields):
     port: Port | None = Field(default=None, description="default: 22 for ssh")
     username: ItemUsername = ""
     terminal_type: Literal["xterm", "vt100"] = "xterm"
+    quality: DesktopQuality = Field(
+        default="full_color",
+        description="VNC/RDP picture quality: black_and_white, few_colors, more_colors, full_color or video",
+    )
     keepalive_seconds: Keepalive = Field(default=0, description="0 = no keep-alive packets")
     tag: Tag = ""
     comments: Comments = ""
@@ -502,6 +506,7 @@ class JumpItemUpdate(_ItemFields):
     port: Port | None = None
     username: ItemUsername | None = None
     terminal_type: Literal["xterm", "vt100"] | None = None
+    quality: DesktopQuality | None = None
     keepalive_seconds: Keepalive | None = None
     tag: Tag | None = None
     comments: Comments | None = None
@@ -527,6 +532,7 @@ class JumpItemOut(Out):
     port: int
     username: str
     terminal_type: str
+    quality: str = "full_color"
     keepalive_seconds: int
     tag: str
     comments: str

@@ -174,6 +174,8 @@ class JumpItem(Base):
     # Whether an administrator set the target (host, port, protocol, Jumpoint): credentials are injected only then,
     # so a rep cannot point an item with a credential at a machine of their own and read the secret there.
     target_by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Desktops (VNC, RDP): the picture quality a session starts with.
+    quality: Mapped[str] = mapped_column(String(16), default="full_color")
     # "join_existing": a second rep who jumps joins the running session; "start_new": each Jump is its own session.
     session_policy: Mapped[str] = mapped_column(String(16), default="join_existing")
     record_session: Mapped[bool] = mapped_column(Boolean, default=True)

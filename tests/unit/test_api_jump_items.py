@@ -87,7 +87,7 @@ async def test_hostname_with_a_port_sets_the_port(
         ({"hostname": "db.lan:99999"}, 400, "hostname: port '99999' must be a number from 1 to 65535"),
         ({"hostname": "db.lan:2222", "port": 22}, 400, "hostname says port 2222 but port is 22"),
         ({"hostname": "-oProxyCommand=x"}, 400, "hostname: must be a host name or an IP address"),
-        ({"protocol": "vnc"}, 400, "protocol: protocol vnc is not supported yet; supported: ssh, telnet"),
+        ({"protocol": "rdp"}, 400, "protocol: protocol rdp is not supported yet; supported: ssh, telnet, vnc"),
         ({"login_prompt": "(unclosed"}, 400, "login_prompt: not a valid regular expression: missing )"),
         ({"password_prompt": ".*"}, 400, "password_prompt: the pattern matches empty text"),
         ({"terminal_type": "ansi"}, 400, "terminal_type: Input should be 'xterm' or 'vt100'"),

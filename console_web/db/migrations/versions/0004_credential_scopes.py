@@ -1,4 +1,4 @@
-"""credential scopes on Jump Items and Groups, and whether an administrator set the item's target
+"""credential scopes on Jump Items and Groups, whether an administrator set the item's target, desktop quality
 
 Revision ID: 0004
 Revises: 0003
@@ -24,6 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jump_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("credential_scopes", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.add_column(sa.Column("target_by_admin", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column("quality", sa.String(length=16), nullable=False, server_default="full_color"))
         batch_op.alter_column("credential_ref", type_=sa.String(length=512), existing_nullable=True)
     # Items an administrator created keep injecting their credential; a rep's item must be approved first.
     op.execute(
@@ -36,6 +37,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("jump_items", schema=None) as batch_op:
         batch_op.alter_column("credential_ref", type_=sa.String(length=256), existing_nullable=True)
+        batch_op.drop_column("quality")
         batch_op.drop_column("target_by_admin")
         batch_op.drop_column("credential_scopes")
     with op.batch_alter_table("jump_groups", schema=None) as batch_op:
