@@ -56,7 +56,10 @@ def check_credential_fields(principal: Principal, body: JumpItemCreate | JumpIte
 
 
 def target_approval(principal: Principal, changed: Iterable[str], current: bool) -> bool:
-    """Whether the item's target counts as set by an administrator after ``changed`` fields were saved."""
+    """Whether the item's target counts as set by an administrator after ``changed`` fields were saved.
+
+    For a rep, ``changed`` holds only the fields whose value really changed (saving the same host again keeps the
+    approval); for an administrator, every target field sent (saving the item approves its target)."""
     if not TARGET_FIELDS & set(changed):
         return current
     return principal.is_admin

@@ -211,9 +211,10 @@ async def update_item(request: web.Request) -> web.StreamResponse:
             await get_group(session, principal, changes["group_id"])
         if "jumpoint_id" in changes:
             await _check_jumpoint(session, changes["jumpoint_id"])
+        moved = {field for field, value in changes.items() if getattr(item, field) != value}
         for field, value in changes.items():
             setattr(item, field, value)
-        approved = target_approval(principal, changes, item.target_by_admin)
+        approved = target_approval(principal, moved if not principal.is_admin else changes, item.target_by_admin)
         if approved != item.target_by_admin:
             item.target_by_admin = approved
             changes["target_by_admin"] = approved

@@ -176,3 +176,16 @@ async def test_an_item_without_credentials_offers_none_and_asks_the_jumpoint_not
     assert status == 200
     assert choices == {"fixed": None, "credentials": [], "truncated": False, "problems": []}
     assert console.hub.requests == []
+
+
+async def test_a_rep_saving_the_same_target_again_keeps_the_injection(
+    console: Console, admin: Rep, jumpoint_id: int
+) -> None:
+    group_id = await shared_group(admin, console)
+    _, created = await admin.call(
+        "POST", "/jump-items", json=item(jumpoint_id, group_id=group_id, credential_ref="vault:secret/a")
+    )
+    alice = await as_alice(console)
+    same = {"hostname": "web-01.lan", "port": 22, "protocol": "ssh", "jumpoint_id": jumpoint_id, "comments": "x"}
+    status, body = await alice.call("PATCH", f"/jump-items/{created['id']}", json=same)
+    assert status == 200 and body["target_by_admin"] is True

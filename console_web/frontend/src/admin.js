@@ -2,6 +2,7 @@
 // and the host keys cached by each Jumpoint. Non-administrators see only their API tokens.
 
 import { api, asList } from './api.js';
+import { parseScopes, showScopeErrors } from './credential-picker.js';
 import { $, busy, confirmDialog, el, formatDate, openDialog, setChildren, setupHeader, showError, showFieldErrors, showInfo } from './ui.js';
 
 let users = [];
@@ -72,6 +73,7 @@ function onSubmit(form, handler) {
         await handler(form);
       } catch (exc) {
         showFieldErrors(form, exc);
+        showScopeErrors(form, exc);
         throw exc;
       }
     });
@@ -259,7 +261,7 @@ async function loadGroups() {
   setChildren(
     $('#groups-list'),
     table(
-      ['Jump Group', 'Members', 'Recording', ''],
+      ['Jump Group', 'Members', 'Recording', 'Credentials reps may choose', ''],
       details.map((g) => {
         // Radio buttons, not a select: one choice of three, visible at a glance.
         const current = g.recording || 'per_item';
@@ -294,6 +296,7 @@ async function loadGroups() {
           }
         });
         const members = Array.isArray(g.members) ? g.members : [];
+        const scopes = Array.isArray(g.credential_scopes) ? g.credential_scopes : [];
         const memberIds = members.map((m) => (typeof m === 'object' ? (m.user_id ?? m.id) : m));
         const select = el(
           'select',
@@ -348,6 +351,25 @@ async function loadGroups() {
           el('td', {}, recording),
           el(
             'td',
+            { 'data-testid': `group-scopes-${g.name}` },
+            scopes.length
+              ? el('ul', { class: 'group-scopes' }, scopes.map((scope) => el('li', { class: 'mono' }, scope)))
+              : el('span', { class: 'muted' }, 'None'),
+            ' ',
+            el(
+              'button',
+              {
+                type: 'button',
+                class: 'link-button',
+                'aria-label': `Edit the credentials reps may choose in ${g.name}`,
+                'data-testid': `group-scopes-edit-${g.name}`,
+                onclick: () => openScopesEditor(g),
+              },
+              'Edit',
+            ),
+          ),
+          el(
+            'td',
             { class: 'row-actions' },
             el(
               'button',
@@ -372,11 +394,57 @@ async function loadGroups() {
   );
 }
 
+const SCOPES_HELP =
+  'One per line: a credential (local:lab/root), a folder ending in / (local:lab/, vault:secret/linux/) or store:* for all of a store. Reps choose one of them when they Jump to an item of this group that has no credential of its own.';
+
+/** Edit the credential scopes of a shared Jump Group. */
+function openScopesEditor(g) {
+  const scopes = el('textarea', { id: 'edit-group-scopes', name: 'credential_scopes', rows: 5, class: 'mono', spellcheck: 'false', 'aria-describedby': 'edit-group-scopes-help' });
+  scopes.value = (g.credential_scopes || []).join('\n');
+  const box = el('div', { class: 'alert', role: 'alert', hidden: true });
+  const save = el('button', { type: 'submit', class: 'primary', 'data-testid': 'group-scopes-save' }, 'Save');
+  const cancel = el('button', { type: 'button' }, 'Cancel');
+  const form = el(
+    'form',
+    { class: 'dialog-body', novalidate: true, autocomplete: 'off', 'data-testid': 'group-scopes-form' },
+    box,
+    el(
+      'div',
+      { class: 'field' },
+      el('label', { for: 'edit-group-scopes' }, 'Credentials reps may choose'),
+      scopes,
+      el('div', { id: 'edit-group-scopes-help', class: 'help' }, SCOPES_HELP),
+      el('span', { class: 'field-error', dataset: { fieldError: 'credential_scopes' }, hidden: true }),
+    ),
+    el('div', { class: 'actions' }, cancel, save),
+  );
+  const { close } = openDialog(`Credentials of ${g.name}`, form, { testid: 'group-scopes-dialog' });
+  cancel.addEventListener('click', close);
+  scopes.focus();
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showFieldErrors(form, null);
+    await busy(save, box, async () => {
+      try {
+        await api('PATCH', `/jump-groups/${encodeURIComponent(g.id)}`, { credential_scopes: parseScopes(scopes.value) });
+      } catch (exc) {
+        showFieldErrors(form, exc);
+        showScopeErrors(form, exc);
+        throw exc;
+      }
+      close();
+      showInfo($('#groups-error'), `Saved the credentials of '${g.name}'.`);
+      await loadGroups();
+    });
+  });
+}
+
 function setupGroupForm() {
   onSubmit($('#group-form'), async (form) => {
     const name = form.elements.namedItem('name').value.trim();
     const recording = form.elements.namedItem('recording').value || 'per_item';
-    await api('POST', '/jump-groups', { name, recording });
+    const scopes = parseScopes(form.elements.namedItem('credential_scopes').value);
+    await api('POST', '/jump-groups', { name, recording, credential_scopes: scopes });
     form.reset();
     showInfo(form.querySelector('.alert'), `Created the Jump Group '${name}'.`);
     await loadGroups();

@@ -2,6 +2,7 @@
 // Client Scripting entry (?jump_search=S).
 
 import { ApiError, api, asList } from './api.js';
+import { chooseCredential, credentialScopes, needsCredentialChoice, parseScopes, showScopeErrors } from './credential-picker.js';
 import {
   $,
   busy,
@@ -27,6 +28,9 @@ const TELNET_DEFAULTS = {
   login_failure:
     'login incorrect|authentication failure|access denied|login failed|login invalid|incorrect password|invalid password|bad password',
 };
+const NOT_INJECTED =
+  'Credentials are not injected into this item: a rep changed its target. An administrator must review and save it.';
+const TARGET_FIELDS = ['hostname', 'port', 'protocol', 'jumpoint_id', 'group_id'];
 const RECORDING_HINTS = {
   always: 'This Jump Group records every session: the group policy overrides this setting.',
   never: 'This Jump Group never records sessions: the group policy overrides this setting.',
@@ -64,6 +68,15 @@ function groupLabel(group) {
 
 function groupById(id) {
   return state.groups.find((g) => String(g.id) === String(id)) || null;
+}
+
+function isAdmin() {
+  return Boolean(state.user && state.user.is_admin);
+}
+
+/** A rep changed the target of an item that has credentials: nothing is injected until an admin saves it. */
+function credentialsBlocked(item) {
+  return item.target_by_admin === false && Boolean(item.credential_ref || credentialScopes(item, groupById(itemGroupId(item))).length);
 }
 
 function jumpointById(id) {
@@ -219,7 +232,14 @@ function renderItems() {
       el(
         'tr',
         { class: 'item-row' + (tag ? ' tagged' : ''), dataset: { itemId: String(item.id) } },
-        el('td', { class: 'item-name' }, item.name),
+        el(
+          'td',
+          { class: 'item-name' },
+          item.name,
+          credentialsBlocked(item)
+            ? el('span', { class: 'badge badge-warning', title: NOT_INJECTED, 'data-testid': 'item-needs-review' }, 'Credentials off')
+            : null,
+        ),
         el('td', {}, item.hostname + (item.port && item.port !== DEFAULT_PORTS[item.protocol] ? ':' + item.port : '')),
         el('td', {}, String(item.protocol || '').toUpperCase()),
         jumpointCell(item),
@@ -283,12 +303,26 @@ async function openSessionTab(start, { gesture = false, button = null } = {}) {
   }
 }
 
-/** Start a session on `item` (or join the running one of a join_existing item) in its own tab. */
+/**
+ * Start a session on `item` (or join the running one of a join_existing item) in its own tab. An item that
+ * offers credentials to choose from asks first ("Inject Credentials"); the click in that dialog is then the
+ * gesture that opens the tab, also when the Jump itself came without one (Client Scripting).
+ */
 async function jump(item, options = {}) {
-  const answer = await openSessionTab(
-    () => api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, estimateSize()),
-    options,
-  );
+  if (needsCredentialChoice(item, groupById(itemGroupId(item)))) {
+    showError(errorBox(), null);
+    chooseCredential(item, {
+      onJump: (credential) => startJump(item, credential, { gesture: true, button: options.button || null }),
+    });
+    return;
+  }
+  await startJump(item, null, options);
+}
+
+async function startJump(item, credential, options) {
+  const body = estimateSize();
+  if (credential) body.credential = credential;
+  const answer = await openSessionTab(() => api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, body), options);
   if (answer && answer.joined) showInfo(errorBox(), `Joined the running session on '${item.name}'.`);
 }
 
@@ -518,14 +552,52 @@ function openItemForm(item = null) {
   );
   const recordSession = el('input', { type: 'checkbox', id: 'f-record_session', name: 'record_session', checked: v.record_session ?? true });
   const recordInput = el('input', { type: 'checkbox', id: 'f-record_input', name: 'record_input', checked: v.record_input ?? false });
+  const admin = isAdmin();
   const credential = el('input', {
     name: 'credential_ref',
     type: 'text',
-    maxlength: 256,
+    class: 'mono',
+    maxlength: 512,
     value: v.credential_ref || '',
+    placeholder: 'local:lab/root',
     autocomplete: 'off',
     spellcheck: 'false',
   });
+  const scopes = el('textarea', {
+    name: 'credential_scopes',
+    class: 'mono',
+    rows: 3,
+    placeholder: 'local:lab/\nvault:secret/linux/',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  scopes.value = (v.credential_scopes || []).join('\n');
+  const hasCredentials = editing && Boolean(v.credential_ref || credentialScopes(v, groupById(itemGroupId(v))).length);
+  const credentialFields = el(
+    'fieldset',
+    { class: 'plain-fieldset credential-fields', 'data-testid': 'credential-fields' },
+    el('legend', {}, 'Credential injection'),
+    editing && credentialsBlocked(v)
+      ? el('div', { class: 'alert alert-warning', role: 'note', 'data-testid': 'credential-not-injected' }, NOT_INJECTED)
+      : null,
+    admin
+      ? [
+          field('Credential', credential, 'credential_ref', {
+            help: 'Optional: logs in at every Jump without asking. A credential in a store of the Jumpoint, written store:path, e.g. local:lab/root (the Jumpoint\'s local store) or vault:secret/linux/web01 (HashiCorp Vault); a name without a store is in the local store.',
+          }),
+          field('Credentials reps may choose', scopes, 'credential_scopes', {
+            help: 'One per line: a credential (local:lab/root), a folder ending in / (local:lab/, vault:secret/linux/) or store:* for all of a store. Reps pick one when they Jump, unless a Credential is set above. The Jump Group may offer more.',
+          }),
+        ]
+      : el(
+          'p',
+          { class: 'muted small', 'data-testid': 'credential-admin-only' },
+          'Only administrators assign credentials to Jump Items.',
+          hasCredentials
+            ? ' This item logs in with credentials an administrator chose; changing its host, port, protocol, Jumpoint or Jump Group stops that until an administrator saves it again.'
+            : '',
+        ),
+  );
 
   const formError = el('div', { class: 'alert', role: 'alert', hidden: true });
   const submit = el('button', { type: 'submit', class: 'primary' }, editing ? 'Save' : 'Create');
@@ -555,7 +627,6 @@ function openItemForm(item = null) {
       ),
       field('Jump Group', group, 'group_id', { required: true }),
       field('Tag', tag, 'tag'),
-      field('Credential', credential, 'credential_ref', { help: "Optional: a name in the Jumpoint's credential store." }),
       field('When a session exists', policy, 'session_policy', {
         help: 'Join Existing Session: a rep who jumps while a session runs joins it; Start New Session: every Jump is its own session.',
       }),
@@ -570,6 +641,7 @@ function openItemForm(item = null) {
         el('div', { class: 'field-error', dataset: { fieldError: 'record_input' }, hidden: true, role: 'alert' }),
       ),
     ),
+    credentialFields,
     field('Comments', comments, 'comments'),
     el('div', { class: 'actions' }, cancel, submit),
   );
@@ -605,12 +677,22 @@ function openItemForm(item = null) {
       group_id: Number(group.value),
       tag: tag.value.trim(),
       comments: comments.value.trim(),
-      credential_ref: credential.value.trim() || null,
       session_policy: policy.value,
       record_session: recordSession.checked,
       record_input: recordInput.checked,
     };
-    if (body.protocol === 'telnet') {
+    if (admin) {
+      // Only administrators may send these (the API refuses them from reps, even unchanged).
+      body.credential_ref = credential.value.trim() || null;
+      body.credential_scopes = parseScopes(scopes.value);
+    } else if (editing) {
+      // The API counts every target field sent as changed: a rep's save would stop credential injection
+      // even when the target stayed the same. An administrator's save sends them all (that approves the target).
+      for (const key of TARGET_FIELDS) {
+        if (String(body[key]) === String(v[key])) delete body[key];
+      }
+    }
+    if (proto.value === 'telnet') {
       for (const [key, input] of Object.entries(patterns)) {
         const text = input.value.trim();
         if (text) body[key] = text;
@@ -626,6 +708,7 @@ function openItemForm(item = null) {
         }
       } catch (exc) {
         showFieldErrors(form, exc);
+        showScopeErrors(form, exc);
         throw exc;
       }
       localStorage.setItem(LAST_JUMPOINT_KEY, jumpoint.value);
