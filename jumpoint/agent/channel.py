@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from jumpoint.agent.desktop_stream import DesktopStream
 from jumpoint.core import wire
 from jumpoint.core.adapter import (
     AdapterContext,
@@ -21,6 +22,7 @@ from jumpoint.core.adapter import (
     PromptField,
     ProtocolAdapter,
     Target,
+    is_desktop,
 )
 from jumpoint.core.credentials import CredentialSource
 from jumpoint.core.errors import (
@@ -132,7 +134,8 @@ class ChannelRunner:
                 credentials=self._credentials,
                 log=self.log,
             )
-            self._conn = await self._adapter.connect(self.target, ctx)
+            connection = await self._adapter.connect(self.target, ctx)
+            self._conn = DesktopStream(connection, self.target.quality) if is_desktop(connection) else connection
             if self._closed:
                 raise Cancelled("the session was closed while connecting")
             await self._control(wire.Connected())

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypeIs
 
 from jumpoint.core.credentials import REF_MAX, CredentialSource
-from jumpoint.core.events import TerminalInput, TerminalOutput
+from jumpoint.core.desktop import DesktopInput, DesktopOutput
+from jumpoint.core.events import Notice, TerminalInput, TerminalOutput
 from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
 from jumpoint.core.secret import Secret
 
@@ -128,16 +130,19 @@ class AdapterContext:
 
 
 class Connection(Protocol):
-    """A live connection to one target, owned by one session.
+    """A live connection to one target, owned by one session, as byte streams both ways.
 
-    A **terminal** connection's ``Output`` events carry terminal bytes and ``Keys`` carry typed bytes. A
-    **desktop** connection speaks the desktop stream of :mod:`jumpoint.core.desktop_wire` through the same two
-    events: ``Output`` carries whole output messages (the first ones a KEYFRAME and a complete picture) and
-    ``Keys`` carries whole input messages, REFRESH among them (answered with a new KEYFRAME and picture). So the
-    tunnel, flow control, the console's stream and its browser sockets carry both kinds as bytes.
+    A terminal's ``Output`` events carry terminal bytes and ``Keys`` carry typed bytes. A desktop
+    (:class:`DesktopConnection`) is wrapped by the Jumpoint into this same shape, speaking the desktop stream of
+    :mod:`jumpoint.core.desktop_wire`: ``Output`` carries whole output messages (first a KEYFRAME and a complete
+    picture) and ``Keys`` carries input messages, REFRESH among them (answered with a new KEYFRAME). So the tunnel,
+    flow control, the console's stream and its browser sockets carry both kinds as bytes.
     """
 
-    kind: Literal["terminal", "desktop"]
+    @property
+    def kind(self) -> Literal["terminal", "desktop"]:
+        """``terminal``, or ``desktop`` for a wrapped desktop."""
+        ...
 
     def events(self) -> AsyncIterator[TerminalOutput]:
         """Output events until the target closes; the iterator ends then. Raises TargetError on failure."""
@@ -156,12 +161,47 @@ class Connection(Protocol):
         ...
 
 
+class DesktopConnection(Protocol):
+    """A live desktop (VNC, RDP) as the desktop vocabulary of :mod:`jumpoint.core.desktop`.
+
+    ``events()`` yields ``DesktopSize`` first, then each update's events and ``FrameEnd`` (``Damage`` means "these
+    pixels changed": read them with :meth:`pixels` before taking the events after the next ``FrameEnd``), and
+    ``Notice`` events. The Jumpoint turns this into the desktop stream (encoding, keyframes) for the browser.
+    """
+
+    @property
+    def kind(self) -> Literal["desktop"]:
+        """Always ``desktop``."""
+        ...
+
+    def events(self) -> AsyncIterator[DesktopOutput | Notice]:
+        """Output events until the target closes; raises TargetError on failure."""
+        ...
+
+    def pixels(self, x: int, y: int, width: int, height: int) -> bytes:
+        """The current RGBA rows of a region of the desktop."""
+        ...
+
+    async def send(self, event: DesktopInput) -> None:
+        """Deliver one input event (never dropped: waits while the target is slow)."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection; idempotent."""
+        ...
+
+
+def is_desktop(connection: Connection | DesktopConnection) -> TypeIs[DesktopConnection]:
+    """Whether an adapter's connection is a desktop (to be wrapped into the desktop stream)."""
+    return connection.kind == "desktop"
+
+
 class ProtocolAdapter(Protocol):
     """A protocol: its name, its kind and how to connect. Registered under the ``openjump.protocols`` entry point."""
 
     name: str
     kind: Literal["terminal", "desktop"]
 
-    async def connect(self, target: Target, ctx: AdapterContext) -> Connection:
+    async def connect(self, target: Target, ctx: AdapterContext) -> Connection | DesktopConnection:
         """Connect and log in; raise a TargetError (or Cancelled) on failure, never a library exception."""
         ...

@@ -1,0 +1,148 @@
+"""A desktop connection as the desktop byte stream: what a desktop session's channel carries.
+
+:class:`DesktopStream` wraps a :class:`~jumpoint.core.adapter.DesktopConnection` (VNC, RDP) into the byte-stream
+shape the channel runner, the tunnel and the console already carry for terminals:
+
+* output: each update is encoded for the browser (:class:`~jumpoint.desktop.FrameEncoder`: JPEG forwarded, text
+  lossless, fast-changing regions JPEG) and framed as :mod:`jumpoint.core.desktop_wire` messages; the first
+  complete update becomes a KEYFRAME (a marker, the size, tiles covering the desktop, FrameEnd), and so does the
+  first update after a REFRESH. When nothing changes, the encoder's due lossless refreshes go out on time.
+* input: the console's bytes are parsed as whole input messages (across any split) and delivered in order; a
+  REFRESH asks the target for a full update and marks a keyframe due.
+
+Flow control needs nothing extra: the next update is only taken from the connection when the previous one was
+handed on, and the channel runner hands output on only within the tunnel's window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal
+
+from PIL import Image as PILImage
+
+from jumpoint.core import desktop_wire
+from jumpoint.core.adapter import DesktopConnection, DesktopQuality
+from jumpoint.core.desktop import (
+    Clipboard,
+    CopyRect,
+    CursorShape,
+    Damage,
+    DesktopInput,
+    DesktopOutput,
+    DesktopSize,
+    FrameEnd,
+    Image,
+    Quality,
+    Refresh,
+)
+from jumpoint.core.events import Keys, Notice, Output, Resize
+from jumpoint.desktop import FrameEncoder
+
+
+def encode_messages(events: Sequence[DesktopOutput]) -> bytes:
+    """The desktop-stream bytes of encoder output (images already encoded and within the cap)."""
+    parts: list[bytes] = []
+    for event in events:
+        if isinstance(event, CursorShape):
+            parts.append(_cursor_message(event))
+        elif isinstance(event, DesktopSize | Image | CopyRect | FrameEnd | Clipboard):
+            parts.append(desktop_wire.encode_output(event))
+    return b"".join(parts)
+
+
+def _cursor_message(cursor: CursorShape) -> bytes:
+    if cursor.width == 0 or cursor.height == 0:
+        return desktop_wire.encode_cursor(0, 0, 0, 0, b"")
+    image = PILImage.frombuffer("RGBA", (cursor.width, cursor.height), cursor.rgba, "raw", "RGBA", 0, 1)
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return desktop_wire.encode_cursor(cursor.hot_x, cursor.hot_y, cursor.width, cursor.height, out.getvalue())
+
+
+class DesktopStream:
+    """A desktop connection seen as a byte-stream connection (``kind = "desktop"``)."""
+
+    kind: Literal["desktop"] = "desktop"
+
+    def __init__(self, desktop: DesktopConnection, quality: DesktopQuality = "full_color") -> None:
+        self._desktop = desktop
+        self._encoder = FrameEncoder(Quality(quality))
+        self._parser = desktop_wire.StreamParser(desktop_wire.INPUT_TYPES)
+        self._keyframe_due = True
+        self._size = (0, 0)
+
+    async def events(self) -> AsyncIterator[Output | Notice]:
+        """The desktop stream as ``Output`` events (one per update), and the connection's notices."""
+        updates = aiter(self._desktop.events())
+        frame: list[DesktopOutput] = []
+        pending: asyncio.Task[DesktopOutput | Notice] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(updates))
+                due = self._encoder.refresh_due_in
+                done, _ = await asyncio.wait({pending}, timeout=max(due, 0.0) if due is not None else None)
+                if not done:  # nothing changed for a while: the settled regions get their lossless refresh
+                    refreshed = self._encoder.idle(self._desktop.pixels)
+                    if refreshed:
+                        yield Output(encode_messages(refreshed))
+                    continue
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                finally:
+                    pending = None
+                if isinstance(event, Notice):
+                    yield event
+                    continue
+                if isinstance(event, DesktopSize):
+                    self._size = (event.width, event.height)
+                frame.append(event)
+                if isinstance(event, FrameEnd):
+                    yield Output(self._encode_frame(frame))
+                    frame = []
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    def _encode_frame(self, frame: list[DesktopOutput]) -> bytes:
+        encoded = self._encoder.encode(frame, self._desktop.pixels)
+        # A keyframe waits for an update with pixels: a server may answer the first (or a full) request with only
+        # its size, and a keyframe made before the pixels came would be blank.
+        has_pixels = any(isinstance(event, Damage | Image | CopyRect) for event in frame)
+        if not (self._keyframe_due and self._size[0] > 0 and has_pixels):
+            return encode_messages(encoded)
+        # The keyframe shows the whole desktop as it is now, so the frame's pictures need not go too; its clipboard
+        # text does (the keyframe carries the cursor).
+        self._keyframe_due = False
+        width, height = self._size
+        picture = self._encoder.keyframe(width, height, self._desktop.pixels)
+        clipboard = [event for event in encoded if isinstance(event, Clipboard)]
+        return encode_messages(clipboard) + desktop_wire.encode_keyframe_marker() + encode_messages(picture)
+
+    async def send(self, event: Keys | Resize) -> None:
+        """Input messages from the console (any split); a terminal resize means nothing to a desktop."""
+        if not isinstance(event, Keys):
+            return
+        for message in self._parser.feed(event.data):
+            decoded: DesktopInput = desktop_wire.decode_input(message.kind, message.body)
+            if isinstance(decoded, Refresh):
+                self._keyframe_due = True
+            elif isinstance(decoded, Quality):
+                self._encoder.quality = decoded
+            await self._desktop.send(decoded)
+
+    async def snapshot(self) -> dict[str, object]:
+        """Desktops resynchronise with keyframes, not snapshots."""
+        return {}
+
+    async def close(self) -> None:
+        """Close the desktop connection."""
+        await self._desktop.close()

@@ -1,0 +1,173 @@
+"""VNC Jumps through the whole gateway (console, tunnel, Jumpoint) to a real Xvnc, as a browser sees them.
+
+The session socket carries the desktop stream of ``jumpoint.core.desktop_wire``: these tests decode it like the
+browser's renderer (Pillow in place of the canvas) and compare the picture with the server's own framebuffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from credential_store.local import LocalCredentialStore
+from jumpoint.core import desktop_wire as dw
+from jumpoint.core.desktop import Key, Pointer
+from jumpoint.core.secret import Secret
+from tests.fixtures.gateway import Gateway, SessionSocket
+from tests.fixtures.vnc import VncServer, start_vnc, xvnc
+
+__all__ = ["start_vnc", "xvnc"]  # the fixtures, imported for pytest
+
+
+class Canvas:
+    """The browser renderer's job, in numpy: apply the desktop stream's messages to a picture."""
+
+    def __init__(self) -> None:
+        self.parser = dw.StreamParser(dw.OUTPUT_TYPES)
+        self.pixels = np.zeros((1, 1, 3), np.uint8)
+        self.kinds: list[int] = []
+        self.frames = 0
+        self.keyframes = 0
+
+    def feed(self, data: bytes) -> None:
+        for message in self.parser.feed(data):
+            self.kinds.append(message.kind)
+            if message.kind == dw.SIZE:
+                width, height = dw.decode_size(message.body)
+                self.pixels = np.zeros((height, width, 3), np.uint8)
+            elif message.kind == dw.IMAGE:
+                x, y, w, h = (int.from_bytes(message.body[i : i + 2], "big") for i in range(0, 8, 2))
+                tile = PILImage.open(io.BytesIO(message.body[9:])).convert("RGB")
+                assert tile.size == (w, h)
+                self.pixels[y : y + h, x : x + w] = np.asarray(tile)
+            elif message.kind == dw.COPY:
+                sx, sy, x, y, w, h = (int.from_bytes(message.body[i : i + 2], "big") for i in range(0, 12, 2))
+                self.pixels[y : y + h, x : x + w] = self.pixels[sy : sy + h, sx : sx + w].copy()
+            elif message.kind == dw.FRAME_END:
+                self.frames += 1
+            elif message.kind == dw.KEYFRAME:
+                self.keyframes += 1
+
+
+async def _jump(gateway: Gateway, server: VncServer, **fields: object) -> SessionSocket:
+    LocalCredentialStore(gateway.state_dir / "jumpoint").add(
+        "vnc/lab", "password", None, password=Secret(server.password), replace=True
+    )
+    item = await gateway.create_item(
+        name="desktop",
+        protocol="vnc",
+        hostname=f"{server.host}:{server.port}",
+        credential_ref="local:vnc/lab",
+        **fields,
+    )
+    sock = await gateway.jump(item["id"])
+    hello = await sock.next_of("hello")
+    assert hello["session"]["kind"] == "desktop" and hello["session"]["protocol"] == "vnc"
+    state = await sock.next_of("state")
+    while state["state"] != "connected":
+        assert state["state"] != "ended", state
+        state = await sock.next_of("state")
+    return sock
+
+
+async def _read_until(sock: SessionSocket, canvas: Canvas, done: Callable[[], bool], timeout: float = 15) -> None:
+    fed = len(sock.output)
+    canvas.feed(bytes(sock.output[:fed]))
+    async with asyncio.timeout(timeout):
+        while not done():
+            await sock._read_one()
+            canvas.feed(bytes(sock.output[fed:]))
+            fed = len(sock.output)
+
+
+async def _settle(sock: SessionSocket, canvas: Canvas, quiet: float = 1.0) -> None:
+    """Read until the stream stays quiet for ``quiet`` seconds (the desktop stopped changing)."""
+    fed = len(sock.output)
+    while True:
+        try:
+            async with asyncio.timeout(quiet):
+                await sock._read_one()
+        except TimeoutError:
+            return
+        canvas.feed(bytes(sock.output[fed:]))
+        fed = len(sock.output)
+
+
+async def test_a_vnc_jump_shows_the_desktop_from_a_keyframe_with_the_injected_password(
+    gateway: Gateway, xvnc: VncServer
+) -> None:
+    sock = await _jump(gateway, xvnc)
+    try:
+        await sock.next_of("stream")  # where the first complete picture starts
+        canvas = Canvas()
+        await _read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
+        assert canvas.kinds[:2] == [dw.KEYFRAME, dw.SIZE]
+        assert canvas.pixels.shape == (800, 1280, 3)
+        assert canvas.pixels[:200, :300].any(), "the xterm at the top left is drawn"
+        timeline = [m for m in sock.messages if m["t"] == "timeline"]
+        assert "credential 'local:vnc/lab' injected" in str(timeline)
+    finally:
+        await sock.close()
+
+
+async def test_typing_reaches_the_xterm_and_a_late_joiner_starts_at_a_keyframe(
+    gateway: Gateway, xvnc: VncServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "typed"
+    xvnc.focus_xterm()
+    sock = await _jump(gateway, xvnc)
+    try:
+        await sock.next_of("stream")
+        canvas = Canvas()
+        await _read_until(sock, canvas, lambda: canvas.keyframes >= 1)
+        text = f"touch {marker}\r"
+        keys = b"".join(
+            dw.encode_input(Key(ord(ch) if ch != "\r" else 0xFF0D, down)) for ch in text for down in (True, False)
+        )
+        await sock.ws.send_bytes(dw.encode_input(Pointer(100, 100, 0)) + keys)
+        async with asyncio.timeout(10):
+            while not marker.exists():
+                await asyncio.sleep(0.1)
+
+        late = await gateway.attach(sock.session_id)  # the admin's second browser tab: a late joiner
+        try:
+            await late.next_of("hello")
+            start = await late.next_of("stream")
+            assert start["pos"] > 0, "a late joiner starts at a keyframe, not at the beginning"
+            late_canvas = Canvas()
+            await _read_until(late, late_canvas, lambda: late_canvas.keyframes >= 1 and late_canvas.frames >= 1)
+            assert late_canvas.kinds[0] == dw.KEYFRAME
+            await _settle(sock, canvas)
+            await _settle(late, late_canvas)
+            difference = np.abs(canvas.pixels.astype(int) - late_canvas.pixels.astype(int))
+            assert difference.mean() < 2.0, "the late joiner sees what the owner sees"
+            assert canvas.pixels[:200, :300].any()
+        finally:
+            await late.close()
+    finally:
+        await sock.close()
+
+
+async def test_a_wrong_vnc_password_ends_the_jump_as_an_authentication_failure(
+    gateway: Gateway, start_vnc: Callable[..., VncServer]
+) -> None:
+    server = start_vnc(xterm=None)
+    LocalCredentialStore(gateway.state_dir / "jumpoint").add("vnc/bad", "password", None, password=Secret("wrong!"))
+    item = await gateway.create_item(
+        name="bad", protocol="vnc", hostname=f"{server.host}:{server.port}", credential_ref="local:vnc/bad"
+    )
+    sock = await gateway.jump(item["id"])
+    try:
+        state = await sock.next_of("state")
+        while state["state"] != "ended":
+            state = await sock.next_of("state")
+        error = next(m for m in sock.messages if m["t"] == "error")["error"]
+        assert error["code"] == "target_auth_failed", error
+        assert "wrong!" not in str(sock.messages)
+    finally:
+        await sock.close()
