@@ -36,6 +36,7 @@ const css = await esbuild.build({
   ...common,
   entryPoints: [
     path.join(here, '..', 'static', 'app.css'),
+    path.join(here, '..', 'static', 'desktop.css'),
     path.join(here, 'node_modules', '@xterm', 'xterm', 'css', 'xterm.css'),
     path.join(here, 'node_modules', 'asciinema-player', 'dist', 'bundle', 'asciinema-player.css'),
   ],

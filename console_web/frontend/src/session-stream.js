@@ -120,3 +120,63 @@ export class TerminalStream {
     }
   }
 }
+
+// Desktop sessions: the binary frames are the desktop byte stream (jumpoint/core/desktop_wire.py) from the
+// position `stream {pos}` announced; a message may span frames. A socket that resumes where this view stopped
+// (`?pos=` still in the console's log) continues the stream byte for byte, a partial message included; any other
+// start is a fresh stream beginning with a KEYFRAME, so the view drops its partial message. No `screen` snapshots.
+const DESKTOP_BACKLOG_LIMIT = 16 * 1024 * 1024;
+
+export class DesktopStream {
+  /** view: the desktop view (feed, restart, later, backlog). hooks: onOverflow() as for TerminalStream. */
+  constructor(view, hooks) {
+    this.view = view;
+    this.hooks = hooks;
+    this.pos = null;
+    this.remote = null;
+    this.overflowed = false;
+    this.stale = false;
+  }
+
+  later(fn) {
+    this.view.later(fn);
+  }
+
+  attach() {
+    this.overflowed = false;
+  }
+
+  forgetPosition() {
+    this.pos = null;
+    this.stale = true;
+  }
+
+  onBinary(buffer) {
+    if (this.overflowed || this.pos === null) return; // nothing is announced yet: not ours to guess
+    const bytes = new Uint8Array(buffer);
+    if (this.view.backlog > DESKTOP_BACKLOG_LIMIT) {
+      // This browser cannot draw as fast as the pictures come: start again from a keyframe once it caught up.
+      this.overflowed = true;
+      this.forgetPosition();
+      this.hooks.onOverflow();
+      return;
+    }
+    this.pos += bytes.byteLength;
+    this.view.feed(bytes);
+  }
+
+  onStream(msg) {
+    const pos = Number.isSafeInteger(msg.pos) && msg.pos >= 0 ? msg.pos : 0;
+    if (this.stale || this.pos === null || this.pos !== pos) this.view.restart(pos);
+    this.stale = false;
+    this.pos = pos;
+  }
+
+  /** Terminal snapshots do not apply to desktops. */
+  onScreen() {}
+
+  /** A stream entry that is not bytes (none are defined for desktops): it still takes its position. */
+  onEntry(msg) {
+    if (Number.isSafeInteger(msg.pos) && msg.pos >= 0) this.pos = msg.pos + 1;
+  }
+}

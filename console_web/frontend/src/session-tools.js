@@ -77,6 +77,12 @@ function savePrefs(prefs) {
   }
 }
 
+/** Desktop sessions have none of the terminal's tools (copy and paste, font size, scrollback, search, special
+ * keys, file transfer): the desktop view brings its own toolbar. */
+export function hideTerminalTools() {
+  for (const id of ['#term-toolbar', '#search-bar', '#files-panel']) $(id).hidden = true;
+}
+
 /** Put text on the clipboard: the async Clipboard API, or (plain HTTP) a hidden textarea and execCommand. */
 async function writeClipboard(text) {
   if (navigator.clipboard && window.isSecureContext) {

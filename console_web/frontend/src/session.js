@@ -1,20 +1,22 @@
-// The session panel (/sessions/{id}): an xterm.js terminal on the session WebSocket (docs/protocol.md,
+// The session panel (/sessions/{id}): an xterm.js terminal, or for a desktop session (`hello.session.kind` is
+// "desktop": VNC, later RDP) the desktop view of ./desktop/, on the session WebSocket (docs/protocol.md,
 // "Browser <-> console"), shared with other participants: the status bar, prompts (owner), the participants panel,
 // the chat timeline, idle warnings, and reconnection with the stream position. Works for reps and for external
-// invitees (guests: no /api/v1/me; `hello` says who this browser is).
+// invitees (guests: no /api/v1/me; `hello` says who this browser is). The view is made at the first `hello`.
 
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { ApiError, api, loginUrl, me } from './api.js';
 import { installConstructedStyleShim } from './csp-styles.js';
+import { createDesktopView } from './desktop/view.js';
 import { createChat } from './session-chat.js';
 import { openExternalDialog, openInviteDialog } from './session-invite.js';
 import { createPrompts } from './session-prompts.js';
 import { createFilePanel } from './session-files.js';
 import { createRoster, modeLabel } from './session-roster.js';
 import { SessionSocket } from './session-socket.js';
-import { TerminalStream } from './session-stream.js';
-import { createTerminalTools, loadPrefs } from './session-tools.js';
+import { DesktopStream, TerminalStream } from './session-stream.js';
+import { createTerminalTools, hideTerminalTools, loadPrefs } from './session-tools.js';
 import { $, confirmDialog, el, errorParts, setChildren } from './ui.js';
 
 const RESIZE_DEBOUNCE_MS = 120;
@@ -41,9 +43,11 @@ const page = {
   lastError: '',
   unread: 0,
 };
+let kind = null; // 'terminal' or 'desktop', from the first hello
 let term = null;
 let fit = null;
-let stream = null;
+let desktop = null;
+let stream = null; // TerminalStream or DesktopStream
 let socket = null;
 let chat = null;
 let roster = null;
@@ -64,7 +68,9 @@ function debounce(fn, ms) {
 }
 
 function focusTerminal() {
-  if (term && live() && !document.querySelector('dialog[open]')) term.focus();
+  if (!live() || document.querySelector('dialog[open]')) return;
+  if (term) term.focus();
+  else if (desktop) desktop.focus();
 }
 
 // ---- status bar and controls ----------------------------------------------------------------------
@@ -108,7 +114,7 @@ function mayType() {
 /** File transfer: SSH sessions, for the owner and peers (not observers, not external invitees). */
 function mayTransferFiles() {
   return Boolean(
-    page.info && String(page.info.protocol || '').toLowerCase() === 'ssh' && page.you && !page.you.external && page.you.mode !== 'observer' && live(),
+    kind === 'terminal' && page.info && String(page.info.protocol || '').toLowerCase() === 'ssh' && page.you && !page.you.external && page.you.mode !== 'observer' && live(),
   );
 }
 
@@ -139,6 +145,10 @@ function updateControls() {
   }
   if (chat) chat.setEnabled(open && live());
   if (tools) tools.update();
+  if (desktop) {
+    desktop.setViewOnly(!mayType());
+    desktop.setCanSend(canType());
+  }
   if (files) files.setAllowed(mayTransferFiles(), page.state === 'connected');
 }
 
@@ -212,16 +222,20 @@ function reconnectButton() {
   );
   button.addEventListener('click', async () => {
     button.disabled = true;
-    let size = null;
-    try {
-      size = fit ? fit.proposeDimensions() : null;
-    } catch {
-      size = null;
+    let body = {};
+    if (term) {
+      let size = null;
+      try {
+        size = fit ? fit.proposeDimensions() : null;
+      } catch {
+        size = null;
+      }
+      const cols = Math.min(1000, Math.max(20, (size && size.cols) || term.cols));
+      const rows = Math.min(500, Math.max(5, (size && size.rows) || term.rows));
+      body = { cols, rows };
     }
-    const cols = Math.min(1000, Math.max(20, (size && size.cols) || term.cols));
-    const rows = Math.min(500, Math.max(5, (size && size.rows) || term.rows));
     try {
-      const answer = await api('POST', `/jump-items/${encodeURIComponent(page.info.item_id)}/jump`, { cols, rows });
+      const answer = await api('POST', `/jump-items/${encodeURIComponent(page.info.item_id)}/jump`, body);
       const id = answer && (answer.session_id ?? (answer.session && answer.session.id));
       if (!id) throw new Error('The console did not say which session it started.');
       location.assign('/sessions/' + encodeURIComponent(id));
@@ -280,7 +294,8 @@ function showIdle(secondsLeft) {
     const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
     $('#idle-text').textContent =
       left > 0
-        ? `No input for a while: the session ends in ${clock} unless someone types.` + (canType() ? ' Type in the terminal to keep it open.' : '')
+        ? `No input for a while: the session ends in ${clock} unless someone types.` +
+          (canType() ? (desktop ? ' Use the desktop to keep it open.' : ' Type in the terminal to keep it open.') : '')
         : 'No input for too long: the session is ending.';
   };
   tick();
@@ -323,7 +338,7 @@ function setYou(value) {
     if (previous !== 'owner') page.lastSentSize = '';
     fitNow();
     sendSize();
-  } else if (stream.remote) {
+  } else if (stream && stream.remote) {
     applyRemoteSize(stream.remote.cols, stream.remote.rows);
   }
   if (!page.you.external && !page.userAsked) {
@@ -343,6 +358,7 @@ function setYou(value) {
 function onHello(msg) {
   page.helloSeen = true;
   page.attached = true;
+  if (!kind) setupView(msg.session);
   setSessionInfo(msg.session);
   if (msg.limits && typeof msg.limits === 'object') chat.setMax(msg.limits.chat_max);
   setYou(msg.you);
@@ -370,15 +386,15 @@ function onControl(msg) {
       onHello(msg);
       break;
     case 'stream':
-      stream.onStream(msg);
+      if (stream) stream.onStream(msg);
       break;
     case 'screen':
-      stream.onScreen(msg);
+      if (stream) stream.onScreen(msg);
       break;
     case 'resize':
     case 'title':
     case 'bell':
-      stream.onEntry(msg);
+      if (stream) stream.onEntry(msg);
       break;
     case 'state':
       onState(msg);
@@ -461,6 +477,66 @@ function setupTerminal() {
   const fitSoon = debounce(fitNow, RESIZE_DEBOUNCE_MS);
   new ResizeObserver(() => fitSoon()).observe($('#terminal'));
   window.addEventListener('resize', fitSoon);
+  stream = new TerminalStream(term, {
+    onRemoteSize: applyRemoteSize,
+    onTitle: (text) => {
+      document.title = text.slice(0, 200) || document.title;
+    },
+    onBell: () => {
+      document.body.classList.add('bell');
+      setTimeout(() => document.body.classList.remove('bell'), 150);
+    },
+    onSnapshot: () => {
+      fitNow();
+      sendSize();
+    },
+    onOverflow: resyncWhenDrawn,
+  });
+}
+
+/** This browser cannot draw as fast as the output comes: start again from a snapshot (keyframe) once it caught up. */
+function resyncWhenDrawn() {
+  socket.drop();
+  setReconnecting(true);
+  stream.later(() => socket.retryNow());
+}
+
+/** A desktop file name for this session: openjump-<item>-<date and time>.<ext>. */
+function screenshotName() {
+  const name = String((page.info && page.info.item_name) || sessionId).replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60);
+  const d = new Date();
+  const pad = (n) => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  return `openjump-${name}-${stamp}.png`;
+}
+
+function setupDesktop() {
+  hideTerminalTools();
+  $('#terminal').hidden = true;
+  const host = $('#desktop');
+  host.hidden = false;
+  desktop = createDesktopView(host, {
+    send: (bytes) => socket.sendBytes(bytes),
+    canSend: canType,
+    onActivity: hideIdle,
+    onResync: () => {
+      // The stream could not be read: a new socket without a position starts from a complete picture.
+      stream.forgetPosition();
+      socket.drop();
+      setReconnecting(true);
+      socket.retryNow();
+    },
+    fileName: screenshotName,
+  });
+  stream = new DesktopStream(desktop, { onOverflow: resyncWhenDrawn });
+}
+
+/** The first hello says what the session shows: a terminal (SSH, Telnet) or a desktop (VNC, RDP). */
+function setupView(session) {
+  kind = session && session.kind === 'desktop' ? 'desktop' : 'terminal';
+  document.body.dataset.kind = kind;
+  if (kind === 'desktop') setupDesktop();
+  else setupTerminal();
 }
 
 function setupButtons() {
@@ -515,7 +591,6 @@ function setupButtons() {
 
 function main() {
   installConstructedStyleShim();
-  setupTerminal();
   prompts = createPrompts({ send: (m) => socket.sendJson(m), closed: focusTerminal });
   roster = createRoster($('#roster'), { send: (m) => socket.sendJson(m), done: focusTerminal });
   chat = createChat(
@@ -544,31 +619,11 @@ function main() {
       },
     },
   );
-  stream = new TerminalStream(term, {
-    onRemoteSize: applyRemoteSize,
-    onTitle: (text) => {
-      document.title = text.slice(0, 200) || document.title;
-    },
-    onBell: () => {
-      document.body.classList.add('bell');
-      setTimeout(() => document.body.classList.remove('bell'), 150);
-    },
-    onSnapshot: () => {
-      fitNow();
-      sendSize();
-    },
-    onOverflow: () => {
-      // This browser cannot draw as fast as the output comes: start again from a snapshot once it caught up.
-      socket.drop();
-      setReconnecting(true);
-      stream.later(() => socket.retryNow());
-    },
-  });
   socket = new SessionSocket(sessionId, {
     onOpen: () => {
       page.helloSeen = false;
       page.lastSentSize = '';
-      stream.attach();
+      if (stream) stream.attach();
       setReconnecting(false);
       $('#connection-lost').hidden = true;
       updateControls();
@@ -582,7 +637,9 @@ function main() {
       }
       if (msg && typeof msg === 'object' && typeof msg.t === 'string') onControl(msg);
     },
-    onBinary: (data) => stream.onBinary(data),
+    onBinary: (data) => {
+      if (stream) stream.onBinary(data);
+    },
     onFinalClose,
     onReconnecting: (attempt) => {
       page.helloSeen = false;
@@ -600,7 +657,7 @@ function main() {
       $('#connection-lost').hidden = false;
       setState('disconnected');
     },
-    getPos: () => stream.pos,
+    getPos: () => (stream ? stream.pos : null),
   });
   files = createFilePanel(sessionId, {
     panel: $('#files-panel'),
