@@ -24,6 +24,7 @@ class DesktopScreen:
         self._scanner = desktop_wire.HeaderScanner(desktop_wire.OUTPUT_TYPES)
         self._keyframes: deque[int] = deque(maxlen=KEEP_KEYFRAMES)
         self._requested_at: float | None = None
+        self._last_keyframe_at = time.monotonic()
         self.size: tuple[int, int] = (0, 0)
 
     def feed(self, data: bytes) -> bool:
@@ -33,6 +34,7 @@ class DesktopScreen:
             if kind == desktop_wire.KEYFRAME:
                 self._keyframes.append(offset)
                 self._requested_at = None
+                self._last_keyframe_at = time.monotonic()
                 started = True
         return started
 
@@ -41,6 +43,10 @@ class DesktopScreen:
         if self._keyframes and self._keyframes[-1] >= start:
             return self._keyframes[-1]
         return None
+
+    def keyframe_age(self, now: float) -> float:
+        """Seconds since the last keyframe began (or since the session started, before the first)."""
+        return now - self._last_keyframe_at
 
     def should_request(self) -> bool:
         """Whether to ask the Jumpoint for a keyframe now (none asked for in the last second)."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from console_web.hub.session import LiveSession
 
 LAG_SECONDS = 2.0
+RECORDING_KEYFRAME_SECONDS = 60.0  # a recorded desktop gets a complete picture at least this often (playback seeks)
 RECORDER_BACKLOG_LIMIT = 16 * 1024 * 1024
 
 
@@ -149,6 +150,13 @@ class OutputPump:
                 fastest = conn.cursor
         chosen = slowest if slowest is not None else fastest
         return None if chosen is None else max(chosen, self.stream.start)
+
+    def keyframe_due(self, now: float) -> bool:
+        """Whether a recorded desktop's last keyframe is older than :data:`RECORDING_KEYFRAME_SECONDS`."""
+        desktop = self.desktop
+        if desktop is None or self.recorder is None:
+            return False
+        return desktop.keyframe_age(now) > RECORDING_KEYFRAME_SECONDS and desktop.should_request()
 
     def check_lag(self, now: float) -> None:
         """The housekeeping tick: a socket still behind where the head was ``LAG_SECONDS`` ago stops pacing."""

@@ -537,3 +537,5 @@ class LiveSession:
             self.pump.check_lag(now)
             self.seats.check_grace(now)
             self.idle.check(now)
+            if self.pump.keyframe_due(now):
+                self.request_keyframe()
