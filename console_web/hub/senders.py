@@ -64,7 +64,9 @@ class Senders:
                     if pump.desktop is None:
                         await self._send_screen(conn)
                         continue
-                    if await self._restart_at_keyframe(conn):
+                    # the hello and the other messages queued at attach go first: the page sets up its view on them
+                    queued_first = bool(conn.direct) and conn.direct[0].after < 0
+                    if not queued_first and await self._restart_at_keyframe(conn):
                         continue
                 direct = conn.direct
                 if direct and direct[0].after <= conn.cursor:

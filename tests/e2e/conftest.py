@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 
 from tests.fixtures.console import *  # noqa: F403
 from tests.fixtures.sshd import *  # noqa: F403
+from tests.fixtures.vnc import *  # noqa: F403
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

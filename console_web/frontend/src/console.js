@@ -19,7 +19,14 @@ import {
 
 const NAME_MAX = 128;
 const LAST_JUMPOINT_KEY = 'openjump.lastJumpoint';
-const DEFAULT_PORTS = { ssh: 22, telnet: 23 };
+const DEFAULT_PORTS = { ssh: 22, telnet: 23, vnc: 5900 };
+const QUALITY_LABELS = [
+  ['black_and_white', 'Black and White'],
+  ['few_colors', 'Few Colors'],
+  ['more_colors', 'More Colors'],
+  ['full_color', 'Full Color'],
+  ['video', 'Video Optimized'],
+];
 // What the Jumpoint looks for when a telnet item leaves a pattern empty (Python regular expressions; the same as
 // protocols/telnet/login.py).
 const TELNET_DEFAULTS = {
@@ -464,6 +471,7 @@ function openItemForm(item = null) {
     { name: 'protocol' },
     el('option', { value: 'ssh', selected: protocol === 'ssh' }, 'SSH'),
     el('option', { value: 'telnet', selected: protocol === 'telnet' }, 'Telnet'),
+    el('option', { value: 'vnc', selected: protocol === 'vnc' }, 'VNC (remote desktop)'),
   );
   const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, required: true, value: String(v.port || DEFAULT_PORTS[protocol]) });
   const patterns = {};
@@ -494,12 +502,34 @@ function openItemForm(item = null) {
     field('Password prompt', patterns.password_prompt, 'password_prompt'),
     field('Login failure', patterns.login_failure, 'login_failure', { help: 'Text that means the device refused the login.' }),
   );
+  const quality = el(
+    'select',
+    { name: 'quality' },
+    QUALITY_LABELS.map(([value, label]) => el('option', { value, selected: (v.quality || 'full_color') === value }, label)),
+  );
+  const vncFields = el(
+    'fieldset',
+    { class: 'vnc-fields', 'data-testid': 'vnc-fields', hidden: protocol !== 'vnc' },
+    el('legend', {}, 'Remote desktop'),
+    field('Quality', quality, 'quality', {
+      help: 'The picture quality a session starts with; participants can change it in the session. Video Optimized suits moving pictures, Full Color sharp text.',
+    }),
+    el('p', { class: 'muted small' }, 'The VNC password comes from the Credential below when an administrator set one; otherwise the rep is asked at Jump time. The Jumpoint prefers VeNCrypt (TLS) when the server offers it.'),
+  );
   let previousProtocol = protocol;
+  const showProtocolFields = () => {
+    telnetFields.hidden = proto.value !== 'telnet';
+    vncFields.hidden = proto.value !== 'vnc';
+    for (const terminalOnly of [termType, keepOn]) {
+      const box = terminalOnly.closest('.field');
+      if (box) box.hidden = proto.value === 'vnc';
+    }
+  };
   proto.addEventListener('change', () => {
     // The port follows the protocol unless it was changed from the previous protocol's default.
     if (!port.value || Number(port.value) === DEFAULT_PORTS[previousProtocol]) port.value = String(DEFAULT_PORTS[proto.value] || 22);
     previousProtocol = proto.value;
-    telnetFields.hidden = proto.value !== 'telnet';
+    showProtocolFields();
   });
   const username = el('input', { name: 'username', type: 'text', maxlength: 128, value: v.username || '', autocomplete: 'off' });
   const termType = el(
@@ -617,6 +647,7 @@ function openItemForm(item = null) {
       field('Port', port, 'port', { required: true }),
       field('Username', username, 'username'),
       telnetFields,
+      vncFields,
       field('Terminal Type', termType, 'terminal_type'),
       el(
         'div',
@@ -646,6 +677,7 @@ function openItemForm(item = null) {
     el('div', { class: 'actions' }, cancel, submit),
   );
   const { close } = openDialog(editing ? 'Edit Shell Jump Shortcut' : 'Create New Shell Jump Shortcut', form, { className: 'wide' });
+  showProtocolFields();
   cancel.addEventListener('click', close);
   name.focus();
 
@@ -681,6 +713,7 @@ function openItemForm(item = null) {
       record_session: recordSession.checked,
       record_input: recordInput.checked,
     };
+    if (proto.value === 'vnc') body.quality = quality.value;
     if (admin) {
       // Only administrators may send these (the API refuses them from reps, even unchanged).
       body.credential_ref = credential.value.trim() || null;
