@@ -6,7 +6,11 @@ shape the channel runner, the tunnel and the console already carry for terminals
 * output: each update is encoded for the browser (:class:`~jumpoint.desktop.FrameEncoder`: JPEG forwarded, text
   lossless, fast-changing regions JPEG) and framed as :mod:`jumpoint.core.desktop_wire` messages; the first
   complete update becomes a KEYFRAME (a marker, the size, tiles covering the desktop, FrameEnd), and so does the
-  first update after a REFRESH. When nothing changes, the encoder's due lossless refreshes go out on time.
+  first update with pixels after a REFRESH or after the desktop's size changed (a SIZE message goes out at once, in
+  its own frame if it came alone; the keyframe then shows the whole desktop at the new size, so a late joiner
+  starting there needs nothing older). When nothing changes, the encoder's due lossless refreshes go out on time.
+* clipboard text the target sends between updates goes out at once as its own CLIPBOARD message (a server sends
+  no update while the screen stays still, and the text must not wait for one); within an update it keeps its place.
 * input: the console's bytes are parsed as whole input messages (across any split) and delivered in order; a
   REFRESH asks the target for a full update and marks a keyframe due.
 
@@ -100,7 +104,12 @@ class DesktopStream:
                 if isinstance(event, Notice):
                     yield event
                     continue
+                if isinstance(event, Clipboard) and not frame:
+                    yield Output(desktop_wire.encode_output(event))
+                    continue
                 if isinstance(event, DesktopSize):
+                    if (event.width, event.height) != self._size:
+                        self._keyframe_due = True
                     self._size = (event.width, event.height)
                 frame.append(event)
                 if isinstance(event, FrameEnd):

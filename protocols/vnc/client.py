@@ -22,9 +22,11 @@ Contract:
 * Resize: a server DesktopSize/ExtendedDesktopSize re-allocates the framebuffer and yields ``DesktopSize``; an input
   ``DesktopSize`` sends SetDesktopSize when the server supports ExtendedDesktopSize (:attr:`RfbClient.can_resize`),
   else it is ignored with a log line. A refusal is logged and kept in :attr:`RfbClient.resize_refused`.
-* Clipboard both ways as Latin-1 (RFC 6143): characters outside Latin-1 are sent as ``?``; the Extended Clipboard
-  extension (UTF-8) is not implemented. ``Wheel`` is buttons 4/5 (vertical) and 6/7 (horizontal), pressed and
-  released once per step, with the held buttons kept. ``Refresh`` asks for a full (non-incremental) update.
+* Clipboard both ways as Latin-1 (RFC 6143): characters outside Latin-1 are sent as ``?``; with
+  ``extended_clipboard=True`` and a server that supports the Extended Clipboard extension, as UTF-8 instead
+  (:mod:`protocols.vnc.clipboard`; our text is announced and provided when the server asks for it).
+  ``Wheel`` is buttons 4/5 (vertical) and 6/7 (horizontal), pressed and released once per step, with the held
+  buttons kept. ``Refresh`` asks for a full (non-incremental) update.
   ``Quality`` sends a new SetEncodings (:mod:`protocols.vnc.quality`). Bell messages are only logged.
 * :meth:`RfbClient.snapshot` decodes the pending JPEGs and returns the whole desktop, as raw ``rgba`` rows by
   default (the cheapest; the caller encodes it as it needs) or ``png``.
@@ -64,12 +66,13 @@ from jumpoint.core.errors import BadRequest, JumpError
 from jumpoint.core.secret import Secret
 from jumpoint.core.target_errors import closed, timed_out
 from protocols.vnc import messages as m
+from protocols.vnc.clipboard import ENC_EXTENDED_CLIPBOARD, MAX_PAYLOAD, ExtendedClipboard
 from protocols.vnc.errors import certificate_refused, from_os_error, protocol_error
 from protocols.vnc.framebuffer import Framebuffer
 from protocols.vnc.messages import MalformedMessage, Screen
 from protocols.vnc.quality import PreferredEncoding, settings_for
 from protocols.vnc.queue import EventQueue
-from protocols.vnc.security import Handshake, SecurityOutcome, SecurityPolicy
+from protocols.vnc.security import Handshake, ProbeResult, SecurityOutcome, SecurityPolicy
 from protocols.vnc.stream import READ_LIMIT, RfbStream
 from protocols.vnc.updates import UpdateReader, UpdateStats
 
@@ -108,6 +111,7 @@ class RfbClient:
         quality: Quality,
         preferred_encoding: PreferredEncoding,
         log: logging.Logger,
+        extended_clipboard: bool = False,
     ) -> None:
         self._stream = stream
         self._where = where
@@ -124,6 +128,7 @@ class RfbClient:
         self._closed = False
         self._iterating = False
         self._task: asyncio.Task[None] | None = None
+        self._clipboard = ExtendedClipboard() if extended_clipboard else None
 
     # --- connecting --------------------------------------------------------------------------------------------
     @classmethod
@@ -140,24 +145,36 @@ class RfbClient:
         shared: bool = True,
         preferred_encoding: PreferredEncoding = "tight",
         log: logging.Logger | None = None,
+        pinned_certificate: bytes | None = None,
+        expected_security: str | None = None,
+        extended_clipboard: bool = False,
     ) -> RfbClient:
         """Connect, agree on security (see :mod:`protocols.vnc.security`), authenticate and start the updates.
 
+        ``pinned_certificate``: the SHA-256 an X509 server's certificate must have (checked before the password is
+        sent; the CAs are then not consulted). ``expected_security``: the security a :meth:`probe` found (another
+        choice is refused before authentication). ``extended_clipboard``: offer the Extended Clipboard extension
+        (UTF-8 clipboard text, :mod:`protocols.vnc.clipboard`); without it, or when the server lacks it, the
+        clipboard is Latin-1.
+
         Raises TargetUnreachable, TargetTimeout (``connect_timeout`` covers everything up to ServerInit),
         TargetAuthFailed (with the server's reason), TargetProtocolError (not VNC, no acceptable security type, a
-        refused TLS certificate) or TargetClosed.
+        refused TLS certificate), HostKeyMismatch (not the pinned certificate) or TargetClosed.
         """
         where = f"{host}:{port}"
         logger = log or module_log
-        policy = SecurityPolicy(password=password, tls_ca_file=tls_ca_file, allow_unencrypted=allow_unencrypted)
+        policy = SecurityPolicy(
+            password=password,
+            tls_ca_file=tls_ca_file,
+            allow_unencrypted=allow_unencrypted,
+            pinned_sha256=pinned_certificate,
+            expected=expected_security,
+        )
         stage = "TCP connect"
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(connect_timeout):
-                try:
-                    reader, writer = await asyncio.open_connection(host, port, limit=READ_LIMIT)
-                except OSError as exc:
-                    raise from_os_error(where, exc, established=False) from exc
+                reader, writer = await _open(host, port, where)
                 stream = RfbStream(reader, writer)
                 handshake = Handshake(stream, host=host, where=where, policy=policy, log=logger)
                 try:
@@ -181,9 +198,10 @@ class RfbClient:
                     quality=quality,
                     preferred_encoding=preferred_encoding,
                     log=logger,
+                    extended_clipboard=extended_clipboard,
                 )
                 stream.write(m.set_pixel_format(m.RGBX))
-                stream.write(m.set_encodings(settings_for(quality).encodings(preferred_encoding)))
+                stream.write(m.set_encodings(client._encodings(quality)))
                 await stream.drain()
         except BaseException as exc:
             if writer is not None:
@@ -196,6 +214,75 @@ class RfbClient:
             logger.warning("%s (%s, %s)", outcome.warning, where, outcome.name)
         client._task = asyncio.get_running_loop().create_task(client._run(), name=f"vnc-reader {where}")
         return client
+
+    @classmethod
+    async def probe(
+        cls,
+        host: str,
+        port: int,
+        *,
+        tls_ca_file: Path | None = None,
+        allow_unencrypted: bool = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        log: logging.Logger | None = None,
+    ) -> ProbeResult:
+        """Which security a login would use and, for VeNCrypt X509, the server's certificate; nothing secret is
+        sent and the connection is closed before authentication (:meth:`Handshake.probe`).
+
+        The certificate is first checked against ``tls_ca_file`` or the system CAs (for ``host``'s name); when that
+        fails, a second connection reads it unverified, and :attr:`ServerCertificate.ca_verified` is False with
+        the reason in :attr:`ServerCertificate.ca_failure`. Each connection is bounded by ``connect_timeout``.
+        Raises like :meth:`connect` (a password is assumed to be available).
+        """
+        where = f"{host}:{port}"
+        logger = log or module_log
+        policy = SecurityPolicy(tls_ca_file=tls_ca_file, allow_unencrypted=allow_unencrypted, password_expected=True)
+        try:
+            return await cls._probe_once(host, port, where, policy, connect_timeout, logger, verify=True)
+        except ssl.SSLCertVerificationError as exc:
+            reason = exc.verify_message or str(exc)
+            logger.info("the TLS certificate of %s is not vouched for by a CA: %s", where, reason)
+        result = await cls._probe_once(host, port, where, policy, connect_timeout, logger, verify=False)
+        if result.certificate is None:  # the server changed its mind between the two connections
+            raise protocol_error(where, "the server stopped offering a certificate while it was being checked")
+        return replace(result, certificate=replace(result.certificate, ca_verified=False, ca_failure=reason))
+
+    @staticmethod
+    async def _probe_once(
+        host: str,
+        port: int,
+        where: str,
+        policy: SecurityPolicy,
+        seconds: float,
+        log: logging.Logger,
+        *,
+        verify: bool,
+    ) -> ProbeResult:
+        """One probe connection; a certificate the CAs refuse (``verify``) leaves as ``SSLCertVerificationError``."""
+        stage = "TCP connect"
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(seconds):
+                reader, writer = await _open(host, port, where)
+                handshake = Handshake(RfbStream(reader, writer), host=host, where=where, policy=policy, log=log)
+                try:
+                    return await handshake.probe(verify=verify)
+                finally:
+                    stage = handshake.stage
+        except ssl.SSLCertVerificationError:
+            if verify:
+                raise
+            raise protocol_error(where, "the TLS handshake failed") from None
+        except BaseException as exc:
+            error = _connect_error(exc, where, stage, seconds)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
 
     # --- attributes --------------------------------------------------------------------------------------------
     @property
@@ -278,20 +365,32 @@ class RfbClient:
         elif isinstance(event, Key):
             stream.write(m.key_event(event.keysym, event.down))
         elif isinstance(event, Clipboard):
-            stream.write(m.client_cut_text(event.text))
+            if self._clipboard is not None and self._clipboard.active:
+                stream.write(self._clipboard.announce(event.text))
+            else:
+                stream.write(m.client_cut_text(event.text))
         elif isinstance(event, Refresh):
             self._request(incremental=False)
         elif isinstance(event, DesktopSize):
             self._ask_size(event.width, event.height)
         elif isinstance(event, Quality):
             self.quality = event
-            stream.write(m.set_encodings(settings_for(event).encodings(self._preferred)))
+            stream.write(m.set_encodings(self._encodings(event)))
         else:
             raise BadRequest(f"a VNC desktop cannot take {type(event).__name__} input")
         try:
             await stream.drain()
         except OSError as exc:
             raise from_os_error(self._where, exc) from exc
+
+    def _encodings(self, quality: Quality) -> list[int]:
+        encodings = settings_for(quality).encodings(self._preferred)
+        return [*encodings, ENC_EXTENDED_CLIPBOARD] if self._clipboard is not None else encodings
+
+    @property
+    def extended_clipboard(self) -> bool:
+        """The server speaks the Extended Clipboard extension with us: clipboard text travels as UTF-8."""
+        return self._clipboard is not None and self._clipboard.active
 
     def _clamp(self, x: int, y: int) -> tuple[int, int]:
         return min(x, self.width - 1), min(y, self.height - 1)
@@ -357,13 +456,30 @@ class RfbClient:
             self._log.warning("VNC connection to %s ended: %s", self._where, error)
 
     async def _cut_text(self) -> None:
-        length = int.from_bytes((await self._stream.read(7))[3:], "big")
+        length = int.from_bytes((await self._stream.read(7))[3:], "big", signed=True)
+        if length < 0:
+            await self._extended_cut_text(-length)
+            return
         if length > m.MAX_CLIPBOARD_BYTES:
             self._log.warning("dropping %d bytes of server clipboard (over %d)", length, m.MAX_CLIPBOARD_BYTES)
             await self._stream.discard(length)
             return
         text = m.decode_text(await self._stream.read(length))
         await self._events.put(Clipboard(text), len(text))
+
+    async def _extended_cut_text(self, length: int) -> None:
+        """An Extended Clipboard message of ``length`` bytes (flags and data); over :data:`MAX_PAYLOAD`, or from a
+        server we did not offer the extension to, it is skipped."""
+        if self._clipboard is None or length < 4 or length > MAX_PAYLOAD:
+            self._log.warning("skipping an extended clipboard message of %d bytes from %s", length, self._where)
+            await self._stream.discard(length)
+            return
+        flags = await self._stream.u32()
+        reply, text = self._clipboard.handle(flags, await self._stream.read(length - 4))
+        if reply:
+            self._stream.write(reply)
+        if text is not None:
+            await self._events.put(Clipboard(text), len(text))
 
     async def close(self) -> None:
         """Stop reading and close the socket; idempotent, never raises."""
@@ -399,6 +515,14 @@ class _Updates:
 
     async def __anext__(self) -> DesktopOutput:
         return await self._events.get()
+
+
+async def _open(host: str, port: int, where: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """The TCP connection (an OSError becomes the product's error)."""
+    try:
+        return await asyncio.open_connection(host, port, limit=READ_LIMIT)
+    except OSError as exc:
+        raise from_os_error(where, exc, established=False) from exc
 
 
 def _connect_error(exc: BaseException, where: str, stage: str, timeout: float) -> BaseException:

@@ -1,14 +1,15 @@
 """Translate VNC failures into the product's error hierarchy, with the same wording as the other adapters.
 
 The builders every adapter shares live in :mod:`jumpoint.core.target_errors`; this module adds what only RFB knows:
-a refused password (with the server's reason), a refused TLS certificate, a security policy that the server cannot
-meet, and a malformed or over-cap message (``TargetProtocolError``).
+a refused password (with the server's reason), a refused TLS certificate, a certificate that changed after it was
+checked (``HostKeyMismatch``), a security policy that the server cannot meet, and a malformed or over-cap message
+(``TargetProtocolError``).
 """
 
 from __future__ import annotations
 
 from jumpoint.core import target_errors
-from jumpoint.core.errors import JumpError, TargetAuthFailed, TargetProtocolError
+from jumpoint.core.errors import HostKeyMismatch, JumpError, TargetAuthFailed, TargetProtocolError
 
 AUTH_HINT = "check the VNC password of the Jump Item's credential (VNC authentication uses its first 8 characters)"
 CERT_HINT = (
@@ -35,6 +36,16 @@ def certificate_refused(where: str, reason: str) -> TargetProtocolError:
         f"the TLS certificate of VNC server {where} was refused: {reason}",
         hint=CERT_HINT,
         details={"target": where, "reason": "certificate"},
+    )
+
+
+def certificate_changed(where: str, checked: str, presented: str) -> HostKeyMismatch:
+    """The login connection's certificate is not the one just checked (probe, cache, the rep's decision)."""
+    return HostKeyMismatch(
+        f"the TLS certificate of VNC server {where} changed while connecting: {checked} was checked, then the "
+        f"server presented {presented}. Someone may be intercepting the connection; nothing was sent",
+        hint="do not retry blindly; verify the server's certificate with its owner before connecting again",
+        details={"target": where, "checked": checked, "presented": presented},
     )
 
 

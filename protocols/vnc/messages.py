@@ -5,7 +5,8 @@ Every length a server announces is checked against a cap (:data:`MAX_NAME_BYTES`
 :mod:`jumpoint.core.desktop`) by the reader before anything is allocated.
 
 Text: RFB's strings are Latin-1 (the desktop name and cut text); clipboard characters outside Latin-1 are sent as
-``?`` and line ends are sent as LF, as the RFC asks. The Extended Clipboard extension (UTF-8) is not implemented.
+``?`` and line ends are sent as LF, as the RFC asks. The Extended Clipboard extension (UTF-8) has its own module,
+:mod:`protocols.vnc.clipboard`.
 """
 
 from __future__ import annotations

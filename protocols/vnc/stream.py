@@ -72,15 +72,19 @@ class RfbStream:
         assert self.writer is not None
         await self.writer.start_tls(context, server_hostname=server_hostname)
 
-    def peer_certificate_sha256(self) -> str | None:
-        """The SHA-256 fingerprint of the server's TLS certificate (``SHA256:`` + colon-separated hex), if any."""
+    def peer_certificate_der(self) -> bytes | None:
+        """The server's TLS certificate (DER), if the connection is TLS and the server sent one."""
         if self.writer is None:
             return None
         ssl_object = self.writer.get_extra_info("ssl_object")
         if not isinstance(ssl_object, ssl.SSLObject):
             return None
-        der = ssl_object.getpeercert(binary_form=True)
-        if not der:
+        return ssl_object.getpeercert(binary_form=True) or None
+
+    def peer_certificate_sha256(self) -> str | None:
+        """The SHA-256 fingerprint of the server's TLS certificate (``SHA256:`` + colon-separated hex), if any."""
+        der = self.peer_certificate_der()
+        if der is None:
             return None
         return "SHA256:" + hashlib.sha256(der).digest().hex(":").upper()
 
