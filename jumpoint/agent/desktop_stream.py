@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Literal
 
@@ -67,6 +68,9 @@ def _cursor_message(cursor: CursorShape) -> bytes:
     return desktop_wire.encode_cursor(cursor.hot_x, cursor.hot_y, cursor.width, cursor.height, out.getvalue())
 
 
+MAX_FRAMES_PER_SECOND = 30
+
+
 class DesktopStream:
     """A desktop connection seen as a byte-stream connection (``kind = "desktop"``)."""
 
@@ -84,6 +88,7 @@ class DesktopStream:
         updates = aiter(self._desktop.events())
         frame: list[DesktopOutput] = []
         pending: asyncio.Task[DesktopOutput | Notice] | None = None
+        last_frame = 0.0
         try:
             while True:
                 if pending is None:
@@ -115,6 +120,13 @@ class DesktopStream:
                 if isinstance(event, FrameEnd):
                     yield Output(self._encode_frame(frame))
                     frame = []
+                    # At most MAX_FRAMES_PER_SECOND: the server merges what changes meanwhile into the next update,
+                    # so a fast-changing desktop costs a bounded amount of CPU and bandwidth (input is not delayed).
+                    now = time.monotonic()
+                    wait = last_frame + 1 / MAX_FRAMES_PER_SECOND - now
+                    last_frame = now + max(wait, 0.0)
+                    if wait > 0:
+                        await asyncio.sleep(wait)
         finally:
             if pending is not None:
                 pending.cancel()

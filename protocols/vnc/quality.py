@@ -7,7 +7,7 @@ black_and_white    lossless (no JPEG)           -                  -            
 few_colors         lossless (no JPEG)           -                  -               9
 more_colors        Tight JPEG where it pays     level 3 (fine 30)  4X (4:2:0)      6
 full_color         lossless (no JPEG)           -                  -               2
-video              Tight JPEG where it pays     level 5 (fine 50)  2X (4:2:2)      1
+video              Tight JPEG where it pays     level 4 (fine 40)  4X (4:2:0)      1
 =================  ===========================  =================  ==============  =========
 
 Colour depth: we always ask for 24-bit true colour (see :data:`~protocols.vnc.messages.RGBX`), so
@@ -75,7 +75,7 @@ LEVELS: dict[str, EncodingSettings] = {
     "few_colors": EncodingSettings(None, None, None, 9),
     "more_colors": EncodingSettings(3, 30, "4x", 6),
     "full_color": EncodingSettings(None, None, None, 2),
-    "video": EncodingSettings(5, 50, "2x", 1),
+    "video": EncodingSettings(4, 40, "4x", 1),
 }
 
 
