@@ -9,6 +9,7 @@ from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_KEY
 from console_web.config import ConsoleConfig
 from console_web.db.database import Database
 from console_web.hub.hub import Hub, setup_hub
+from console_web.recording import mp4_export
 from console_web.recording_retention import setup_retention
 from console_web.web.pages import setup_pages
 
@@ -29,6 +30,7 @@ def make_app(config: ConsoleConfig, db: Database) -> web.Application:
 
     async def stop_hub(_: web.Application) -> None:
         await hub.shutdown()
+        mp4_export.EXPORTS.cancel_all()  # a running export stops; its .part file is replaced by the next one
 
     app.on_shutdown.append(stop_hub)
     return app

@@ -22,6 +22,7 @@ from console_web.api import (  # noqa: F401
     files,
     groups,
     history,
+    history_desktop,
     history_files,
     item_credentials,
     items,

@@ -33,7 +33,9 @@ from console_web.db.history_query import Cursor, HistoryFilter, HistoryRow
 from console_web.db.models import SessionRecord
 from console_web.db.repo import add_audit
 from console_web.recording import files
+from console_web.recording.mp4_export import EXPORTS
 from console_web.recording.retention import delete_recording
+from jumpoint.core.adapter import DESKTOP_PROTOCOLS
 from jumpoint.core.errors import BadRequest, Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,15 @@ async def list_history(request: web.Request) -> web.StreamResponse:
 
 
 def _recording_state(request: web.Request, record: SessionRecord) -> RecordingOut:
+    desktop_file = session_file(request, record.id, files.DESKTOP)
+    desktop = record.protocol in DESKTOP_PROTOCOLS or desktop_file.is_file()
     if record.recording_deleted_at is not None:
-        return RecordingOut(available=False, deleted_at=record.recording_deleted_at)
+        return RecordingOut(
+            available=False, deleted_at=record.recording_deleted_at, kind="desktop" if desktop else None
+        )
+    if desktop:  # played from recording.ojd (a terminal's answer keeps its four fields only)
+        desktop_bytes = file_size(desktop_file)
+        return RecordingOut(available=desktop_bytes is not None, kind="desktop", desktop_bytes=desktop_bytes)
     cast_bytes = file_size(session_file(request, record.id, files.CAST))
     transcript_bytes = file_size(session_file(request, record.id, files.TRANSCRIPT))
     return RecordingOut(available=cast_bytes is not None, cast_bytes=cast_bytes, transcript_bytes=transcript_bytes)
@@ -151,8 +160,9 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     summary="Delete a session's recording",
     tag="history",
     status=204,
-    description="Deletes the cast and transcript files and marks the recording deleted (the report and timeline "
-    "stay). 409 while the session is live; 404 when there is no recording. Audited as recording.deleted.",
+    description="Deletes the cast and transcript files (a desktop's stream, index and MP4 export) and marks the "
+    "recording deleted (the report and timeline stay). 409 while the session is live; 404 when there is no "
+    "recording. Audited as recording.deleted.",
 )
 async def delete_recording_route(request: web.Request) -> web.StreamResponse:
     """Delete the files and record when."""
@@ -170,6 +180,7 @@ async def delete_recording_route(request: web.Request) -> web.StreamResponse:
             )
         if record.recording_deleted_at is not None:
             raise NotFound(f"the recording of session {session_id} was already deleted")
+    EXPORTS.cancel(config_of(request).recordings_dir, session_id)  # an MP4 export of it stops
     removed = await asyncio.to_thread(delete_recording, config_of(request).recordings_dir, session_id)
     if not removed and not record.recorded:
         raise NotFound(f"session {session_id} has no recording")

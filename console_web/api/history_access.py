@@ -21,7 +21,7 @@ from jumpoint.core.errors import NotFound
 
 ACCESS_AUDIT_WINDOW = timedelta(seconds=60)
 
-RecordingFile = Literal["cast", "transcript", "timeline"]
+RecordingFile = Literal["cast", "transcript", "timeline", "desktop", "mp4"]
 
 
 def session_id_of(request: web.Request) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -93,12 +93,21 @@ class TimelineOut(Out):
 
 
 class RecordingOut(Out):
-    """The recording's state: ``available`` when its cast file can be played; sizes in bytes (null: no file)."""
+    """The recording's state: ``available`` when its cast file (a desktop: its ``.ojd``) can be played; sizes in
+    bytes (null: no file). ``kind`` and ``desktop_bytes`` are there only for a desktop session's recording."""
 
     available: bool
     deleted_at: datetime | None = None
     cast_bytes: int | None = None
     transcript_bytes: int | None = None
+    kind: Literal["desktop"] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="'desktop' for a desktop session (played from recording.ojd); absent for a terminal",
+    )
+    desktop_bytes: int | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="the size of recording.ojd"
+    )
 
 
 class ReportOut(Out):
@@ -135,3 +144,43 @@ class SearchOut(Out):
 
     items: list[SearchHitOut]
     truncated: bool
+
+
+class KeyframeOut(Out):
+    """A place to start playing: ``offset`` (bytes into recording.ojd) starts a record beginning with a keyframe."""
+
+    ms: int
+    offset: int
+
+
+class DesktopIndexOut(Out):
+    """What a player of a desktop recording needs first (see docs/protocol.md, desktop recordings).
+
+    ``end`` is where the last whole record ends (read recording.ojd up to there); ``keyframes`` are in time order
+    (thinned out evenly when there are more than ``keyframes_max``); ``live`` while the session runs (the file grows:
+    ask again for more)."""
+
+    started_at: float = Field(description="epoch seconds of the recording's time zero")
+    duration_ms: int
+    data_start: int
+    end: int
+    keyframes: list[KeyframeOut]
+    keyframes_max: int
+    live: bool
+
+
+ExportState = Literal["none", "queued", "running", "done", "failed"]
+
+
+class ExportStatusOut(Out):
+    """An MP4 export of a desktop recording: ``state`` (``none`` when none was made), ``progress`` 0..1, ``error``
+    when it failed; for a finished one, the file's size and the video's size, frames and length."""
+
+    state: ExportState
+    progress: float
+    error: str | None = None
+    bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    duration_ms: int | None = None

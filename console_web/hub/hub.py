@@ -32,6 +32,7 @@ from console_web.hub.records import RecordWriter
 from console_web.hub.session import LiveSession
 from console_web.hub.sharing import Invitations
 from console_web.hub.timeline import TimelineItem
+from console_web.recording.desktop_recorder import DesktopRecorder
 from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import wire
 from jumpoint.core.errors import (
@@ -126,8 +127,10 @@ class Hub:
     def _start_recorder(self, session_id: str, jump: JumpRequest) -> SessionRecorder | None:
         if not (self._config.recordings.enabled and jump.record_session):
             return None
+        # A desktop records its stream (keyframes included, so playback can seek); a terminal an asciicast.
+        recorder_class = DesktopRecorder if jump.target.kind == "desktop" else SessionRecorder
         try:
-            return SessionRecorder.start(
+            return recorder_class.start(
                 self._config.recordings_dir,
                 session_id,
                 cols=jump.target.cols,

@@ -48,7 +48,8 @@ class OutputPump:
         self.desktop = DesktopScreen() if target.kind == "desktop" else None
         """For a desktop session, where its keyframes start (the terminal screen is then unused)."""
         self.recorder = recorder
-        self.echo_guess = EchoGuess() if recorder is not None and session.jump.record_input else None
+        terminal_keys = recorder is not None and session.jump.record_input and target.kind == "terminal"
+        self.echo_guess = EchoGuess() if terminal_keys else None
         self.credited_out = 0
         """Output bytes the Jumpoint was given credit for (it may have sent up to a window more)."""
         self.credit_wake = asyncio.Event()

@@ -60,10 +60,10 @@ def _writer_pool() -> concurrent.futures.ThreadPoolExecutor:
 
 
 class _Files:
-    """The recording's three append-only files (0600, created exclusively)."""
+    """A recording's append-only files, one per suffix (0600, created exclusively; a terminal's three by default)."""
 
-    def __init__(self, directory: Path, session_id: str) -> None:
-        self.paths = {suffix: recording_path(directory, session_id, suffix) for suffix in SUFFIXES}
+    def __init__(self, directory: Path, session_id: str, suffixes: tuple[str, ...] = SUFFIXES) -> None:
+        self.paths = {suffix: recording_path(directory, session_id, suffix) for suffix in suffixes}
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -120,12 +120,17 @@ class SessionRecorder:
     """
 
     def __init__(self, files: _Files, cast: CastWriter, *, record_input: bool, clock_start: float) -> None:
-        self._files = files
+        self._setup(files, clock_start)
         self._cast = cast  # the encoders are used by one batch at a time (a writer thread, or flush/close)
         self._transcript = TranscriptWriter()
         self._record_input = record_input
-        self._clock_start = clock_start
         self._echo = True
+
+    def _setup(self, files: _Files, clock_start: float) -> None:
+        """The queueing and batching state every kind of recording shares. A subclass that records another format
+        calls this instead of ``__init__`` and overrides :meth:`_encode_and_write` and :attr:`_main_path`."""
+        self._files = files
+        self._clock_start = clock_start
         self._closed = False
         self._failure: InternalError | None = None
         self._events: list[Event] = []
@@ -243,6 +248,11 @@ class SessionRecorder:
             raise self._failure
 
     # --- internals -------------------------------------------------------------------------------
+    @property
+    def _main_path(self) -> Path:
+        """The file that names this recording in messages."""
+        return self.cast_path
+
     def _usable(self) -> bool:
         if self._failure is not None:
             raise self._failure
@@ -255,7 +265,7 @@ class SessionRecorder:
         self._events.append(event)
         self._pending_bytes += size
         if self.backlog_bytes > MAX_BACKLOG_BYTES:
-            failure = InternalError(f"recording cannot keep up: {self.backlog_bytes} bytes behind ({self.cast_path})")
+            failure = InternalError(f"recording cannot keep up: {self.backlog_bytes} bytes behind ({self._main_path})")
             self._fail(failure)
             raise failure
         if self._loop is None:
@@ -304,7 +314,7 @@ class SessionRecorder:
             return False
         except Exception as exc:  # a bug: still loud, and the recording stops rather than lose data unnoticed
             log.exception("recording batch failed")
-            self._fail(InternalError(f"recording {self.cast_path} failed: {exc!r}"))
+            self._fail(InternalError(f"recording {self._main_path} failed: {exc!r}"))
             return False
         return True
 

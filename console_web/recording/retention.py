@@ -8,21 +8,22 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from console_web.recording.files import CAST, SUFFIXES, TRANSCRIPT, is_session_id, recording_path
+from console_web.recording.files import ALL_SUFFIXES, CAST, DESKTOP, TRANSCRIPT, recording_path, split_name
 from jumpoint.core.errors import BadRequest, InternalError
 
 log = logging.getLogger(__name__)
 
 
 def delete_recording(directory: Path, session_id: str) -> bool:
-    """Delete the session's cast, transcript and time index; True when any of them existed.
+    """Delete the session's recording files (a terminal's cast, transcript and time index; a desktop's stream and
+    keyframe index; an MP4 export, finished or not); True when any of them existed.
 
     An invalid session id raises :class:`BadRequest`; a file that exists but cannot be deleted
     :class:`InternalError` (the others are still deleted).
     """
     removed = False
     failure: InternalError | None = None
-    for suffix in SUFFIXES:
+    for suffix in ALL_SUFFIXES:
         path = recording_path(directory, session_id, suffix)
         try:
             path.unlink()
@@ -38,7 +39,7 @@ def delete_recording(directory: Path, session_id: str) -> bool:
 
 def sweep(directory: Path, older_than_days: int, *, keep: Collection[str] = ()) -> list[str]:
     """Delete every recording last written more than ``older_than_days`` days ago (by the modification time of its
-    cast, or of its transcript when it has no cast); return the ids of the sessions deleted, sorted.
+    cast or desktop stream, or of its transcript when it has neither); return the ids of the sessions deleted, sorted.
 
     ``keep`` names sessions never to delete (live ones: a session silent for days keeps an old cast). Files that are
     not recordings are left alone. ``older_than_days`` below 1 raises :class:`BadRequest`. A recording that cannot be
@@ -55,17 +56,17 @@ def sweep(directory: Path, older_than_days: int, *, keep: Collection[str] = ()) 
     except OSError as exc:
         raise InternalError(f"cannot list the recordings directory {directory}: {exc.strerror}") from None
     for entry in entries:
-        session_id, dot, ext = entry.name.rpartition(".")
-        suffix = dot + ext
-        if suffix not in (CAST, TRANSCRIPT) or not is_session_id(session_id) or session_id in keep:
+        parts = split_name(entry.name)
+        if parts is None or parts[1] not in (CAST, DESKTOP, TRANSCRIPT) or parts[0] in keep:
             continue
+        session_id, suffix = parts
         try:
             if not entry.is_file(follow_symlinks=False):
                 continue
             mtime = entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        if suffix == CAST or session_id not in last_written:
+        if suffix != TRANSCRIPT or session_id not in last_written:
             last_written[session_id] = mtime
     expired: list[str] = []
     for session_id, mtime in sorted(last_written.items()):

@@ -185,5 +185,5 @@ async def test_no_secret_reaches_the_browser_the_logs_the_recordings_the_audit_o
     assert "credential 'vault:secret/linux/web01' injected" in log_text
     _assert_absent(secrets | key_body, "the logs", log_text)
     # the keystrokes were recorded: what the rep typed with echo on is there, so the scan above was meaningful
-    cast = next(p for p in written if p.suffix == ".cast").read_text()
-    assert "typed-$((40+2))" in cast or "typed-" in cast
+    casts = [p.read_text() for p in written if p.suffix == ".cast"]
+    assert any("typed-$((40+2))" in cast for cast in casts), "the keystrokes were recorded"

@@ -2,12 +2,16 @@
 // links built as DOM nodes); the recording in asciinema-player (?t=<seconds> starts there; event times seek); the
 // transcript; downloads; and, for administrators, deleting the recording.
 //
+// A desktop session's recording plays in the desktop renderer instead (report-desktop.js: seek bar, speed, MP4
+// export); the rest of the page is the same.
+//
 // A live session is followed by re-reading its cast: with "Follow live" on, every few seconds the page fetches the
 // cast again and, when it grew, re-creates the player positioned at the last event (asciinema-player's streaming
 // drivers speak the asciinema server's live protocols, which this console does not serve).
 
 import { create } from 'asciinema-player';
 import { ApiError, api } from './api.js';
+import { createDesktopPlayback } from './report-desktop.js';
 import { formatDuration, formatOffset } from './records.js';
 import { linkify } from './session-chat.js';
 import { $, busy, confirmDialog, el, formatDate, setChildren, setupHeader, showError, showInfo } from './ui.js';
@@ -23,6 +27,7 @@ const state = {
   user: null,
   report: null,
   player: null,
+  desktop: null, // the desktop recording's player (report-desktop.js), for a desktop session
   castText: null,
   castStart: null, // unix seconds of the recording's first moment (the cast header's timestamp)
   followTimer: null,
@@ -144,6 +149,13 @@ async function loadCast(options) {
 
 /** Seek the player to an absolute time (ISO), relative to the recording's start. */
 function seekTo(at) {
+  if (state.desktop) {
+    const when = new Date(at).getTime() / 1000;
+    if (!Number.isFinite(when)) return;
+    state.desktop.seek(Math.max(0, when - state.desktop.startedAt)).catch((exc) => showError($('#recording-error'), exc));
+    $('#desktop-player').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    return;
+  }
   if (!state.player) return;
   const when = new Date(at).getTime() / 1000;
   const start = state.castStart ?? new Date(state.report.session.started_at).getTime() / 1000;
@@ -151,6 +163,31 @@ function seekTo(at) {
   setFollow(false);
   state.player.seek(Math.max(0, when - start)).then(() => state.player && state.player.play());
   $('#player').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+}
+
+// ---- a desktop recording --------------------------------------------------------------------------------
+
+function disposeDesktop() {
+  if (state.desktop) state.desktop.dispose();
+  state.desktop = null;
+}
+
+async function mountDesktop(report) {
+  const t = Number.parseFloat(new URLSearchParams(location.search).get('t') || '');
+  try {
+    state.desktop = await createDesktopPlayback($('#desktop-player'), {
+      base,
+      fetchFile,
+      live: report.session.live,
+      startAt: Number.isFinite(t) && t >= 0 ? t : 0,
+      errorBox: $('#recording-error'),
+    });
+  } catch (exc) {
+    showError($('#recording-error'), exc);
+    return;
+  }
+  state.castStart = state.desktop.startedAt;
+  renderTimeline(report.timeline, report.timeline_truncated, true);
 }
 
 // ---- follow live ----------------------------------------------------------------------------------------
@@ -265,9 +302,13 @@ function renderTimeline(entries, truncated, canSeek) {
 
 function renderDownloads(report) {
   const { recording: rec, session: s } = report;
+  const desktop = rec.kind === 'desktop';
   const cast = $('#download-cast');
   cast.href = `${base}/recording.cast`;
-  cast.hidden = !rec.available;
+  cast.hidden = !rec.available || desktop;
+  const desktopFile = $('#download-desktop');
+  desktopFile.href = `${base}/recording.ojd`;
+  desktopFile.hidden = !rec.available || !desktop;
   const transcript = $('#download-transcript');
   transcript.href = `${base}/transcript.txt`;
   transcript.hidden = rec.transcript_bytes === null || rec.transcript_bytes === undefined || Boolean(rec.deleted_at);
@@ -309,7 +350,7 @@ function render(report) {
   renderTimeline(report.timeline, report.timeline_truncated, report.recording.available);
   renderDownloads(report);
   recordingMessage(report);
-  $('#follow-live-label').hidden = !report.session.live;
+  $('#follow-live-label').hidden = !report.session.live || report.recording.kind === 'desktop';
   $('#report-body').hidden = false;
 }
 
@@ -326,6 +367,7 @@ async function deleteRecording() {
   await busy($('#delete-recording'), $('#recording-error'), async () => {
     await api('DELETE', `/session-history/${encodeURIComponent(sessionId)}/recording`);
     disposePlayer();
+    disposeDesktop();
     const report = await api('GET', `/session-history/${encodeURIComponent(sessionId)}`);
     render(report);
     $('#transcript-section').hidden = true;
@@ -339,6 +381,7 @@ async function refreshLive() {
   if (wasLive && !report.session.live) {
     clearInterval(state.refreshTimer);
     state.refreshTimer = null;
+    if (state.desktop) await state.desktop.refresh().catch((exc) => showError($('#recording-error'), exc));
     if (state.followTimer) {
       setFollow(false);
       await loadCast((info) => ({ startAt: info.last })).catch((exc) => showError($('#recording-error'), exc));
@@ -372,7 +415,9 @@ async function main() {
   $('#delete-recording').addEventListener('click', deleteRecording);
   $('#follow-live').addEventListener('change', (ev) => setFollow(ev.currentTarget.checked));
   const report = state.report;
-  if (report.recording.available) {
+  if (report.recording.available && report.recording.kind === 'desktop') {
+    await mountDesktop(report);
+  } else if (report.recording.available) {
     const t = Number.parseFloat(new URLSearchParams(location.search).get('t') || '');
     const startAt = Number.isFinite(t) && t >= 0 ? t : 0;
     await loadCast({ startAt, autoPlay: startAt > 0 }).catch((exc) => showError($('#recording-error'), exc));
