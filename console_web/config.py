@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -120,6 +120,14 @@ class BuiltinJumpointSettings(_Section):
 
     enabled: bool = False
     name: Annotated[str, Field(min_length=1, max_length=128)] = "Built-in"
+    credential_stores: (
+        dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], dict[Annotated[str, Field(max_length=64)], Any]]
+        | None
+    ) = Field(
+        default=None,
+        max_length=32,
+        description="the built-in Jumpoint's credential stores, as in a Jumpoint's configuration (default: local)",
+    )
 
 
 class ConsoleConfig(_Section):

@@ -13,9 +13,10 @@ import logging
 import secrets
 import signal
 import sys
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -33,8 +34,17 @@ log = logging.getLogger(__name__)
 class EmbeddedJumpoint(Protocol):
     """A Jumpoint run inside the console process (the ``openjump.builtin_jumpoint`` entry point)."""
 
-    async def start(self, *, console_url: str, token: str, fingerprint: str | None, state_dir: Path) -> None:
-        """Connect to the console; return once it is connected."""
+    async def start(
+        self,
+        *,
+        console_url: str,
+        token: str,
+        fingerprint: str | None,
+        state_dir: Path,
+        credential_stores: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Connect to the console; return once it is connected. ``credential_stores`` as in a Jumpoint's
+        configuration (None: the local store); ConfigError naming ``builtin_jumpoint.credential_stores...``."""
         ...
 
     async def stop(self) -> None:
@@ -93,6 +103,7 @@ async def run_console(config: ConsoleConfig, *, ready: asyncio.Event | None = No
                 token=token,
                 fingerprint=fingerprint,
                 state_dir=config.state_dir / "jumpoint",
+                credential_stores=config.builtin_jumpoint.credential_stores,
             )
             print(f"Built-in Jumpoint {config.builtin_jumpoint.name!r} connected (id {jumpoint_id})", flush=True)
         if ready is not None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from jumpoint.agent.service import build_tunnel_client
 from jumpoint.agent.tunnel import TunnelClient
-from jumpoint.core.errors import JumpointUnavailable
+from jumpoint.core.errors import ConfigError, JumpointUnavailable
 
 CONNECT_TIMEOUT = 20.0
 
@@ -26,14 +28,30 @@ class BuiltinJumpoint:
         self._client: TunnelClient | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, *, console_url: str, token: str, fingerprint: str | None, state_dir: Path) -> None:
-        """Connect to the console; raise JumpointUnavailable if it is not connected in time."""
+    async def start(
+        self,
+        *,
+        console_url: str,
+        token: str,
+        fingerprint: str | None,
+        state_dir: Path,
+        credential_stores: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Connect to the console; raise JumpointUnavailable if it is not connected in time, ConfigError naming
+        ``builtin_jumpoint.credential_stores...`` for a bad store."""
         ssl_param: aiohttp.Fingerprint | bool = (
             aiohttp.Fingerprint(bytes.fromhex(fingerprint.replace(":", ""))) if fingerprint else True
         )
-        self._client = build_tunnel_client(
-            state_dir=state_dir, console_url=console_url, token=token, ssl_param=ssl_param
-        )
+        try:
+            self._client = build_tunnel_client(
+                state_dir=state_dir,
+                console_url=console_url,
+                token=token,
+                ssl_param=ssl_param,
+                credential_stores=credential_stores,
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"builtin_jumpoint.{exc.message}", hint=exc.hint) from None
         self._task = asyncio.create_task(self._client.run(), name="builtin-jumpoint")
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):

@@ -107,3 +107,28 @@ def test_database_reference_with_both_env_and_file_is_refused(tmp_path: Path) ->
     path.write_text("database:\n  url: {env: A, file: /b}\n")
     with pytest.raises(ConfigError, match="exactly one of 'env' or 'file'"):
         load_console_config(path)
+
+
+def test_the_builtin_jumpoints_credential_stores_are_configured_on_the_console(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(
+        "builtin_jumpoint:\n  enabled: true\n  credential_stores:\n"
+        "    local: {type: local}\n"
+        "    vault: {type: vault, url: 'https://vault:8200', auth: {method: token, token_env: T}}\n"
+    )
+    config = load_console_config(path)
+    assert config.builtin_jumpoint.credential_stores is not None
+    assert sorted(config.builtin_jumpoint.credential_stores) == ["local", "vault"]
+
+
+async def test_a_bad_builtin_credential_store_is_refused_naming_its_key(tmp_path: Path) -> None:
+    from jumpoint.allinone import BuiltinJumpoint
+
+    with pytest.raises(ConfigError, match=r"builtin_jumpoint\.credential_stores\.vault"):
+        await BuiltinJumpoint().start(
+            console_url="https://127.0.0.1:1",
+            token="t",
+            fingerprint=None,
+            state_dir=tmp_path,
+            credential_stores={"vault": {"type": "vault", "url": "ftp://nope"}},
+        )
