@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import struct
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+CERTIFICATE_ALGORITHM = "x509-sha256"
+"""A TLS server certificate (VNC's VeNCrypt, RDP) cached like a host key: the blob holds its SHA-256."""
+_DIGEST_SIZE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +23,11 @@ class HostKey:
 
     @property
     def fingerprint(self) -> str:
-        """The SHA256 fingerprint in OpenSSH's form, e.g. ``SHA256:abc...`` (unpadded base64)."""
+        """The SHA256 fingerprint in OpenSSH's form, e.g. ``SHA256:abc...`` (unpadded base64); for a certificate,
+        the certificate's own SHA-256 as ``SHA256:AB:CD:...`` (what ``openssl x509 -fingerprint -sha256`` shows)."""
+        digest = certificate_digest(self)
+        if digest is not None:
+            return "SHA256:" + digest.hex(":").upper()
         digest = hashlib.sha256(base64.b64decode(self.blob_b64)).digest()
         return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
@@ -69,3 +79,30 @@ class HostKeyStore(Protocol):
     def remove(self, host: str, port: int, fingerprint: str | None = None) -> int:
         """Forget the keys of ``host:port`` (only the one with ``fingerprint`` if given); return how many."""
         ...
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def certificate_host_key(sha256: bytes) -> HostKey:
+    """The cache entry of a TLS certificate with this SHA-256 (``string "x509-sha256"``, ``string digest``, so the
+    known-hosts file keeps one format)."""
+    if len(sha256) != _DIGEST_SIZE:
+        raise ValueError("a SHA-256 digest is 32 bytes")
+    blob = _ssh_string(CERTIFICATE_ALGORITHM.encode()) + _ssh_string(sha256)
+    return HostKey(algorithm=CERTIFICATE_ALGORITHM, blob_b64=base64.b64encode(blob).decode("ascii"))
+
+
+def certificate_digest(key: HostKey) -> bytes | None:
+    """The certificate SHA-256 of an ``x509-sha256`` entry; None for any other key or a malformed blob."""
+    if key.algorithm != CERTIFICATE_ALGORITHM:
+        return None
+    try:
+        blob = base64.b64decode(key.blob_b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    head = _ssh_string(CERTIFICATE_ALGORITHM.encode()) + struct.pack(">I", _DIGEST_SIZE)
+    if len(blob) != len(head) + _DIGEST_SIZE or not blob.startswith(head):
+        return None
+    return blob[len(head) :]

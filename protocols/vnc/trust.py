@@ -18,63 +18,23 @@ that certificate.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import struct
-from dataclasses import dataclass
-
 from jumpoint.core.adapter import AdapterContext
 from jumpoint.core.errors import HostKeyMismatch, HostKeyRejected
 from jumpoint.core.events import Notice
-from jumpoint.core.hostkeys import HostKey
-from protocols.vnc.security import ServerCertificate, certificate_fingerprint
+from jumpoint.core.hostkeys import (
+    CERTIFICATE_ALGORITHM,
+    HostKey,
+    certificate_host_key,
+)
+from protocols.vnc.security import ServerCertificate
 
-ALGORITHM = "x509-sha256"
-DIGEST_SIZE = 32
-
-
-def _ssh_string(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def certificate_key(sha256: bytes) -> HostKey:
-    """The cache entry of a certificate with this SHA-256."""
-    if len(sha256) != DIGEST_SIZE:
-        raise ValueError("a SHA-256 digest is 32 bytes")
-    blob = _ssh_string(ALGORITHM.encode()) + _ssh_string(sha256)
-    return HostKey(algorithm=ALGORITHM, blob_b64=base64.b64encode(blob).decode("ascii"))
-
-
-def certificate_digest(key: HostKey) -> bytes | None:
-    """The certificate SHA-256 of an ``x509-sha256`` cache entry; None for any other key (an SSH key cached for the
-    same host and port) or a malformed blob."""
-    if key.algorithm != ALGORITHM:
-        return None
-    try:
-        blob = base64.b64decode(key.blob_b64, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    head = _ssh_string(ALGORITHM.encode()) + struct.pack(">I", DIGEST_SIZE)
-    if len(blob) != len(head) + DIGEST_SIZE or not blob.startswith(head):
-        return None
-    return blob[len(head) :]
+ALGORITHM = CERTIFICATE_ALGORITHM
+certificate_key = certificate_host_key
 
 
 def shown_fingerprint(key: HostKey) -> str:
-    """How a cached key is shown: ``SHA256:AB:CD:...`` for a certificate, the store's fingerprint otherwise."""
-    digest = certificate_digest(key)
-    return certificate_fingerprint(digest) if digest is not None else f"{key.fingerprint} ({key.algorithm})"
-
-
-@dataclass(frozen=True, slots=True)
-class _ShownCertificateKey(HostKey):
-    """The cache entry as put to the rep: the prompt shows the certificate's own fingerprint. Only given to the
-    prompter; the cache is always given plain :class:`HostKey` values (equality is per class)."""
-
-    @property
-    def fingerprint(self) -> str:
-        """``SHA256:AB:CD:...`` of the certificate."""
-        return shown_fingerprint(HostKey(self.algorithm, self.blob_b64))
+    """How a cached key is shown: ``SHA256:AB:CD:...`` for a certificate, the fingerprint and algorithm otherwise."""
+    return key.fingerprint if key.algorithm == ALGORITHM else f"{key.fingerprint} ({key.algorithm})"
 
 
 def mismatch(where: str, cached: tuple[HostKey, ...], presented: ServerCertificate) -> HostKeyMismatch:
@@ -117,8 +77,7 @@ async def verify_certificate(host: str, port: int, certificate: ServerCertificat
         ctx.log.warning("TLS certificate of %s changed to %s: refused", where, shown)
         raise mismatch(where, verdict.known, certificate)
     ctx.log.info("TLS certificate %s of %s is unknown (%s): asking", shown, where, certificate.ca_failure)
-    asked = _ShownCertificateKey(presented.algorithm, presented.blob_b64)
-    decision = await ctx.prompter.ask_host_key(host, port, asked, known=verdict.known)
+    decision = await ctx.prompter.ask_host_key(host, port, presented, known=verdict.known)
     if decision == "save":
         ctx.host_keys.trust(host, port, presented)
         ctx.log.info("TLS certificate %s of %s saved", shown, where)

@@ -23,12 +23,12 @@ from cryptography.x509.oid import NameOID
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.core.adapter import AdapterContext, PromptField
 from jumpoint.core.errors import HostKeyMismatch, HostKeyRejected, TargetProtocolError
-from jumpoint.core.hostkeys import HostKey, HostKeyDecision
+from jumpoint.core.hostkeys import HostKey, HostKeyDecision, certificate_digest
 from jumpoint.core.secret import Secret
 from protocols.vnc import RfbClient
 from protocols.vnc import messages as m
 from protocols.vnc.security import ServerCertificate, vnc_auth_response
-from protocols.vnc.trust import ALGORITHM, certificate_digest, certificate_key, shown_fingerprint, verify_certificate
+from protocols.vnc.trust import ALGORITHM, certificate_key, shown_fingerprint, verify_certificate
 
 PASSWORD = "pw-12345"
 
@@ -238,6 +238,9 @@ def test_a_certificate_entry_follows_the_known_hosts_conventions(tmp_path: Path)
     assert FileHostKeyStore(tmp_path / "known_hosts").check("127.0.0.1", 5901, key).status == "valid"
     assert "[127.0.0.1]:5901 x509-sha256 " in (tmp_path / "known_hosts").read_text()
     assert certificate_digest(HostKey("ssh-ed25519", key.blob_b64)) is None
+    # `jumpoint hostkeys list` and the admin's host-key page show the same fingerprint as the prompt did
+    [listed] = FileHostKeyStore(tmp_path / "known_hosts").list()
+    assert listed.key.fingerprint == "SHA256:" + digest.hex(":").upper()
 
 
 async def test_an_unknown_certificate_asks_showing_its_own_fingerprint_and_save_caches_it(tmp_path: Path) -> None:
