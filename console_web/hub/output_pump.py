@@ -138,18 +138,25 @@ class OutputPump:
 
         With no pacing socket, the fastest connected one sets the pace (a session whose viewers all lag runs at
         their best speed, not flat out); with nobody connected, output is held (nothing is lost between the Jump
-        and the page opening, or while a browser reconnects).
+        and the page opening, or while a browser reconnects). Desktop sockets that wait for a keyframe hold
+        nothing back.
         """
         slowest: int | None = None
         fastest: int | None = None
+        waiting = False
         for conn in self._session.connections():
             if conn.needs_sync:
+                waiting = True
                 continue
             if conn.pacing and (slowest is None or conn.cursor < slowest):
                 slowest = conn.cursor
             if fastest is None or conn.cursor > fastest:
                 fastest = conn.cursor
         chosen = slowest if slowest is not None else fastest
+        if chosen is None and waiting and self.desktop is not None:
+            # A desktop socket waiting for a keyframe needs none of the output before it: let the Jumpoint go on,
+            # or a window filled while nobody watched would hold back the very keyframe it waits for.
+            chosen = self.stream.head
         return None if chosen is None else max(chosen, self.stream.start)
 
     def keyframe_due(self, now: float) -> bool:

@@ -19,7 +19,7 @@ from jumpoint.core import desktop_wire as dw
 from jumpoint.core.desktop import Key, Pointer
 from jumpoint.core.secret import Secret
 from tests.fixtures.gateway import Gateway, SessionSocket
-from tests.fixtures.vnc import VncServer, start_vnc, xvnc
+from tests.fixtures.vnc import VncServer, colour_animation, start_vnc, xvnc
 
 __all__ = ["start_vnc", "xvnc"]  # the fixtures, imported for pytest
 
@@ -171,3 +171,29 @@ async def test_a_wrong_vnc_password_ends_the_jump_as_an_authentication_failure(
         assert "wrong!" not in str(sock.messages)
     finally:
         await sock.close()
+
+
+async def test_a_viewer_who_comes_back_after_the_keyframe_was_evicted_gets_a_new_one(
+    gateway: Gateway, start_vnc: Callable[..., VncServer]
+) -> None:
+    server = start_vnc(xterm=colour_animation(cols=120, rows=40, delay=0.02))
+    sock = await _jump(gateway, server)
+    session_id = sock.session_id
+    try:
+        first_keyframe = (await sock.next_of("stream"))["pos"]
+        canvas = Canvas()
+        stream = gateway.hub.sessions[session_id].stream
+        # watch until the first keyframe has left the console's log, then go away while the desktop keeps changing
+        await _read_until(sock, canvas, lambda: stream.start > first_keyframe, timeout=60)
+    finally:
+        await sock.close()
+    await asyncio.sleep(5.0)  # output piles up to the window while nobody watches
+    back = await gateway.attach(session_id)
+    try:
+        start = await back.next_of("stream", timeout=20)
+        assert start["pos"] >= stream.start
+        again = Canvas()
+        await _read_until(back, again, lambda: again.keyframes >= 1 and again.frames >= 1)
+        assert again.kinds[0] == dw.KEYFRAME
+    finally:
+        await back.close()
