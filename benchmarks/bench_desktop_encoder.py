@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,27 +33,7 @@ from jumpoint.core.desktop import DesktopOutput, FrameEnd, Image, Quality
 from jumpoint.core.secret import Secret
 from jumpoint.desktop import FrameEncoder
 from protocols.vnc import RfbClient
-from tests.fixtures.vnc import VNC_PASSWORD, colour_animation, launch_vnc
-
-_GLYPHS = """
-import random, string, sys, time
-out = sys.stdout.buffer
-rand, pick = random.randrange, random.choice
-chars = string.ascii_letters + string.digits
-def cell():
-    return f"\\x1b[38;2;{rand(256)};{rand(256)};{rand(256)};48;2;{rand(256)};{rand(256)};{rand(256)}m{pick(chars)}"
-while True:
-    out.write(("\\x1b[H" + "\\n".join("".join(cell() for _ in range(COLS)) for _ in range(ROWS)) + "\\x1b[0m").encode())
-    out.flush()
-    time.sleep(DELAY)
-"""
-
-
-def glyph_animation(cols: int, rows: int, delay: float) -> tuple[str, ...]:
-    """Random letters, random colours, redrawn every ``delay`` seconds."""
-    script = _GLYPHS.replace("COLS", str(cols)).replace("ROWS", str(rows)).replace("DELAY", str(delay))
-    return (sys.executable, "-c", script)
-
+from tests.fixtures.vnc import VNC_PASSWORD, colour_animation, glyph_animation, launch_vnc
 
 GEOMETRY = "160x50+0+0"
 WORKLOADS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # name: (xterm command, quality levels)

@@ -10,12 +10,8 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import shutil
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +29,7 @@ from tests.e2e.test_web_console import (
     run_in_terminal,
     wait_for_terminal,
 )
-from tests.fixtures.console import ConsoleServer, start_console
+from tests.fixtures.console import ConsoleServer, running_console
 from tests.fixtures.sshd import SshServer
 
 LAB_SCOPE = "local:lab/"
@@ -217,20 +213,8 @@ def assert_secret_absent(where: str, texts: list[tuple[str, str]], secret: str) 
 @pytest.fixture
 def debug_console(request: pytest.FixtureRequest) -> Iterator[ConsoleServer]:
     """A console (with the built-in Jumpoint) that logs at debug level."""
-    state_dir = Path(tempfile.mkdtemp(prefix="oj-console-"))
-    try:
-        server = start_console(state_dir, log_level="debug")
-    except RuntimeError as exc:
-        shutil.rmtree(state_dir, ignore_errors=True)
-        pytest.fail(f"the console did not start: {exc}")
-    try:
+    with running_console(request, log_level="debug") as server:
         yield server
-    finally:
-        server.stop()
-        report = getattr(request.node, "rep_call", None)
-        if report is None or report.failed:
-            print(server.output(), file=sys.stderr)
-        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 # ---- tests -------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import time
 from collections.abc import Callable
 
@@ -25,31 +24,13 @@ from jumpoint.core.desktop import (
 from jumpoint.core.secret import Secret
 from jumpoint.desktop import IMAGE_BUDGET, FrameEncoder
 from protocols.vnc import RfbClient
-from tests.fixtures.vnc import VncServer, colour_animation, start_vnc, xvnc
+from tests.fixtures.vnc import VncServer, colour_animation, glyph_animation, start_vnc, xvnc
 
 __all__ = ["start_vnc", "xvnc"]  # fixtures
 
 Pixels = npt.NDArray[np.uint8]
 StartVnc = Callable[..., VncServer]
 RETURN = 0xFF0D
-_GLYPHS = """
-import random, string, sys, time
-out = sys.stdout.buffer
-rand, pick = random.randrange, random.choice
-chars = string.ascii_letters + string.digits
-def cell():
-    return f"\\x1b[38;2;{rand(256)};{rand(256)};{rand(256)};48;2;{rand(256)};{rand(256)};{rand(256)}m{pick(chars)}"
-while True:
-    out.write(("\\x1b[H" + "\\n".join("".join(cell() for _ in range(COLS)) for _ in range(ROWS)) + "\\x1b[0m").encode())
-    out.flush()
-    time.sleep(DELAY)
-"""
-
-
-def glyph_animation(cols: int = 60, rows: int = 20, delay: float = 0.03) -> tuple[str, ...]:
-    """Random letters in random colours on random backgrounds: many colours, short runs (``mixed`` content)."""
-    script = _GLYPHS.replace("COLS", str(cols)).replace("ROWS", str(rows)).replace("DELAY", str(delay))
-    return (sys.executable, "-c", script)
 
 
 class Canvas:
