@@ -22,10 +22,13 @@ from jumpoint.core.events import Notice, TerminalInput, TerminalOutput
 from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
 from jumpoint.core.secret import Secret
 
-Protocol_ = Literal["ssh", "telnet", "vnc"]
+Protocol_ = Literal["ssh", "telnet", "vnc", "rdp"]
 DESKTOP_PROTOCOLS = frozenset({"vnc", "rdp"})
 TerminalType = Literal["xterm", "vt100"]
 DesktopQuality = Literal["black_and_white", "few_colors", "more_colors", "full_color", "video"]
+RdpSecurity = Literal["auto", "nla", "tls", "rdp"]
+DESKTOP_SIDE_MIN = 200
+DESKTOP_SIDE_MAX = 8192
 
 HOSTNAME_MAX = 253
 PROMPT_PATTERN_MAX = 256
@@ -55,6 +58,16 @@ class Target(BaseModel):
     login_failure: PromptPattern | None = None
     # Desktops: the picture quality the session starts with (participants may change it).
     quality: DesktopQuality = "full_color"
+    # Desktops whose size the client chooses (RDP): the viewer's viewport at Jump; None: the adapter's default.
+    desktop_width: Annotated[int, Field(ge=DESKTOP_SIDE_MIN, le=DESKTOP_SIDE_MAX)] | None = None
+    desktop_height: Annotated[int, Field(ge=DESKTOP_SIDE_MIN, le=DESKTOP_SIDE_MAX)] | None = None
+    # RDP: the Windows domain (empty: a local account); the security to use (auto: NLA or TLS, whichever the
+    # server offers; never classic RDP security unless asked for); the console (admin) session; connect without
+    # asking when the server's certificate is not trusted (the item's "Ignore Untrusted Certificate").
+    domain: Annotated[str, Field(max_length=128)] = ""
+    rdp_security: RdpSecurity = "auto"
+    console_session: bool = False
+    ignore_certificate: bool = False
 
     @property
     def kind(self) -> Literal["terminal", "desktop"]:

@@ -27,7 +27,7 @@ class HostKey:
         the certificate's own SHA-256 as ``SHA256:AB:CD:...`` (what ``openssl x509 -fingerprint -sha256`` shows)."""
         digest = certificate_digest(self)
         if digest is not None:
-            return "SHA256:" + digest.hex(":").upper()
+            return certificate_fingerprint(digest)
         digest = hashlib.sha256(base64.b64decode(self.blob_b64)).digest()
         return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
@@ -83,6 +83,12 @@ class HostKeyStore(Protocol):
 
 def _ssh_string(data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + data
+
+
+def certificate_fingerprint(sha256: bytes) -> str:
+    """A certificate's SHA-256 as ``SHA256:AB:CD:...`` (what ``openssl x509 -noout -fingerprint -sha256`` prints,
+    with the prefix)."""
+    return "SHA256:" + sha256.hex(":").upper()
 
 
 def certificate_host_key(sha256: bytes) -> HostKey:

@@ -32,6 +32,7 @@ from pathlib import Path
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
+from jumpoint.core.hostkeys import certificate_fingerprint
 from jumpoint.core.secret import Secret
 from protocols.vnc import messages as m
 from protocols.vnc.errors import auth_failed, certificate_changed, policy_refused, protocol_error
@@ -80,12 +81,6 @@ def vnc_auth_response(password: bytes, challenge: bytes) -> bytes:
 def password_bytes(password: Secret) -> bytes:
     """The bytes VNC authentication uses: the first 8 characters, Latin-1 (others become ``?``)."""
     return password.reveal()[:8].encode("latin-1", errors="replace")
-
-
-def certificate_fingerprint(sha256: bytes) -> str:
-    """A certificate's SHA-256 as ``SHA256:AB:CD:...`` (what ``openssl x509 -noout -fingerprint -sha256`` prints,
-    with the prefix)."""
-    return "SHA256:" + sha256.hex(":").upper()
 
 
 @dataclass(frozen=True, slots=True)
