@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from jumpoint.agent.desktop_stream import DesktopStream
+from jumpoint.agent.metrics import JumpointMetrics
 from jumpoint.core import wire
 from jumpoint.core.adapter import (
     AdapterContext,
@@ -40,10 +42,16 @@ from jumpoint.core.secret import Secret
 log = logging.getLogger(__name__)
 
 SendFrame = Callable[[bytes], Awaitable[None]]
+SessionState = Literal["connecting", "connected"]
 
 
 class ChannelRunner:
-    """Runs one session: owns its adapter connection, its windows and its pending prompts."""
+    """Runs one session: owns its adapter connection, its windows and its pending prompts.
+
+    ``state`` is ``connecting`` until the target is reached, then ``connected``; ``on_change`` (if given) is called
+    when it changes. With ``metrics``, the runner counts its Jump (result and latency, the latter without the time
+    spent waiting for the rep's answers), its bytes both ways and the rep's host-key decisions.
+    """
 
     def __init__(
         self,
@@ -55,10 +63,20 @@ class ChannelRunner:
         host_keys: HostKeyStore,
         credentials: CredentialSource | None,
         prompt_timeout: float = 300.0,
+        metrics: JumpointMetrics | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.channel = channel
         self.session_id = open_msg.session_id
         self.target: Target = open_msg.target
+        self.protocol: str = open_msg.target.protocol
+        self.state: SessionState = "connecting"
+        self.started_at = time.time()
+        self.metrics = metrics
+        self._on_change = on_change
+        self._opened = time.monotonic()
+        self._waited = 0.0  # seconds spent waiting for the rep's answers to prompts
+        self._abort_reason: str | None = None
         self._adapter = adapter
         self._send_frame = send_frame
         self._host_keys = host_keys
@@ -84,6 +102,8 @@ class ChannelRunner:
     def on_data(self, payload: bytes) -> None:
         """Keys from the console; never blocks (the console respects our window)."""
         self._in_window.received(len(payload))
+        if self.metrics is not None:
+            self.metrics.session_bytes.inc(len(payload), protocol=self.protocol, direction="to_target")
         self._input.put_nowait(Keys(payload))
 
     def on_credit(self, grant: int) -> None:
@@ -106,8 +126,11 @@ class ChannelRunner:
         else:
             raise ProtocolViolation(f"unexpected {msg.t!r} message on a session channel")
 
-    def abort(self) -> None:
-        """Stop the session now (console request, tunnel loss or shutdown)."""
+    def abort(self, reason: str | None = None) -> None:
+        """Stop the session now (console request, tunnel loss or shutdown); ``reason`` replaces the one the
+        ``closed`` message would give."""
+        if reason is not None and self._abort_reason is None:
+            self._abort_reason = reason
         if self._closed:
             return
         self._closed = True
@@ -139,7 +162,7 @@ class ChannelRunner:
             if self._closed:
                 raise Cancelled("the session was closed while connecting")
             await self._control(wire.Connected())
-            self.log.info("connected")
+            self._connected()
             reason = await self._pump(self._conn)
         except JumpError as exc:
             error = exc
@@ -154,9 +177,31 @@ class ChannelRunner:
                 with contextlib.suppress(Exception):
                     await self._conn.close()
             self.abort()
+        if self.state == "connecting" and self.metrics is not None:
+            result = error.code if error is not None else "closed"
+            self.metrics.jumps.inc(protocol=self.protocol, result=result)
+        if self._abort_reason is not None:
+            reason = self._abort_reason
         body = wire.ErrorBody(**error.to_dict()) if error is not None else None
         with contextlib.suppress(Exception):
             await self._control(wire.Closed(reason=reason[:4096], error=body))
+
+    def _connected(self) -> None:
+        self.state = "connected"
+        latency = time.monotonic() - self._opened - self._waited
+        self.log.info("connected in %.3f s (without %.1f s waiting for answers)", latency, self._waited)
+        if self.metrics is not None:
+            self.metrics.jumps.inc(protocol=self.protocol, result="connected")
+            self.metrics.jump_seconds.observe(max(0.0, latency), protocol=self.protocol)
+        if self._on_change is not None:
+            self._on_change()
+
+    async def notice(self, kind: str, text: str) -> None:
+        """Put a system event in the session's timeline (every participant sees it); never raises."""
+        try:
+            await self._control(wire.NoticeMsg(kind=kind[:64], text=text[:4096]))
+        except Exception as exc:
+            self.log.info("could not send a notice: %s", exc)
 
     async def _pump(self, conn: Connection) -> str:
         inbound = asyncio.create_task(self._pump_input(conn))
@@ -187,6 +232,8 @@ class ChannelRunner:
         while view:
             n = await self._out_window.acquire(min(len(view), wire.MAX_PAYLOAD))
             await self._send_frame(wire.encode_data(self.channel, bytes(view[:n])))
+            if self.metrics is not None:
+                self.metrics.session_bytes.inc(n, protocol=self.protocol, direction="from_target")
             view = view[n:]
 
     async def _pump_input(self, conn: Connection) -> None:
@@ -207,6 +254,7 @@ class ChannelRunner:
         """Send a prompt to the console and wait for the owner's answer (or time out)."""
         fut: asyncio.Future[wire.HostKeyAnswer | wire.TextAnswer] = asyncio.get_running_loop().create_future()
         self._prompts[prompt.id] = fut
+        asked = time.monotonic()
         try:
             await self._control(prompt)
             async with asyncio.timeout(self._prompt_timeout):
@@ -218,6 +266,7 @@ class ChannelRunner:
             ) from None
         finally:
             del self._prompts[prompt.id]
+            self._waited += time.monotonic() - asked
 
     def next_prompt_id(self) -> int:
         """A fresh prompt id for this channel."""
@@ -242,6 +291,8 @@ class _TunnelPrompter:
         answer = await self._runner.ask(prompt)
         if not isinstance(answer, wire.HostKeyAnswer):
             raise ProtocolViolation("a host-key prompt was answered with text")
+        if self._runner.metrics is not None:
+            self._runner.metrics.host_key_decisions.inc(decision=answer.decision)
         return answer.decision
 
     async def ask_text(self, title: str, instruction: str, fields: list[PromptField]) -> list[Secret]:

@@ -26,11 +26,14 @@ SendFrame = Callable[[bytes], Awaitable[None]]
 
 
 class TunnelRequests:
-    """Answers :class:`~jumpoint.core.wire.Request` messages; :meth:`close` cancels those still running."""
+    """Answers :class:`~jumpoint.core.wire.Request` messages; :meth:`close` cancels those still running.
+
+    ``credentials`` may be replaced at any time (a configuration reload); requests already running keep theirs.
+    """
 
     def __init__(self, host_keys: HostKeyStore, credentials: CredentialStores | None, send: SendFrame) -> None:
         self._host_keys = host_keys
-        self._credentials = credentials
+        self.credentials = credentials
         self._send = send
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -101,10 +104,10 @@ class TunnelRequests:
             raise BadRequest("credentials.list needs 'scopes' (a list), 'item' and 'user' (text)")
         if not isinstance(search, str) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
             raise BadRequest(f"credentials.list needs 'search' as text and 'limit' from 1 to {MAX_LIST}")
-        if self._credentials is None:
+        if self.credentials is None:
             raise BadRequest("this Jumpoint has no credential store")
         query = CredentialQuery(scopes=tuple(scopes), item=item, user=user, search=search, limit=limit)
-        listing = await self._credentials.list_for(query)
+        listing = await self.credentials.list_for(query)
         entries: list[dict[str, Any]] = [{"ref": c.ref, "kind": c.kind} for c in listing.credentials]
         entries += [{"store": store, "error": error} for store, error in listing.errors.items()]
         return entries

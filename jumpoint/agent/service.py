@@ -11,6 +11,7 @@ import aiohttp
 
 from credential_store.stores import DEFAULT_STORES, CredentialStores
 from jumpoint.agent.hostkey_store import FileHostKeyStore
+from jumpoint.agent.metrics import JumpointMetrics, MeteredCredentialProvider
 from jumpoint.agent.registry import load_adapters
 from jumpoint.agent.tunnel import TunnelClient, TunnelSettings
 
@@ -20,6 +21,17 @@ KNOWN_HOSTS_FILE = "known_hosts"
 def host_key_store(state_dir: Path) -> FileHostKeyStore:
     """The Jumpoint host's host-key cache in ``state_dir``."""
     return FileHostKeyStore(state_dir / KNOWN_HOSTS_FILE)
+
+
+def build_credential_stores(
+    blocks: Mapping[str, Mapping[str, Any]] | None, *, state_dir: Path, metrics: JumpointMetrics | None = None
+) -> CredentialStores:
+    """The configured stores (the local store alone when ``blocks`` is None), each timed and counted into
+    ``metrics`` when given; raises ConfigError naming a bad store."""
+    stores = CredentialStores.from_config(DEFAULT_STORES if blocks is None else blocks, state_dir=state_dir)
+    if metrics is not None:
+        stores.stores = {name: MeteredCredentialProvider(name, p, metrics) for name, p in stores.stores.items()}
+    return stores
 
 
 def build_tunnel_client(
@@ -34,9 +46,11 @@ def build_tunnel_client(
     max_sessions: int = 1000,
     prompt_timeout_seconds: float = 300.0,
     credential_stores: Mapping[str, Mapping[str, Any]] | None = None,
+    metrics: JumpointMetrics | None = None,
 ) -> TunnelClient:
     """A tunnel client with every installed adapter, the host-key cache and the configured credential stores
-    (the local store alone by default); raises ConfigError naming a bad store."""
+    (the local store alone by default), counting into ``metrics`` (a fresh set when None); raises ConfigError
+    naming a bad store."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = TunnelSettings(
         console_url=console_url,
@@ -48,11 +62,11 @@ def build_tunnel_client(
         max_sessions=max_sessions,
         prompt_timeout_seconds=prompt_timeout_seconds,
     )
+    metrics = metrics if metrics is not None else JumpointMetrics()
     return TunnelClient(
         settings,
         adapters=load_adapters(),
         host_keys=host_key_store(state_dir),
-        credentials=CredentialStores.from_config(
-            DEFAULT_STORES if credential_stores is None else credential_stores, state_dir=state_dir
-        ),
+        credentials=build_credential_stores(credential_stores, state_dir=state_dir, metrics=metrics),
+        metrics=metrics,
     )

@@ -3,6 +3,12 @@
 :class:`TunnelClient` connects, says hello, and then serves the console's requests: each ``open`` starts a
 :class:`~jumpoint.agent.channel.ChannelRunner` on its own channel. It reconnects with exponential back-off
 and full jitter; sessions cannot outlive their tunnel, so a lost tunnel ends them with a clear message.
+
+A graceful stop is :meth:`TunnelClient.drain`: new Jumps are refused ("the Jumpoint is shutting down"), every
+running session gets a notice in its timeline, sessions have a drain time to end on their own, the rest are
+closed (each with its ``closed`` message, so the console ends its recording cleanly), and the tunnel closes.
+Whoever publishes the Jumpoint's state (the status file, systemd, the health port) registers with
+:meth:`TunnelClient.add_listener` and reads :attr:`TunnelClient.status` and :meth:`TunnelClient.sessions`.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import random
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -21,15 +28,18 @@ import aiohttp
 from credential_store.stores import CredentialStores
 from jumpoint.agent.channel import ChannelRunner
 from jumpoint.agent.file_channel import FileRunner
+from jumpoint.agent.metrics import JumpointMetrics, LabelValues, MeteredHostKeyStore
 from jumpoint.agent.requests import TunnelRequests
 from jumpoint.core import wire
 from jumpoint.core.adapter import ProtocolAdapter
-from jumpoint.core.errors import BadRequest, Busy, JumpError, ProtocolViolation, Unauthorized
+from jumpoint.core.errors import BadRequest, Busy, JumpError, JumpointUnavailable, ProtocolViolation, Unauthorized
 from jumpoint.core.hostkeys import HostKeyStore
 
 log = logging.getLogger(__name__)
 
 AGENT = "openjump-jumpoint/0.1.0"
+SHUTTING_DOWN = "the Jumpoint is shutting down"
+CLOSE_GRACE_SECONDS = 5.0  # how long closed sessions get to send their last messages before the tunnel closes
 
 
 @dataclass(slots=True)
@@ -49,13 +59,32 @@ class TunnelSettings:
 
 @dataclass(slots=True)
 class TunnelStatus:
-    """What ``jumpoint status`` and health checks report."""
+    """What ``jumpoint status`` and health checks report.
+
+    ``since`` is the event loop's clock at the last welcome; ``changed_at`` is the wall-clock time (``time.time()``)
+    the tunnel last came up or went down (or the client started); ``draining`` is set by :meth:`TunnelClient.drain`.
+    """
 
     connected: bool = False
     since: float | None = None
+    changed_at: float = field(default_factory=time.time)
     jumpoint_name: str | None = None
+    jumpoint_id: int | None = None
     reconnects: int = 0
     last_error: str | None = None
+    draining: bool = False
+    ever_connected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """One running session as the status file shows it."""
+
+    session_id: str
+    protocol: str
+    state: str
+    started_at: float
+    target: str
 
 
 class TunnelClient:
@@ -68,18 +97,26 @@ class TunnelClient:
         adapters: Mapping[str, ProtocolAdapter],
         host_keys: HostKeyStore,
         credentials: CredentialStores | None,
+        metrics: JumpointMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.status = TunnelStatus()
+        self.metrics = metrics if metrics is not None else JumpointMetrics()
+        self.metrics.sessions.set_function(self._session_counts)
         self._adapters = adapters
-        self._host_keys = host_keys
+        self._host_keys = MeteredHostKeyStore(host_keys, self.metrics)
         self._credentials = credentials
+        self._retired: list[tuple[CredentialStores, set[ChannelRunner]]] = []
         self._requests = TunnelRequests(host_keys, credentials, self._send)
         self._runners: dict[int, ChannelRunner | FileRunner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = asyncio.Event()
+        self._session_ended = asyncio.Event()
+        self._hurry = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._tasks_other: set[asyncio.Task[None]] = set()
 
     async def wait_connected(self) -> None:
         """Return once the console has welcomed us (for the all-in-one start-up and tests)."""
@@ -101,13 +138,18 @@ class TunnelClient:
                     log.warning("tunnel to %s failed: %s", self.settings.console_url, self.status.last_error)
                 finally:
                     self._connected.clear()
+                    if self.status.connected:
+                        self.status.changed_at = time.time()
                     self.status.connected = False
+                    self.metrics.tunnel_connected.set(0)
                     self._requests.close()
                     self._end_all_sessions()
-                if self._stopping.is_set():
+                    self._changed()
+                if self._stopping.is_set() or self.status.draining:
                     break
                 attempt += 1
                 self.status.reconnects += 1
+                self.metrics.tunnel_reconnects.inc()
                 delay = random.uniform(  # full jitter
                     0, min(self.settings.reconnect_max_seconds, self.settings.reconnect_min_seconds * 2**attempt)
                 )
@@ -124,11 +166,123 @@ class TunnelClient:
             await self._ws.close()
         if self._credentials is not None:
             await self._credentials.aclose()
+        for stores, _ in self._retired:
+            await stores.aclose()
+        self._retired.clear()
+
+    async def drain(self, seconds: float) -> None:
+        """Stop gracefully: refuse new Jumps, tell every session's participants, wait up to ``seconds`` for the
+        sessions to end (less if :meth:`hurry` is called), close the others, then :meth:`stop`.
+
+        File transfers on running sessions still work while draining; console requests are still answered.
+        """
+        if not self.status.draining:
+            self.status.draining = True
+            self.metrics.draining.set(1)
+            self._changed()
+            sessions = self._sessions()
+            log.info("shutting down: refusing new Jumps; %d session(s) get up to %.0f s to end", len(sessions), seconds)
+            if sessions and seconds > 0:
+                text = (
+                    f"The Jumpoint serving this session is shutting down: the session will be closed in "
+                    f"{seconds:.0f} seconds unless it ends first."
+                )
+                await asyncio.gather(*(runner.notice("shutdown", text) for runner in sessions))
+        deadline = asyncio.get_running_loop().time() + seconds
+        while self._sessions() and not self._hurry.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            self._session_ended.clear()
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            ended = asyncio.ensure_future(self._session_ended.wait())
+            try:
+                await asyncio.wait((hurry, ended), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hurry.cancel()
+                ended.cancel()
+        remaining = self._sessions()
+        if remaining:
+            why = "at once" if self._hurry.is_set() or seconds == 0 else f"after its {seconds:.0f} s drain time"
+            log.info("closing %d session(s) still running %s", len(remaining), why)
+            for runner in remaining:
+                runner.abort(f"{SHUTTING_DOWN}: the session was closed {why}")
+            tasks = [t for t in self._tasks if not t.done()]
+            if tasks:
+                await asyncio.wait(tasks, timeout=CLOSE_GRACE_SECONDS)
+        log.info("drained; closing the tunnel")
+        await self.stop()
+
+    def hurry(self) -> None:
+        """Cut a running :meth:`drain` short: its sessions are closed now."""
+        self._hurry.set()
 
     @property
     def active_sessions(self) -> int:
         """How many sessions run now (file transfers not counted)."""
         return sum(isinstance(r, ChannelRunner) for r in self._runners.values())
+
+    def sessions(self) -> list[SessionView]:
+        """The sessions running now, oldest first."""
+        return [
+            SessionView(
+                session_id=r.session_id,
+                protocol=r.protocol,
+                state=r.state,
+                started_at=r.started_at,
+                target=f"{r.target.hostname}:{r.target.port}",
+            )
+            for r in sorted(self._sessions(), key=lambda r: r.started_at)
+        ]
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (on the event loop) whenever the status or the set of sessions changes."""
+        self._listeners.append(listener)
+
+    @property
+    def credentials(self) -> CredentialStores | None:
+        """The credential stores new sessions and requests use."""
+        return self._credentials
+
+    def replace_credentials(self, stores: CredentialStores | None) -> None:
+        """Use ``stores`` for new sessions and requests; the old stores are closed once every session started
+        with them has ended (a login in progress keeps the store it began with)."""
+        old, self._credentials = self._credentials, stores
+        self._requests.credentials = stores
+        if old is not None:
+            self._retired.append((old, set(self._sessions())))
+            self._close_retired()
+
+    # --- state for listeners and metrics ---------------------------------------------------------------
+    def _sessions(self) -> list[ChannelRunner]:
+        return [r for r in self._runners.values() if isinstance(r, ChannelRunner)]
+
+    def _session_counts(self) -> dict[LabelValues, float]:
+        counts: dict[LabelValues, float] = {(p, s): 0 for p in self._adapters for s in ("connecting", "connected")}
+        for runner in self._sessions():
+            key = (runner.protocol, runner.state)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a Jumpoint state listener failed")
+
+    def _close_retired(self) -> None:
+        live = set(self._sessions())
+        keep: list[tuple[CredentialStores, set[ChannelRunner]]] = []
+        for stores, users in self._retired:
+            users &= live
+            if users:
+                keep.append((stores, users))
+                continue
+            task = asyncio.get_running_loop().create_task(stores.aclose(), name="close-retired-credential-stores")
+            self._tasks_other.add(task)
+            task.add_done_callback(self._tasks_other.discard)
+        self._retired = keep
 
     # --- one connection --------------------------------------------------------------------------
     async def _serve_once(self, http: aiohttp.ClientSession) -> None:
@@ -170,8 +324,10 @@ class TunnelClient:
         if ws is None or ws.closed:
             raise ProtocolViolation("the tunnel is closed")
         await ws.send_bytes(frame)
+        self.metrics.tunnel_bytes.inc(len(frame), direction="sent")
 
     async def _dispatch(self, frame: bytes) -> None:
+        self.metrics.tunnel_bytes.inc(len(frame), direction="received")
         try:
             kind, channel = wire.decode_header(frame)
         except ProtocolViolation as exc:
@@ -204,11 +360,16 @@ class TunnelClient:
     async def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
         if isinstance(msg, wire.Welcome):
             self.status.connected = True
+            self.status.ever_connected = True
             self.status.since = asyncio.get_running_loop().time()
+            self.status.changed_at = time.time()
             self.status.jumpoint_name = msg.name
+            self.status.jumpoint_id = msg.jumpoint_id
             self.status.last_error = None
+            self.metrics.tunnel_connected.set(1)
             self._connected.set()
-            log.info("connected to the console as Jumpoint %r", msg.name)
+            log.info("connected to the console %s as Jumpoint %r", self.settings.console_url, msg.name)
+            self._changed()
         elif isinstance(msg, wire.Request):
             self._requests.submit(msg)
         else:
@@ -219,11 +380,15 @@ class TunnelClient:
         adapter = self._adapters.get(msg.target.protocol)
         if channel in self._runners:
             error = ProtocolViolation(f"channel {channel} is already in use")
+        elif self.status.draining:
+            error = JumpointUnavailable(SHUTTING_DOWN, hint="Jump again once it is back, or through another Jumpoint")
         elif adapter is None:
             error = BadRequest(f"this Jumpoint has no {msg.target.protocol!r} adapter installed")
         elif self.active_sessions >= self.settings.max_sessions:
-            error = Busy(f"this Jumpoint already runs {len(self._runners)} sessions, its limit")
+            error = Busy(f"this Jumpoint already runs {self.active_sessions} sessions, its limit")
         if error is not None:
+            log.info("refused a Jump (session %s): %s", msg.session_id, error.message)
+            self.metrics.jumps.inc(protocol=msg.target.protocol, result=error.code)
             closed = wire.Closed(reason=error.message, error=wire.ErrorBody(**error.to_dict()))
             await self._send(wire.encode_control(channel, closed))
             return
@@ -236,11 +401,14 @@ class TunnelClient:
             host_keys=self._host_keys,
             credentials=self._credentials,
             prompt_timeout=self.settings.prompt_timeout_seconds,
+            metrics=self.metrics,
+            on_change=self._changed,
         )
         self._runners[channel] = runner
         task = asyncio.create_task(runner.run(), name=f"session-{msg.session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._forget(channel, task))
+        self._changed()
 
     async def _open_files(self, channel: int, msg: wire.FileOpen) -> None:
         """Start a file operation on the live session of ``msg.session_channel``."""
@@ -264,7 +432,12 @@ class TunnelClient:
     def _forget(self, channel: int, task: asyncio.Task[None]) -> Callable[[asyncio.Task[None]], None]:
         def done(_: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            self._runners.pop(channel, None)
+            runner = self._runners.pop(channel, None)
+            if isinstance(runner, ChannelRunner):
+                self._session_ended.set()
+                if self._retired:
+                    self._close_retired()
+                self._changed()
 
         return done
 
