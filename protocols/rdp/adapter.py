@@ -34,6 +34,7 @@ from protocols.rdp.client import RdpClient, RdpSettings, ServerIdentity
 
 DEFAULT_SIZE = (1280, 800)
 RESIZE_SETTLE_SECONDS = 0.8
+DRAW_WAIT_SECONDS = 5.0
 MIN_SIDE = 200
 
 
@@ -101,6 +102,8 @@ class RdpDesktop:
         self._resize_task: asyncio.Task[None] | None = None
         self._wanted: tuple[int, int] | None = None
         self._fixed_size = False
+        self._ready = asyncio.Event()
+        self._ready.set()
         self._notices: list[Notice] = list(login.notices)
         login.notices = []
 
@@ -117,7 +120,15 @@ class RdpDesktop:
         current = self.client
         yield DesktopSize(current.screen.width, current.screen.height)
         while True:
-            batch = await current.screen.take()
+            try:
+                batch = await current.screen.take()
+            except JumpError:
+                if not self._resizing():
+                    raise
+                batch = None  # the server dropped the old connection for the new one
+            if batch is None and self._resizing():
+                assert self._resize_task is not None
+                await asyncio.wait({self._resize_task})
             for notice in self._notices:
                 yield notice
             self._notices = []
@@ -131,6 +142,9 @@ class RdpDesktop:
                 yield event
             yield FrameEnd()
 
+    def _resizing(self) -> bool:
+        return self._resize_task is not None and not self._resize_task.done()
+
     def pixels(self, x: int, y: int, width: int, height: int) -> bytes:
         """The current RGBA rows of a region."""
         return self.client.screen.pixels[y : y + height, x : x + width].tobytes()
@@ -140,6 +154,8 @@ class RdpDesktop:
         if isinstance(event, DesktopSize):
             self._request_size(event.width, event.height)
             return
+        # While a new connection is being made, input waits for it (never dropped, never sent to the old one).
+        await self._ready.wait()
         await self.client.send(event)
 
     def _request_size(self, width: int, height: int) -> None:
@@ -153,34 +169,35 @@ class RdpDesktop:
             self._resize_task = asyncio.create_task(self._resize_when_settled(), name=f"rdp-resize-{self._where}")
 
     async def _resize_when_settled(self) -> None:
-        while True:
+        while True:  # until the size asked for stays the same for RESIZE_SETTLE_SECONDS
             wanted = self._wanted
             await asyncio.sleep(RESIZE_SETTLE_SECONDS)
-            if wanted is None or wanted != self._wanted:
-                if self._wanted is None:
-                    return
-                continue
-            break
+            if self._wanted is None:
+                return
+            if wanted == self._wanted:
+                break
         width, height = wanted
+        self._wanted = None
         settings = self._login.settings
         settings.width, settings.height = width, height
+        self._ready.clear()
         try:
             client = await RdpClient.connect(settings, self._login.check, self._login.ctx.log)
+            # The server shows the session on the new connection once it drew on it; input waits until then.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.screen.drawn.wait(), DRAW_WAIT_SECONDS)
         except JumpError as exc:
             self._notices.append(Notice(kind="info", text=f"{self._where}: the desktop could not be resized ({exc})"))
             self._fixed_size = True
             return
+        finally:
+            self._ready.set()
         old = self.client
         self.client = client
-        self._wanted = None
         if (client.screen.width, client.screen.height) != (width, height):
             self._fixed_size = True
-            self._notices.append(
-                Notice(
-                    kind="info",
-                    text=f"{self._where} keeps its desktop size of {client.screen.width}x{client.screen.height}",
-                )
-            )
+            size = f"{client.screen.width}x{client.screen.height}"
+            self._notices.append(Notice(kind="info", text=f"{self._where} keeps its desktop size of {size}"))
         self._login.ctx.log.info("rdp %s: reconnected at %dx%d", self._where, client.screen.width, client.screen.height)
         await old.close()
 

@@ -208,7 +208,7 @@ def client_capabilities(width: int, height: int, bpp: int, keyboard_layout: int)
         _cap(CAPSTYPE_FONT, u16(1) + u16(0)),
         _cap(CAPSTYPE_COLORCACHE, u16(6) + u16(0)),
         _cap(CAPSTYPE_MULTIFRAGMENTUPDATE, u32(max(width * height * 4, 0x38400) + 0x10000)),
-        _cap(CAPSTYPE_LARGE_POINTER, u16(LARGE_POINTER_96 | LARGE_POINTER_384)),
+        _cap(CAPSTYPE_LARGE_POINTER, u16(LARGE_POINTER_96))  # the browser's cursors stop at 256 px,
     ]
 
 

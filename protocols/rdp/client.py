@@ -60,7 +60,7 @@ from protocols.rdp.updates import UpdateHandler
 from protocols.rdp.wire import MalformedPdu, Reader, u32
 
 SecurityChoice = Literal["auto", "nla", "tls", "rdp"]
-PACKET_COMPRESSED = 0x20
+BULK_FLAGS = 0xE0  # PACKET_COMPRESSED, PACKET_AT_FRONT, PACKET_FLUSHED
 CHANNELS = ("cliprdr",)
 QUALITY_BPP = {"black_and_white": 16, "few_colors": 16, "more_colors": 16, "full_color": 32, "video": 16}
 _LEAN = (
@@ -474,8 +474,8 @@ class RdpClient:
 
     def _data_pdu(self, data: pdu.DataPdu) -> None:
         body = data.body
-        if data.compression & PACKET_COMPRESSED:
-            body = self._bulk.decompress(body, data.compression)
+        if data.compression & BULK_FLAGS:  # a flush or reset without data still resets the history
+            body = self._decompress(body, data.compression)
         kind = data.pdu_type2
         if kind == pdu.PDUTYPE2_UPDATE:
             self.updates.slow_path_update(body)
@@ -501,11 +501,17 @@ class RdpClient:
             body = self._keys.decrypt.process(body[8:])
         for update in fastpath.parse_updates(body):
             payload = update.data
-            if update.compression_flags is not None and update.compression_flags & PACKET_COMPRESSED:
-                payload = self._bulk.decompress(payload, update.compression_flags)
+            if update.compression_flags is not None:
+                payload = self._decompress(payload, update.compression_flags)
             whole = self._fragments.add(update.code, update.fragmentation, payload)
             if whole is not None:
                 self.updates.fast_path_update(update.code, whole)
+
+    def _decompress(self, data: bytes, flags: int) -> bytes:
+        try:
+            return self._bulk.decompress(data, flags)
+        except ValueError as exc:
+            raise MalformedPdu(f"compressed data that does not decompress ({exc})") from None
 
     def _channel_message(self, channel_id: int, payload: bytes) -> None:
         reassembler = self._reassemblers.get(channel_id)
@@ -586,16 +592,18 @@ class RdpClient:
                 raise errors.from_os_error(self.where, exc) from None
 
     def _send_key(self, event: Key) -> None:
-        action = self._keys_map.action(event.keysym, event.down, event.scancode)
-        if action is None:
-            return
-        if action.scancode is not None:
-            self._send_input([fastpath.scancode_event(action.scancode, event.down)])
-        elif action.unicode is not None:
-            if self._caps is not None and not self._caps.unicode_input:
-                self.log.debug("rdp %s: the server takes no Unicode input; key %#x dropped", self.where, event.keysym)
-                return
-            self._send_input(fastpath.unicode_events(action.unicode, event.down))
+        events: list[bytes] = []
+        for stroke in self._keys_map.strokes(event.keysym, event.down, event.scancode):
+            if stroke.scancode is not None:
+                events.append(fastpath.scancode_event(stroke.scancode, stroke.down))
+            elif stroke.unicode is not None:
+                if self._caps is not None and not self._caps.unicode_input:
+                    self.log.debug(
+                        "rdp %s: the server takes no Unicode input; key %#x dropped", self.where, event.keysym
+                    )
+                    continue
+                events.extend(fastpath.unicode_events(stroke.unicode, stroke.down))
+        self._send_input(events)
 
     # ---- closing ---------------------------------------------------------------------------------------------
 

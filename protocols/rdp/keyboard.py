@@ -48,7 +48,7 @@ _BY_KEYSYM: dict[int, int] = {
     0xFFC9: 0x58,  # F12
 }
 
-# US layout, for a browser that gave no scancode while a modifier is held (Ctrl+C must reach the server as keys).
+# The US layout (Guacamole's default keymap), for characters the browser gave no scancode for.
 _US_ROWS = {
     "1234567890-=": 0x02,
     "qwertyuiop[]": 0x10,
@@ -60,13 +60,17 @@ _US: dict[str, int] = {}
 for _row, _first in _US_ROWS.items():
     for _offset, _char in enumerate(_row):
         _US[_char] = _first + _offset
-_MODIFIERS = {0xFFE3, 0xFFE4, 0xFFE9, 0xFFEA, 0xFFE7, 0xFFEB, 0xFFEC}
+
+
+SHIFT = 0x2A
+_SHIFTS = {0xFFE1, 0xFFE2}
 
 
 @dataclass(frozen=True, slots=True)
-class KeyAction:
-    """How to send one key: by ``scancode`` (with the E0 flag in the high byte), or by ``unicode`` character."""
+class KeyStroke:
+    """One keyboard event to send: a ``scancode`` (with the E0 flag in the high byte) or a ``unicode`` character."""
 
+    down: bool
     scancode: int | None = None
     unicode: int | None = None
 
@@ -81,26 +85,35 @@ def keysym_char(keysym: int) -> int | None:
 
 
 class KeyMapper:
-    """Chooses a :class:`KeyAction` per key event, remembering which modifiers are held."""
+    """Turns key events into keyboard strokes, remembering whether Shift is held.
+
+    The physical key's scancode (from the browser) always wins: the server's layout then decides the character,
+    as on a local keyboard. Without one, keys are mapped like Guacamole's default ``en-us-qwerty`` keymap: function
+    keys by keysym, ASCII characters to their US-layout key (with Shift pressed around it when the character needs
+    Shift and it is not held), and anything else as a Unicode keyboard event.
+    """
 
     def __init__(self) -> None:
-        self._held_modifiers: set[int] = set()
+        self._shift_held: set[int] = set()
 
-    def action(self, keysym: int, down: bool, scancode: int | None) -> KeyAction | None:
-        """The action for a key event; None when the key cannot be sent (no scancode, not a character)."""
-        if keysym in _MODIFIERS:
-            (self._held_modifiers.add if down else self._held_modifiers.discard)(keysym)
+    def strokes(self, keysym: int, down: bool, scancode: int | None) -> list[KeyStroke]:
+        """The strokes for one key event (empty when the key cannot be sent)."""
+        if keysym in _SHIFTS:
+            (self._shift_held.add if down else self._shift_held.discard)(keysym)
         if scancode:
-            return KeyAction(scancode=scancode)
+            return [KeyStroke(down, scancode=scancode)]
         known = _BY_KEYSYM.get(keysym)
         if known is not None:
-            return KeyAction(scancode=known)
+            return [KeyStroke(down, scancode=known)]
         char = keysym_char(keysym)
         if char is None:
-            return None
-        if self._held_modifiers:
-            text = chr(char).lower()
-            text = _US_SHIFTED.get(text, text)
-            if text in _US:
-                return KeyAction(scancode=_US[text])
-        return KeyAction(unicode=char)
+            return []
+        text = chr(char)
+        base = _US_SHIFTED.get(text, text.lower() if text.isascii() else text)
+        code = _US.get(base)
+        if code is None:
+            return [KeyStroke(down, unicode=char)]
+        needs_shift = base != text
+        if not needs_shift or self._shift_held or not down:
+            return [KeyStroke(down, scancode=code)]
+        return [KeyStroke(True, scancode=SHIFT), KeyStroke(True, scancode=code), KeyStroke(False, scancode=SHIFT)]

@@ -37,6 +37,8 @@ class Screen:
         self._changed = asyncio.Event()
         self._closed: BaseException | None = None
         self._ended = False
+        self.drawn = asyncio.Event()
+        """Set once the server drew something (the session is attached and shows its desktop)."""
 
     @staticmethod
     def _blank(width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -77,6 +79,7 @@ class Screen:
             self._rects.append((x, y, right - x, bottom - y))
             if len(self._rects) > MAX_RECTS:
                 self._collapse()
+        self.drawn.set()
         self._changed.set()
 
     def _collapse(self) -> None:

@@ -8,7 +8,7 @@ asks.
 
 from __future__ import annotations
 
-from jumpoint.core.desktop import CursorShape
+from jumpoint.core.desktop import MAX_CURSOR_SIDE, CursorShape
 from protocols.rdp.codecs.bitmap import BitmapDecoder, MalformedBitmap
 from protocols.rdp.codecs.pointer import pointer_rgba
 from protocols.rdp.screen import Screen
@@ -189,7 +189,7 @@ class UpdateHandler:
         hot_x, hot_y = reader.u16(), reader.u16()
         width, height = reader.u16(), reader.u16()
         and_length, xor_length = reader.u32(), reader.u32()
-        self._store_pointer(reader, index, xor_bpp, hot_x, hot_y, width, height, xor_length, and_length)
+        self._store_pointer(reader, index, xor_bpp, hot_x, hot_y, width, height, xor_length, and_length, large=True)
 
     def _store_pointer(
         self,
@@ -202,6 +202,8 @@ class UpdateHandler:
         height: int,
         xor_length: int,
         and_length: int,
+        *,
+        large: bool = False,
     ) -> None:
         xor_mask = reader.take(xor_length)
         and_mask = reader.take(and_length)
@@ -209,9 +211,11 @@ class UpdateHandler:
             raise MalformedPdu(f"pointer cache index {index} is beyond the {POINTER_CACHE_SIZE} announced")
         if width == 0 or height == 0:
             shape = HIDDEN_POINTER
+        elif width > MAX_CURSOR_SIDE or height > MAX_CURSOR_SIDE:
+            shape = default_arrow()  # larger than a browser cursor may be
         else:
             try:
-                rgba = pointer_rgba(xor_bpp, width, height, xor_mask, and_mask)
+                rgba = pointer_rgba(xor_bpp, width, height, xor_mask, and_mask, large=large)
             except ValueError as exc:
                 raise MalformedPdu(f"a {width}x{height} pointer ({xor_bpp} bpp): {exc}") from None
             shape = CursorShape(min(hot_x, width - 1), min(hot_y, height - 1), width, height, rgba)
