@@ -25,7 +25,8 @@ from jumpoint.core import desktop_wire as dw
 from jumpoint.core.desktop import Key, Pointer
 from tests.fixtures.gateway import Gateway, SessionSocket
 from tests.fixtures.vnc import VncServer, start_vnc, xvnc
-from tests.integration.test_gateway_vnc import Canvas, _jump, _settle
+from tests.integration.desktop_view import Canvas, settle
+from tests.integration.test_gateway_vnc import _jump
 
 __all__ = ["start_vnc", "xvnc"]  # the fixtures, imported for pytest
 
@@ -81,13 +82,13 @@ async def test_a_vnc_session_is_recorded_seekable_and_exports_to_mp4(
     try:
         await sock.next_of("stream")
         await read_until(sock, live, lambda: live.keyframes >= 1 and live.frames >= 1)
-        await _settle(sock, live)
+        await settle(sock, live)
         before_typing = time.time()
         await sock.ws.send_bytes(typing("echo RECORDED-$((6*7)) && printf '%0.s#' $(seq 1 400)\r"))
-        await _settle(sock, live)
+        await settle(sock, live)
         # the hub asks for a keyframe every KEYFRAME_SECONDS while recording: wait for two more
         await read_until(sock, live, lambda: live.keyframes >= 3, timeout=30)
-        await _settle(sock, live)
+        await settle(sock, live)
         await gateway.api("POST", f"/api/v1/sessions/{sock.session_id}/end", expect=204)
     finally:
         await sock.close()

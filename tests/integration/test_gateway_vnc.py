@@ -7,12 +7,10 @@ browser's renderer (Pillow in place of the canvas) and compare the picture with 
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image as PILImage
 
 from credential_store.local import LocalCredentialStore
 from jumpoint.core import desktop_wire as dw
@@ -20,38 +18,9 @@ from jumpoint.core.desktop import Key, Pointer
 from jumpoint.core.secret import Secret
 from tests.fixtures.gateway import Gateway, SessionSocket
 from tests.fixtures.vnc import VncServer, colour_animation, start_vnc, xvnc
+from tests.integration.desktop_view import Canvas, read_until, settle
 
 __all__ = ["start_vnc", "xvnc"]  # the fixtures, imported for pytest
-
-
-class Canvas:
-    """The browser renderer's job, in numpy: apply the desktop stream's messages to a picture."""
-
-    def __init__(self) -> None:
-        self.parser = dw.StreamParser(dw.OUTPUT_TYPES)
-        self.pixels = np.zeros((1, 1, 3), np.uint8)
-        self.kinds: list[int] = []
-        self.frames = 0
-        self.keyframes = 0
-
-    def feed(self, data: bytes) -> None:
-        for message in self.parser.feed(data):
-            self.kinds.append(message.kind)
-            if message.kind == dw.SIZE:
-                width, height = dw.decode_size(message.body)
-                self.pixels = np.zeros((height, width, 3), np.uint8)
-            elif message.kind == dw.IMAGE:
-                x, y, w, h = (int.from_bytes(message.body[i : i + 2], "big") for i in range(0, 8, 2))
-                tile = PILImage.open(io.BytesIO(message.body[9:])).convert("RGB")
-                assert tile.size == (w, h)
-                self.pixels[y : y + h, x : x + w] = np.asarray(tile)
-            elif message.kind == dw.COPY:
-                sx, sy, x, y, w, h = (int.from_bytes(message.body[i : i + 2], "big") for i in range(0, 12, 2))
-                self.pixels[y : y + h, x : x + w] = self.pixels[sy : sy + h, sx : sx + w].copy()
-            elif message.kind == dw.FRAME_END:
-                self.frames += 1
-            elif message.kind == dw.KEYFRAME:
-                self.keyframes += 1
 
 
 async def _jump(gateway: Gateway, server: VncServer, **fields: object) -> SessionSocket:
@@ -75,29 +44,6 @@ async def _jump(gateway: Gateway, server: VncServer, **fields: object) -> Sessio
     return sock
 
 
-async def _read_until(sock: SessionSocket, canvas: Canvas, done: Callable[[], bool], timeout: float = 15) -> None:
-    fed = len(sock.output)
-    canvas.feed(bytes(sock.output[:fed]))
-    async with asyncio.timeout(timeout):
-        while not done():
-            await sock._read_one()
-            canvas.feed(bytes(sock.output[fed:]))
-            fed = len(sock.output)
-
-
-async def _settle(sock: SessionSocket, canvas: Canvas, quiet: float = 1.0) -> None:
-    """Read until the stream stays quiet for ``quiet`` seconds (the desktop stopped changing)."""
-    fed = len(sock.output)
-    while True:
-        try:
-            async with asyncio.timeout(quiet):
-                await sock._read_one()
-        except TimeoutError:
-            return
-        canvas.feed(bytes(sock.output[fed:]))
-        fed = len(sock.output)
-
-
 async def test_a_vnc_jump_shows_the_desktop_from_a_keyframe_with_the_injected_password(
     gateway: Gateway, xvnc: VncServer
 ) -> None:
@@ -105,7 +51,7 @@ async def test_a_vnc_jump_shows_the_desktop_from_a_keyframe_with_the_injected_pa
     try:
         await sock.next_of("stream")  # where the first complete picture starts
         canvas = Canvas()
-        await _read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
+        await read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
         assert canvas.kinds[:2] == [dw.KEYFRAME, dw.SIZE]
         assert canvas.pixels.shape == (800, 1280, 3)
         assert canvas.pixels[:200, :300].any(), "the xterm at the top left is drawn"
@@ -124,7 +70,7 @@ async def test_typing_reaches_the_xterm_and_a_late_joiner_starts_at_a_keyframe(
     try:
         await sock.next_of("stream")
         canvas = Canvas()
-        await _read_until(sock, canvas, lambda: canvas.keyframes >= 1)
+        await read_until(sock, canvas, lambda: canvas.keyframes >= 1)
         text = f"touch {marker}\r"
         keys = b"".join(
             dw.encode_input(Key(ord(ch) if ch != "\r" else 0xFF0D, down)) for ch in text for down in (True, False)
@@ -140,10 +86,10 @@ async def test_typing_reaches_the_xterm_and_a_late_joiner_starts_at_a_keyframe(
             start = await late.next_of("stream")
             assert start["pos"] > 0, "a late joiner starts at a keyframe, not at the beginning"
             late_canvas = Canvas()
-            await _read_until(late, late_canvas, lambda: late_canvas.keyframes >= 1 and late_canvas.frames >= 1)
+            await read_until(late, late_canvas, lambda: late_canvas.keyframes >= 1 and late_canvas.frames >= 1)
             assert late_canvas.kinds[0] == dw.KEYFRAME
-            await _settle(sock, canvas)
-            await _settle(late, late_canvas)
+            await settle(sock, canvas)
+            await settle(late, late_canvas)
             difference = np.abs(canvas.pixels.astype(int) - late_canvas.pixels.astype(int))
             assert difference.mean() < 2.0, "the late joiner sees what the owner sees"
             assert canvas.pixels[:200, :300].any()
@@ -184,7 +130,7 @@ async def test_a_viewer_who_comes_back_after_the_keyframe_was_evicted_gets_a_new
         canvas = Canvas()
         stream = gateway.hub.sessions[session_id].stream
         # watch until the first keyframe has left the console's log, then go away while the desktop keeps changing
-        await _read_until(sock, canvas, lambda: stream.start > first_keyframe, timeout=60)
+        await read_until(sock, canvas, lambda: stream.start > first_keyframe, timeout=60)
     finally:
         await sock.close()
     await asyncio.sleep(5.0)  # output piles up to the window while nobody watches
@@ -193,7 +139,7 @@ async def test_a_viewer_who_comes_back_after_the_keyframe_was_evicted_gets_a_new
         start = await back.next_of("stream", timeout=20)
         assert start["pos"] >= stream.start
         again = Canvas()
-        await _read_until(back, again, lambda: again.keyframes >= 1 and again.frames >= 1)
+        await read_until(back, again, lambda: again.keyframes >= 1 and again.frames >= 1)
         assert again.kinds[0] == dw.KEYFRAME
     finally:
         await back.close()

@@ -20,7 +20,7 @@ from jumpoint.core.desktop import Clipboard, DesktopSize, Key, Pointer, Refresh
 from jumpoint.core.secret import Secret
 from tests.fixtures.gateway import Gateway, SessionSocket
 from tests.fixtures.vnc import VncServer, start_vnc, xvnc
-from tests.integration.test_gateway_vnc import Canvas, _read_until, _settle
+from tests.integration.desktop_view import Canvas, read_until, settle
 
 __all__ = ["start_vnc", "xvnc"]  # the fixtures, imported for pytest
 
@@ -83,7 +83,7 @@ def timeline_text(sock: SessionSocket) -> str:
 async def first_picture(sock: SessionSocket) -> Canvas:
     await sock.next_of("stream")
     canvas = Canvas()
-    await _read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
+    await read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
     return canvas
 
 
@@ -291,7 +291,7 @@ async def size_then_keyframe(sock: SessionSocket, canvas: Canvas, start: int, si
         sizes = [dw.decode_size(body) for kind, body in after if kind == dw.SIZE]
         return size in sizes and dw.KEYFRAME in kinds[max(0, kinds.index(dw.SIZE) - 1) :] and kinds[-1] == dw.FRAME_END
 
-    await _read_until(sock, canvas, done, timeout=20)
+    await read_until(sock, canvas, done, timeout=20)
     kinds = [kind for kind, _ in after]
     first_size = kinds.index(dw.SIZE)
     assert dw.decode_size(after[first_size][1]) == size, "the first size after the change is the new one"
@@ -308,12 +308,12 @@ async def test_a_server_side_resize_shows_as_a_size_message_then_a_keyframe_at_t
     try:
         assert await until_state(sock) == ("connected", 0)
         canvas = await first_picture(sock)
-        await _settle(sock, canvas)  # the console may have asked for a second keyframe at the start
+        await settle(sock, canvas)  # the console may have asked for a second keyframe at the start
         start = len(sock.output)
         server.x("xrandr", "-s", "1024x768")
         await size_then_keyframe(sock, canvas, start, (1024, 768))
         assert canvas.pixels.shape == (768, 1024, 3)
-        await _settle(sock, canvas)
+        await settle(sock, canvas)
         assert canvas.pixels[:200, :300].any(), "the xterm is drawn at the new size"
 
         late = await gateway.attach(sock.session_id)  # a late joiner starts at the keyframe at the new size
@@ -321,7 +321,7 @@ async def test_a_server_side_resize_shows_as_a_size_message_then_a_keyframe_at_t
             await late.next_of("hello")
             await late.next_of("stream")
             late_canvas = Canvas()
-            await _read_until(late, late_canvas, lambda: late_canvas.keyframes >= 1 and late_canvas.frames >= 1)
+            await read_until(late, late_canvas, lambda: late_canvas.keyframes >= 1 and late_canvas.frames >= 1)
             assert late_canvas.kinds[0] == dw.KEYFRAME
             assert late_canvas.pixels.shape == (768, 1024, 3)
         finally:
@@ -336,7 +336,7 @@ async def test_a_size_asked_for_by_a_participant_resizes_xvnc(gateway: Gateway, 
     try:
         assert await until_state(sock) == ("connected", 0)
         canvas = await first_picture(sock)
-        await _settle(sock, canvas)
+        await settle(sock, canvas)
         start = len(sock.output)
         await sock.ws.send_bytes(dw.encode_input(DesktopSize(1000, 700)))
         await size_then_keyframe(sock, canvas, start, (1000, 700))
@@ -358,7 +358,7 @@ async def test_an_x11vnc_session_shows_its_desktop_and_a_refused_resize_is_a_not
         assert canvas.pixels[5:200, 5:400].max() > 200, "the xterm's white background, top left"
         await sock.ws.send_bytes(dw.encode_input(DesktopSize(800, 600)) + dw.encode_input(Refresh()))
         keyframes = canvas.keyframes
-        await _read_until(sock, canvas, lambda: canvas.keyframes > keyframes)
+        await read_until(sock, canvas, lambda: canvas.keyframes > keyframes)
         await type_keys(sock, "echo still-here > x11vnc-gateway.txt\n")  # the session goes on
         assert await wait_for_file(server.workdir / "x11vnc-gateway.txt") == "still-here\n"
         await wait_for_timeline(sock, "stays 1280x800")

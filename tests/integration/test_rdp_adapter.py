@@ -16,7 +16,7 @@ import pytest
 
 from credential_store.local import LocalCredentialStore
 from jumpoint.agent.hostkey_store import FileHostKeyStore
-from jumpoint.core.adapter import AdapterContext, Target
+from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.desktop import Clipboard, CursorShape, Damage, DesktopOutput, DesktopSize, FrameEnd, Key, Pointer
 from jumpoint.core.errors import HostKeyMismatch, HostKeyRejected, TargetAuthFailed, TargetProtocolError
 from jumpoint.core.events import Notice
@@ -116,6 +116,7 @@ async def test_nla_login_to_the_shadow_server_shows_its_xterm_and_takes_typing(
         await viewer.desktop.close()
     # The certificate was asked about once, then cached: the next Jump asks nothing.
     assert len(rep.host_keys) == 1
+    assert server.certificate_sha256 is not None
     cached = FileHostKeyStore(tmp_path / "known_hosts").check(
         server.host, server.port, certificate_host_key(server.certificate_sha256)
     )
@@ -139,7 +140,12 @@ async def test_the_password_typed_at_jump_is_asked_after_the_certificate(
 ) -> None:
     server: ShadowServer = start_rdp_shadow(security="nla")  # type: ignore[operator]
     order: list[str] = []
-    rep = ScriptedRep("once", answer=lambda field: order.append(field.text) or server.password)
+
+    def answer(field: PromptField) -> str:
+        order.append(field.text)
+        return server.password
+
+    rep = ScriptedRep("once", answer=answer)
     rep.on_host_key = lambda: order.append("certificate")
     ctx = make_ctx(tmp_path, rep)
     viewer = await jump(server, ctx)
