@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -85,6 +86,7 @@ _REQUESTED = {
 }
 _SECURITY_NAMES = {x224.PROTOCOL_RDP: "classic RDP security", x224.PROTOCOL_SSL: "TLS", x224.PROTOCOL_HYBRID: "NLA"}
 MAX_CHANNEL_MESSAGE = cliprdr.MAX_MESSAGE
+QUIET_REFUSAL_SECONDS = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ class RdpClient:
         self._pending_keys: SessionKeys | None = None
         self._exchange = b""
         self._server_key: ServerKey | None = None
+        self._activated_at = 0.0
 
     # ---- connecting ------------------------------------------------------------------------------------------
 
@@ -469,6 +472,8 @@ class RdpClient:
         self._send_data(pdu.PDUTYPE2_CONTROL, pdu.control(pdu.CTRLACTION_REQUEST_CONTROL))
         self._send_data(pdu.PDUTYPE2_FONTLIST, pdu.font_list())
         self._send_input([fastpath.sync_event()])
+        if not self._active.is_set():
+            self._activated_at = time.monotonic()
         self._active.set()
         self.log.info("rdp %s: active, %dx%d at %d bpp", self.where, caps.width, caps.height, caps.bpp)
 
@@ -557,7 +562,18 @@ class RdpClient:
         return errors.protocol_error(self.where, f"closed the connection {when}")
 
     def _end_error(self) -> BaseException | None:
-        if self._closed or self._error_info in pdu.ERROR_INFO_SILENT:
+        if self._closed:
+            return None
+        lived = time.monotonic() - self._activated_at
+        if not self._error_info and self._selected != x224.PROTOCOL_HYBRID and lived < QUIET_REFUSAL_SECONDS:
+            # Without NLA the password travels in the Client Info PDU and servers such as xrdp and FreeRDP's shadow
+            # server check it after activation: a refusal is the connection closing soon after, without a reason.
+            said = (
+                f"the server closed the session {lived:.1f} s after logon without giving a reason (how xrdp and "
+                "FreeRDP refuse a wrong user name or password)"
+            )
+            return errors.auth_failed(self.where, self.settings.username, said)
+        if self._error_info in pdu.ERROR_INFO_SILENT:
             return None
         return self._closed_error("")
 

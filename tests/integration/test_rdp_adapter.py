@@ -8,7 +8,7 @@ certificate question and the cache, and the error messages of a refused login.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
@@ -285,3 +285,19 @@ async def test_the_shadow_server_keeps_its_size_and_the_rep_is_told_once(
         assert viewer.size == (1024, 768)
     finally:
         await viewer.desktop.close()
+
+
+async def test_a_wrong_password_over_tls_ends_the_session_as_a_refused_login(
+    start_xrdp: Callable[..., XrdpServer], tmp_path: Path
+) -> None:
+    server = start_xrdp(security="tls")
+    ctx = make_ctx(tmp_path, ScriptedRep("once", answer=typing("Not-It-1")))
+    desktop = await RdpAdapter().connect(rdp_target(server), ctx)
+    viewer = Viewer(desktop)
+    try:
+        with pytest.raises(TargetAuthFailed) as caught:
+            await viewer.until(lambda: False)
+        assert "without giving a reason" in str(caught.value)
+        assert "Not-It-1" not in str(caught.value)
+    finally:
+        await desktop.close()
