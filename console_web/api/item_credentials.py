@@ -5,8 +5,9 @@ The rules, in one place:
 * Only an administrator may give an item a credential (``credential_ref``, injected without asking) or
   credential scopes (what a rep may pick at Jump time), or give a group scopes.
 * A credential is injected only into a target an administrator set (``target_by_admin``): when a rep changes
-  an item's host, port, protocol, Jumpoint or group, the item stops injecting until an administrator saves it
-  again. Otherwise a rep could point an item at a machine of their own and read the secret there.
+  an item's host, port, protocol, Jumpoint or group, or for RDP its domain, security or "Ignore Untrusted
+  Certificate", the item stops injecting until an administrator saves it again. Otherwise a rep could point an item
+  at a machine of their own (or let one answer in its place) and read the secret there.
 * A rep may pick only a credential one of the item's or its group's scopes allows; the console checks the
   choice, and the Jumpoint lists only what the scopes allow. Names and kinds reach the browser, never secrets.
 """
@@ -38,7 +39,12 @@ from jumpoint.core.credentials import LIST_LIMIT, scope_allows
 from jumpoint.core.errors import Forbidden
 
 CREDENTIAL_FIELDS = frozenset({"credential_ref", "credential_scopes"})
-TARGET_FIELDS = frozenset({"hostname", "port", "protocol", "jumpoint_id", "group_id"})
+# Where a credential goes, and whether the machine that receives it is authenticated: the RDP domain (it names the
+# authority that checks the password), the RDP security (classic RDP security does not authenticate the server)
+# and ignoring an untrusted certificate (anyone on the path could answer) count as the target too.
+TARGET_FIELDS = frozenset(
+    {"hostname", "port", "protocol", "jumpoint_id", "group_id", "domain", "rdp_security", "ignore_certificate"}
+)
 NOT_APPROVED = (
     "this Jump Item's target was last changed by a rep, so no credential is injected into it",
     "ask an administrator to review the item and save it",

@@ -1,4 +1,4 @@
-"""``/jump-items``: Shell Jump shortcuts in the Jump Groups the caller can use, and starting a Jump."""
+"""``/jump-items``: Jump Items (SSH, Telnet, VNC, RDP) in the Jump Groups the caller can use, and starting a Jump."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from console_web.db.clock import utcnow
 from console_web.db.models import JumpGroup, JumpItem, Jumpoint
 from console_web.db.repo import add_audit
 from console_web.hub.jump import JumpRequest
-from jumpoint.core.adapter import Target
+from jumpoint.core.adapter import DESKTOP_PROTOCOLS, Target
 from jumpoint.core.errors import BadRequest
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,39 @@ def _host_and_port(body: JumpItemCreate | JumpItemUpdate) -> tuple[str | None, i
         return body.host_and_port()
     except ValueError as exc:  # already checked by the model; kept for safety
         raise BadRequest(f"hostname: {exc}") from None
+
+
+def target_for_jump(item: JumpItem, body: JumpIn, credential_ref: str | None) -> Target:
+    """The Target the Jumpoint connects to: the item's fields, the viewer's panel size and the credential to inject.
+
+    The RDP fields travel only for RDP items and the desktop size only for desktops (VNC ignores it), so what an
+    item kept from another protocol never reaches the Jumpoint. Raises pydantic's ValidationError if a stored value
+    no longer passes the Jumpoint's checks (an internal error: the API validated it when it was saved)."""
+    fields: dict[str, Any] = {
+        "protocol": item.protocol,
+        "hostname": item.hostname,
+        "port": item.port,
+        "username": item.username,
+        "terminal_type": item.terminal_type,
+        "quality": item.quality,
+        "keepalive_seconds": item.keepalive_seconds,
+        "credential_ref": credential_ref,
+        "cols": body.cols,
+        "rows": body.rows,
+        "login_prompt": item.login_prompt,
+        "password_prompt": item.password_prompt,
+        "login_failure": item.login_failure,
+    }
+    if item.protocol == "rdp":
+        fields |= {
+            "domain": item.domain,
+            "rdp_security": item.rdp_security,
+            "console_session": item.console_session,
+            "ignore_certificate": item.ignore_certificate,
+        }
+    if item.protocol in DESKTOP_PROTOCOLS:
+        fields |= {"desktop_width": body.desktop_width, "desktop_height": body.desktop_height}
+    return Target.model_validate(fields)
 
 
 @endpoint(
@@ -135,6 +168,10 @@ async def create_item(request: web.Request) -> web.StreamResponse:
             username=body.username,
             terminal_type=body.terminal_type,
             quality=body.quality,
+            domain=body.domain,
+            rdp_security=body.rdp_security,
+            console_session=body.console_session,
+            ignore_certificate=body.ignore_certificate,
             keepalive_seconds=body.keepalive_seconds,
             tag=body.tag,
             comments=body.comments,
@@ -257,7 +294,8 @@ async def delete_item(request: web.Request) -> web.StreamResponse:
     body=JumpIn,
     response=JumpOut,
     status=201,
-    description="503 jumpoint_unavailable when the item's Jumpoint is not connected.",
+    description="503 jumpoint_unavailable when the item's Jumpoint is not connected. For a desktop, send the size "
+    "the session panel has (desktop_width, desktop_height): an RDP desktop is made that size.",
 )
 async def jump(request: web.Request) -> web.StreamResponse:
     """Build the Target from the item and ask the hub to start the session."""
@@ -273,23 +311,7 @@ async def jump(request: web.Request) -> web.StreamResponse:
             item_id=item.id,
             item_name=item.name,
             jumpoint_id=item.jumpoint_id,
-            target=Target.model_validate(
-                {
-                    "protocol": item.protocol,
-                    "hostname": item.hostname,
-                    "port": item.port,
-                    "username": item.username,
-                    "terminal_type": item.terminal_type,
-                    "quality": item.quality,
-                    "keepalive_seconds": item.keepalive_seconds,
-                    "credential_ref": credential_ref,
-                    "cols": body.cols,
-                    "rows": body.rows,
-                    "login_prompt": item.login_prompt,
-                    "password_prompt": item.password_prompt,
-                    "login_failure": item.login_failure,
-                }
-            ),
+            target=target_for_jump(item, body, credential_ref),
             session_policy=item.session_policy,
             record_session=record_session,
             record_input=item.record_input and record_session,

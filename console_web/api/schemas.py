@@ -16,6 +16,7 @@ from console_web.db.models import (
     COMMENTS_MAX,
     CREDENTIAL_REF_MAX,
     CREDENTIAL_SCOPES_MAX,
+    DOMAIN_MAX,
     FILE_ROOT_MAX,
     FILE_ROOTS_MAX,
     HOSTNAME_MAX,
@@ -25,11 +26,17 @@ from console_web.db.models import (
     USERNAME_PATTERN,
 )
 from console_web.db.repo import PASSWORD_MAX, PASSWORD_MIN
-from jumpoint.core.adapter import DesktopQuality, check_prompt_pattern
+from jumpoint.core.adapter import (
+    DESKTOP_SIDE_MAX,
+    DESKTOP_SIDE_MIN,
+    DesktopQuality,
+    RdpSecurity,
+    check_prompt_pattern,
+)
 from jumpoint.core.credentials import LIST_LIMIT, CredentialKind, check_ref
 from jumpoint.core.errors import BadRequest
 
-SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet", "vnc")
+SUPPORTED_PROTOCOLS: tuple[str, ...] = ("ssh", "telnet", "vnc", "rdp")
 DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "telnet": 23, "vnc": 5900, "rdp": 3389}
 
 T = TypeVar("T")
@@ -406,6 +413,23 @@ def check_hostname(host: str) -> str:
     return host
 
 
+DOMAIN_FORBIDDEN = frozenset('\\/:*?"<>|@')
+
+
+def check_domain(value: str) -> str:
+    """A Windows domain as typed (``CORP`` or ``corp.example.com``), stripped; empty means a local account.
+
+    Raises ValueError naming the problem: the characters no Windows domain name may hold (the ones Windows forbids in
+    NetBIOS names, and ``@``), which usually mean the user name was typed here (``CORP\\alice``, ``alice@corp``)."""
+    value = value.strip()
+    if any(ch in DOMAIN_FORBIDDEN or ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(
+            "a Windows domain (CORP or corp.example.com) has no spaces, control characters or any of "
+            '\\ / : * ? " < > | @; put the user name in username'
+        )
+    return value
+
+
 def check_protocol(value: str) -> str:
     """Only the protocols implemented so far are accepted."""
     if value not in SUPPORTED_PROTOCOLS:
@@ -414,6 +438,23 @@ def check_protocol(value: str) -> str:
 
 
 HostnameText = Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX + 8)]
+Domain = Annotated[
+    str,
+    Field(max_length=DOMAIN_MAX, description="RDP: the Windows domain of the user (empty: a local account)"),
+    AfterValidator(check_domain),
+]
+RdpSecurityField = Annotated[
+    RdpSecurity,
+    Field(
+        description="RDP: auto (NLA or TLS, whichever the server offers), nla, tls, or rdp (classic RDP security: "
+        "weak, only for servers that offer nothing else)"
+    ),
+]
+ConsoleSession = Annotated[bool, Field(description="RDP: connect to the console (admin) session")]
+IgnoreCertificate = Annotated[
+    bool,
+    Field(description="RDP: connect without asking when the server's TLS certificate is not trusted"),
+]
 PromptPattern = Annotated[str, Field(min_length=1, max_length=PROMPT_PATTERN_MAX)]
 
 
@@ -463,20 +504,26 @@ SessionPolicy = Literal["join_existing", "start_new"]
 
 
 class JumpItemCreate(_ItemFields):
-    """A new Shell Jump item. ``hostname`` may carry ``:port`` (IPv6 in brackets: ``[::1]:2222``)."""
+    """A new Jump Item. ``hostname`` may carry ``:port`` (IPv6 in brackets: ``[::1]:2222``).
+
+    Fields of another protocol (``terminal_type`` on VNC, ``domain`` on SSH ...) are kept and have no effect."""
 
     name: Name
     group_id: Id | None = Field(default=None, description="default: the caller's personal group")
     jumpoint_id: Id
     hostname: HostnameText
     protocol: Annotated[str, Field(max_length=16)] = "ssh"
-    port: Port | None = Field(default=None, description="default: 22 for ssh")
+    port: Port | None = Field(default=None, description="default: 22 for ssh, 23 telnet, 5900 vnc, 3389 rdp")
     username: ItemUsername = ""
     terminal_type: Literal["xterm", "vt100"] = "xterm"
     quality: DesktopQuality = Field(
         default="full_color",
         description="VNC/RDP picture quality: black_and_white, few_colors, more_colors, full_color or video",
     )
+    domain: Domain = ""
+    rdp_security: RdpSecurityField = "auto"
+    console_session: ConsoleSession = False
+    ignore_certificate: IgnoreCertificate = False
     keepalive_seconds: Keepalive = Field(default=0, description="0 = no keep-alive packets")
     tag: Tag = ""
     comments: Comments = ""
@@ -507,6 +554,10 @@ class JumpItemUpdate(_ItemFields):
     username: ItemUsername | None = None
     terminal_type: Literal["xterm", "vt100"] | None = None
     quality: DesktopQuality | None = None
+    domain: Domain | None = None
+    rdp_security: RdpSecurityField | None = None
+    console_session: ConsoleSession | None = None
+    ignore_certificate: IgnoreCertificate | None = None
     keepalive_seconds: Keepalive | None = None
     tag: Tag | None = None
     comments: Comments | None = None
@@ -533,6 +584,10 @@ class JumpItemOut(Out):
     username: str
     terminal_type: str
     quality: str = "full_color"
+    domain: str = ""
+    rdp_security: str = "auto"
+    console_session: bool = False
+    ignore_certificate: bool = False
     keepalive_seconds: int
     tag: str
     comments: str
@@ -564,14 +619,32 @@ class JumpItemQuery(Body):
     group_id: Id | None = None
 
 
+DesktopSide = Annotated[int, Field(ge=DESKTOP_SIDE_MIN, le=DESKTOP_SIDE_MAX)]
+
+
 class JumpIn(Body):
-    """The terminal size of the panel that will show the session, and the credential the rep chose."""
+    """The size of the panel that will show the session (terminal cells; desktop pixels), and the chosen credential.
+
+    ``desktop_width`` and ``desktop_height`` come together or not at all; RDP sizes the remote desktop to them (VNC
+    servers choose their own size and ignore them)."""
 
     cols: Annotated[int, Field(ge=1, le=1000)] = 80
     rows: Annotated[int, Field(ge=1, le=500)] = 24
+    desktop_width: DesktopSide | None = Field(
+        default=None, description="desktops: the width in CSS pixels the session panel has for the remote desktop"
+    )
+    desktop_height: DesktopSide | None = Field(
+        default=None, description="desktops: the height in CSS pixels the session panel has for the remote desktop"
+    )
     credential: CredentialRef | None = Field(
         default=None, description="inject this credential (one the item's credential list offers)"
     )
+
+    @model_validator(mode="after")
+    def _desktop_size_is_whole(self) -> JumpIn:
+        if (self.desktop_width is None) != (self.desktop_height is None):
+            raise ValueError("desktop_width and desktop_height go together: give both or neither")
+        return self
 
 
 class CredentialChoiceOut(Out):

@@ -42,6 +42,7 @@ PROTOCOLS_PLANNED = ("ssh", "telnet", "vnc", "rdp")
 FILE_ROOTS_MAX = 16
 FILE_ROOT_MAX = 1024
 PROMPT_PATTERN_MAX = 256
+DOMAIN_MAX = 128
 RECORDING_POLICIES = ("per_item", "always", "never")
 
 
@@ -171,11 +172,18 @@ class JumpItem(Base):
     comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
     credential_ref: Mapped[str | None] = mapped_column(String(CREDENTIAL_REF_MAX), nullable=True)
     credential_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # Whether an administrator set the target (host, port, protocol, Jumpoint): credentials are injected only then,
+    # Whether an administrator set the target (host, port, protocol, Jumpoint, and for RDP the domain and how the
+    # server is authenticated): credentials are injected only then,
     # so a rep cannot point an item with a credential at a machine of their own and read the secret there.
     target_by_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     # Desktops (VNC, RDP): the picture quality a session starts with.
     quality: Mapped[str] = mapped_column(String(16), default="full_color")
+    # RDP: the Windows domain (empty: a local account); the security to use (auto, nla, tls or rdp, checked by the
+    # API); the console (admin) session; connect without asking when the server's certificate is not trusted.
+    domain: Mapped[str] = mapped_column(String(DOMAIN_MAX), default="")
+    rdp_security: Mapped[str] = mapped_column(String(8), default="auto")
+    console_session: Mapped[bool] = mapped_column(Boolean, default=False)
+    ignore_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
     # "join_existing": a second rep who jumps joins the running session; "start_new": each Jump is its own session.
     session_policy: Mapped[str] = mapped_column(String(16), default="join_existing")
     record_session: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -87,7 +87,7 @@ async def test_hostname_with_a_port_sets_the_port(
         ({"hostname": "db.lan:99999"}, 400, "hostname: port '99999' must be a number from 1 to 65535"),
         ({"hostname": "db.lan:2222", "port": 22}, 400, "hostname says port 2222 but port is 22"),
         ({"hostname": "-oProxyCommand=x"}, 400, "hostname: must be a host name or an IP address"),
-        ({"protocol": "rdp"}, 400, "protocol: protocol rdp is not supported yet; supported: ssh, telnet, vnc"),
+        ({"protocol": "spice"}, 400, "protocol: protocol spice is not supported yet; supported: ssh, telnet, vnc, rdp"),
         ({"login_prompt": "(unclosed"}, 400, "login_prompt: not a valid regular expression: missing )"),
         ({"password_prompt": ".*"}, 400, "password_prompt: the pattern matches empty text"),
         ({"terminal_type": "ansi"}, 400, "terminal_type: Input should be 'xterm' or 'vt100'"),
@@ -144,8 +144,8 @@ async def test_item_can_be_changed_and_deleted(alice: Rep, jumpoint_id: int) -> 
     assert status == 200 and body["login_prompt"] is None and body["name"] == "web-02"
     status, body = await alice.call("PATCH", path, json={"name": None})
     assert status == 400 and "name: may not be null" in error_of(body)
-    status, body = await alice.call("PATCH", path, json={"protocol": "rdp"})
-    assert status == 400 and "protocol rdp is not supported yet" in error_of(body)
+    status, body = await alice.call("PATCH", path, json={"protocol": "spice"})
+    assert status == 400 and "protocol spice is not supported yet" in error_of(body)
     assert (await alice.call("DELETE", path))[0] == 204
     status, body = await alice.call("GET", path)
     assert status == 404 and error_of(body) == f"Jump Item {created['id']} does not exist"

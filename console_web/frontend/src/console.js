@@ -3,6 +3,7 @@
 
 import { ApiError, api, asList } from './api.js';
 import { chooseCredential, credentialScopes, needsCredentialChoice, parseScopes, showScopeErrors } from './credential-picker.js';
+import { desktopViewport } from './desktop/viewport.js';
 import {
   $,
   busy,
@@ -19,7 +20,20 @@ import {
 
 const NAME_MAX = 128;
 const LAST_JUMPOINT_KEY = 'openjump.lastJumpoint';
-const DEFAULT_PORTS = { ssh: 22, telnet: 23, vnc: 5900 };
+const DEFAULT_PORTS = { ssh: 22, telnet: 23, vnc: 5900, rdp: 3389 };
+const DESKTOP_PROTOCOLS = new Set(['vnc', 'rdp']);
+const SHORTCUT_KINDS = {
+  ssh: 'Shell Jump Shortcut',
+  telnet: 'Shell Jump Shortcut',
+  vnc: 'Remote VNC Jump Shortcut',
+  rdp: 'Remote RDP Jump Shortcut',
+};
+const RDP_SECURITY_LABELS = [
+  ['auto', 'Auto (NLA or TLS)'],
+  ['nla', 'NLA only'],
+  ['tls', 'TLS only'],
+  ['rdp', 'Classic RDP security (weak)'],
+];
 const QUALITY_LABELS = [
   ['black_and_white', 'Black and White'],
   ['few_colors', 'Few Colors'],
@@ -37,7 +51,9 @@ const TELNET_DEFAULTS = {
 };
 const NOT_INJECTED =
   'Credentials are not injected into this item: a rep changed its target. An administrator must review and save it.';
-const TARGET_FIELDS = ['hostname', 'port', 'protocol', 'jumpoint_id', 'group_id'];
+// What decides where an injected credential goes (console_web/api/item_credentials.py): a rep who changes one of
+// these stops the injection until an administrator saves the item.
+const TARGET_FIELDS = ['hostname', 'port', 'protocol', 'jumpoint_id', 'group_id', 'domain', 'rdp_security', 'ignore_certificate'];
 const RECORDING_HINTS = {
   always: 'This Jump Group records every session: the group policy overrides this setting.',
   never: 'This Jump Group never records sessions: the group policy overrides this setting.',
@@ -328,6 +344,8 @@ async function jump(item, options = {}) {
 
 async function startJump(item, credential, options) {
   const body = estimateSize();
+  // A desktop gets the room the session page will have for it (RDP sizes the remote desktop to it).
+  if (DESKTOP_PROTOCOLS.has(item.protocol)) Object.assign(body, desktopViewport());
   if (credential) body.credential = credential;
   const answer = await openSessionTab(() => api('POST', `/jump-items/${encodeURIComponent(item.id)}/jump`, body), options);
   if (answer && answer.joined) showInfo(errorBox(), `Joined the running session on '${item.name}'.`);
@@ -472,6 +490,7 @@ function openItemForm(item = null) {
     el('option', { value: 'ssh', selected: protocol === 'ssh' }, 'SSH'),
     el('option', { value: 'telnet', selected: protocol === 'telnet' }, 'Telnet'),
     el('option', { value: 'vnc', selected: protocol === 'vnc' }, 'VNC (remote desktop)'),
+    el('option', { value: 'rdp', selected: protocol === 'rdp' }, 'RDP (Windows remote desktop)'),
   );
   const port = el('input', { name: 'port', type: 'number', min: 1, max: 65535, required: true, value: String(v.port || DEFAULT_PORTS[protocol]) });
   const patterns = {};
@@ -507,22 +526,87 @@ function openItemForm(item = null) {
     { name: 'quality' },
     QUALITY_LABELS.map(([value, label]) => el('option', { value, selected: (v.quality || 'full_color') === value }, label)),
   );
+  const domain = el('input', {
+    name: 'domain',
+    type: 'text',
+    maxlength: 128,
+    value: v.domain || '',
+    placeholder: 'CORP or corp.example.com',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const rdpSecurity = el(
+    'select',
+    { name: 'rdp_security' },
+    RDP_SECURITY_LABELS.map(([value, label]) => el('option', { value, selected: (v.rdp_security || 'auto') === value }, label)),
+  );
+  const consoleSession = el('input', { type: 'checkbox', id: 'f-console_session', name: 'console_session', checked: Boolean(v.console_session) });
+  const ignoreCertificate = el('input', {
+    type: 'checkbox',
+    id: 'f-ignore_certificate',
+    name: 'ignore_certificate',
+    checked: Boolean(v.ignore_certificate),
+  });
+  const weakSecurity = el(
+    'div',
+    { class: 'alert alert-warning', role: 'note', 'data-testid': 'rdp-weak-security', hidden: rdpSecurity.value !== 'rdp' },
+    el('strong', {}, 'Weak. '),
+    'Classic RDP security does not check who answers and protects the password with old encryption: use it only for servers that offer neither NLA nor TLS.',
+  );
+  rdpSecurity.addEventListener('change', () => {
+    weakSecurity.hidden = rdpSecurity.value !== 'rdp';
+  });
   const vncFields = el(
-    'fieldset',
+    'div',
     { class: 'vnc-fields', 'data-testid': 'vnc-fields', hidden: protocol !== 'vnc' },
+    el('p', { class: 'muted small' }, 'The VNC password comes from the Credential below when an administrator set one; otherwise the rep is asked at Jump time. The Jumpoint prefers VeNCrypt (TLS) when the server offers it.'),
+  );
+  const rdpFields = el(
+    'div',
+    { class: 'rdp-fields', 'data-testid': 'rdp-fields', hidden: protocol !== 'rdp' },
+    field('Domain', domain, 'domain', { help: 'The Windows domain of the Username; leave it empty for a local account.' }),
+    field('Security', rdpSecurity, 'rdp_security', {
+      help: 'Auto uses Network Level Authentication (NLA) or TLS, whichever the server offers.',
+    }),
+    weakSecurity,
+    el(
+      'div',
+      { class: 'field checkbox-field' },
+      el('label', { class: 'checkbox', for: 'f-console_session' }, consoleSession, ' Console Session'),
+      el('div', { class: 'help' }, 'Connect to the console session rather than start a new session.'),
+      el('div', { class: 'field-error', dataset: { fieldError: 'console_session' }, hidden: true, role: 'alert' }),
+      el('label', { class: 'checkbox', for: 'f-ignore_certificate' }, ignoreCertificate, ' Ignore Untrusted Certificate'),
+      el('div', { class: 'help' }, "Connect without the certificate warning when the server's certificate cannot be verified. Then nothing proves that the right server answered."),
+      el('div', { class: 'field-error', dataset: { fieldError: 'ignore_certificate' }, hidden: true, role: 'alert' }),
+    ),
+    el('p', { class: 'muted small' }, 'The password comes from the Credential below when an administrator set one; otherwise the rep is asked at Jump time. The desktop takes the size of the session window.'),
+  );
+  const desktopFields = el(
+    'fieldset',
+    { class: 'desktop-fields', 'data-testid': 'desktop-fields', hidden: !DESKTOP_PROTOCOLS.has(protocol) },
     el('legend', {}, 'Remote desktop'),
     field('Quality', quality, 'quality', {
       help: 'The picture quality a session starts with; participants can change it in the session. Video Optimized suits moving pictures, Full Color sharp text.',
     }),
-    el('p', { class: 'muted small' }, 'The VNC password comes from the Credential below when an administrator set one; otherwise the rep is asked at Jump time. The Jumpoint prefers VeNCrypt (TLS) when the server offers it.'),
+    vncFields,
+    rdpFields,
   );
   let previousProtocol = protocol;
+  // The dialog names the kind of shortcut, as the protocol chosen says (set once the dialog is open).
+  const shortcutKind = () => SHORTCUT_KINDS[proto.value] || SHORTCUT_KINDS.ssh;
+  const dialogTitle = () => (editing ? 'Edit ' : 'Create New ') + shortcutKind();
+  const introText = () => (editing ? `Edit this ${shortcutKind()}.` : `Please configure a new ${shortcutKind()}.`);
+  const intro = el('span', {}, introText());
+  let titleFollowsProtocol = () => {};
   const showProtocolFields = () => {
+    const desktop = DESKTOP_PROTOCOLS.has(proto.value);
     telnetFields.hidden = proto.value !== 'telnet';
+    desktopFields.hidden = !desktop;
     vncFields.hidden = proto.value !== 'vnc';
+    rdpFields.hidden = proto.value !== 'rdp';
     for (const terminalOnly of [termType, keepOn]) {
       const box = terminalOnly.closest('.field');
-      if (box) box.hidden = proto.value === 'vnc';
+      if (box) box.hidden = desktop;
     }
   };
   proto.addEventListener('change', () => {
@@ -530,6 +614,7 @@ function openItemForm(item = null) {
     if (!port.value || Number(port.value) === DEFAULT_PORTS[previousProtocol]) port.value = String(DEFAULT_PORTS[proto.value] || 22);
     previousProtocol = proto.value;
     showProtocolFields();
+    titleFollowsProtocol();
   });
   const username = el('input', { name: 'username', type: 'text', maxlength: 128, value: v.username || '', autocomplete: 'off' });
   const termType = el(
@@ -624,7 +709,7 @@ function openItemForm(item = null) {
           { class: 'muted small', 'data-testid': 'credential-admin-only' },
           'Only administrators assign credentials to Jump Items.',
           hasCredentials
-            ? ' This item logs in with credentials an administrator chose; changing its host, port, protocol, Jumpoint or Jump Group stops that until an administrator saves it again.'
+            ? ' This item logs in with credentials an administrator chose; changing its host, port, protocol, Jumpoint or Jump Group (for RDP also its domain, security or Ignore Untrusted Certificate) stops that until an administrator saves it again.'
             : '',
         ),
   );
@@ -635,7 +720,7 @@ function openItemForm(item = null) {
   const form = el(
     'form',
     { class: 'item-form', novalidate: true },
-    el('p', { class: 'muted' }, editing ? 'Edit this Shell Jump Shortcut.' : 'Please configure a new Shell Jump Shortcut.', ' ', el('span', { class: 'required' }, '*'), ' Required field'),
+    el('p', { class: 'muted' }, intro, ' ', el('span', { class: 'required' }, '*'), ' Required field'),
     formError,
     el(
       'div',
@@ -647,7 +732,7 @@ function openItemForm(item = null) {
       field('Port', port, 'port', { required: true }),
       field('Username', username, 'username'),
       telnetFields,
-      vncFields,
+      desktopFields,
       field('Terminal Type', termType, 'terminal_type'),
       el(
         'div',
@@ -676,7 +761,14 @@ function openItemForm(item = null) {
     field('Comments', comments, 'comments'),
     el('div', { class: 'actions' }, cancel, submit),
   );
-  const { close } = openDialog(editing ? 'Edit Shell Jump Shortcut' : 'Create New Shell Jump Shortcut', form, { className: 'wide' });
+  const { dialog, close } = openDialog(dialogTitle(), form, { className: 'wide' });
+  titleFollowsProtocol = () => {
+    const title = dialogTitle();
+    dialog.setAttribute('aria-label', title);
+    const heading = dialog.querySelector('.dialog-header h2');
+    if (heading) heading.textContent = title;
+    intro.textContent = introText();
+  };
   showProtocolFields();
   cancel.addEventListener('click', close);
   name.focus();
@@ -713,7 +805,15 @@ function openItemForm(item = null) {
       record_session: recordSession.checked,
       record_input: recordInput.checked,
     };
-    if (proto.value === 'vnc') body.quality = quality.value;
+    if (DESKTOP_PROTOCOLS.has(proto.value)) body.quality = quality.value;
+    if (proto.value === 'rdp') {
+      Object.assign(body, {
+        domain: domain.value.trim(),
+        rdp_security: rdpSecurity.value,
+        console_session: consoleSession.checked,
+        ignore_certificate: ignoreCertificate.checked,
+      });
+    }
     if (admin) {
       // Only administrators may send these (the API refuses them from reps, even unchanged).
       body.credential_ref = credential.value.trim() || null;

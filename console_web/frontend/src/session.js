@@ -9,6 +9,8 @@ import { Terminal } from '@xterm/xterm';
 import { ApiError, api, loginUrl, me } from './api.js';
 import { installConstructedStyleShim } from './csp-styles.js';
 import { createDesktopView } from './desktop/view.js';
+import { sizeMessage } from './desktop/wire.js';
+import { rememberDesktopRoom } from './desktop/viewport.js';
 import { createChat } from './session-chat.js';
 import { openExternalDialog, openInviteDialog } from './session-invite.js';
 import { createPrompts } from './session-prompts.js';
@@ -20,6 +22,18 @@ import { createTerminalTools, hideTerminalTools, loadPrefs } from './session-too
 import { $, confirmDialog, el, errorParts, setChildren } from './ui.js';
 
 const RESIZE_DEBOUNCE_MS = 120;
+const ROOM_DEBOUNCE_MS = 500;
+const MIN_DESKTOP_SIDE = 200;
+// Shown above the desktop now and then: while one is, the room the desktop has is not its usual one.
+const ROOM_EXTRAS = [
+  '#session-banner',
+  '#connection-lost',
+  '#idle-warning',
+  '#session-ended',
+  '#reconnecting',
+  '#desktop-clipboard',
+  '#desktop .desktop-error',
+];
 const FINAL_TEXTS = {
   4001: 'You were removed from the session.',
   4002: 'You left the session.',
@@ -55,6 +69,8 @@ let prompts = null;
 let tools = null;
 let files = null;
 let idleTimer = null;
+let roomTimer = null;
+let lastAskedSize = null; // [width, height] the owner's page last asked an RDP desktop to take
 
 const isOwner = () => page.you !== null && page.you.mode === 'owner';
 const live = () => !page.done && page.state !== 'ended';
@@ -377,6 +393,7 @@ function onState(msg) {
     fitNow();
     sendSize();
     focusTerminal();
+    if (kind === 'desktop') noteDesktopRoom();
   }
 }
 
@@ -510,6 +527,40 @@ function screenshotName() {
   return `openjump-${name}-${stamp}.png`;
 }
 
+/**
+ * Remember the room the desktop has in this window's usual layout (the owner's page, connected, side panel shown,
+ * not full screen, nothing shown above the desktop), so that the next Jump from a window of this width asks for a
+ * desktop of exactly that size (desktop/viewport.js).
+ */
+function noteDesktopRoom() {
+  clearTimeout(roomTimer);
+  roomTimer = setTimeout(() => {
+    const screen = document.querySelector('#desktop .desktop-screen');
+    if (!screen || kind !== 'desktop' || page.state !== 'connected' || !isOwner()) return;
+    askDesktopSize(screen.clientWidth, screen.clientHeight);
+    if (document.fullscreenElement || document.body.classList.contains('panel-hidden')) return;
+    if (ROOM_EXTRAS.some((selector) => document.querySelector(selector)?.hidden === false)) return;
+    rememberDesktopRoom(window, screen.clientWidth, screen.clientHeight);
+  }, ROOM_DEBOUNCE_MS);
+}
+
+/**
+ * An RDP desktop follows the owner's window: when the room the desktop has changes, the owner's page asks for a
+ * desktop of that size (the Jumpoint makes it by the server's display control or a new connection, and says so
+ * in the timeline when the server keeps its own size). Even widths, as the display-control channel requires.
+ */
+function askDesktopSize(width, height) {
+  if (String((page.info && page.info.protocol) || '').toLowerCase() !== 'rdp') return;
+  const w = Math.floor(width / 2) * 2;
+  const h = Math.floor(height);
+  if (w < MIN_DESKTOP_SIDE || h < MIN_DESKTOP_SIDE) return;
+  if (lastAskedSize && lastAskedSize[0] === w && lastAskedSize[1] === h) return;
+  const canvas = document.querySelector('#desktop [data-testid=desktop-canvas]');
+  if (canvas && canvas.width === w && canvas.height === h) return;
+  lastAskedSize = [w, h];
+  socket.sendBytes(sizeMessage(w, h));
+}
+
 function setupDesktop() {
   hideTerminalTools();
   $('#terminal').hidden = true;
@@ -529,6 +580,7 @@ function setupDesktop() {
     fileName: screenshotName,
   });
   stream = new DesktopStream(desktop, { onOverflow: resyncWhenDrawn });
+  new ResizeObserver(noteDesktopRoom).observe(host.querySelector('.desktop-screen'));
 }
 
 /** The first hello says what the session shows: a terminal (SSH, Telnet) or a desktop (VNC, RDP). */

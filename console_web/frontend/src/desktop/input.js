@@ -2,11 +2,15 @@
 //
 // Keys: Guacamole.Keyboard turns the browser's key events into X11 keysyms whatever the local layout (it reads
 // `key`, falls back to the key code and keypress, and tracks modifiers); every key held is released when the view
-// loses the focus, so nothing stays pressed on the remote. Pointer: the position is scaled from the canvas as
-// shown to desktop pixels; moves are sent at most once per animation frame, button changes at once. Wheel: pixel
-// deltas add up to steps. Nothing is captured while input is off (observers, a closed session).
+// loses the focus, so nothing stays pressed on the remote. Each key message also carries the PC scancode of the
+// physical key (scancodes.js: RDP types by scancode, so the server's layout applies; VNC ignores it): listeners
+// registered before Guacamole's note each event's `code`, and a key's release carries the scancode of its press.
+// Pointer: the position is scaled from the canvas as shown to desktop pixels; moves are sent at most once per
+// animation frame, button changes at once. Wheel: pixel deltas add up to steps. Nothing is captured while input is
+// off (observers, a closed session).
 
 import Guacamole from 'guacamole-common-js';
+import { createScancodeTracker } from './scancodes.js';
 import { keyMessage, pointerMessage, wheelMessage } from './wire.js';
 
 const WHEEL_STEP_PX = 50;
@@ -40,19 +44,26 @@ export function createInput(screen, canvas, hooks) {
   }
 
   // ---- keyboard -----------------------------------------------------------------------------------------
+  // Capturing listeners on the same element run in the order they were added: these see each event before
+  // Guacamole.Keyboard (which listens in the capture phase too) and after it.
+  const scancodes = createScancodeTracker();
+  const keyEvents = ['keydown', 'keypress', 'keyup'];
+  for (const type of keyEvents) screen.addEventListener(type, scancodes.begin, true);
   const keyboard = new Guacamole.Keyboard(screen);
+  for (const type of keyEvents) screen.addEventListener(type, scancodes.end, true);
 
   function onKeyDown(keysym) {
-    send(keyMessage(keysym, true));
+    send(keyMessage(keysym, true, scancodes.pressed(keysym)));
     return false; // the key is the remote's: no browser default (Tab, Backspace, shortcuts ...)
   }
 
   function onKeyUp(keysym) {
-    send(keyMessage(keysym, false));
+    send(keyMessage(keysym, false, scancodes.released(keysym)));
   }
 
   function releaseAll() {
     keyboard.reset(); // a key up for every key still held
+    scancodes.reset();
   }
 
   screen.addEventListener('blur', releaseAll);

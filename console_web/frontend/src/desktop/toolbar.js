@@ -3,6 +3,7 @@
 // quality, the clipboard panel and Refresh.
 
 import { el } from '../ui.js';
+import { SCANCODES } from './scancodes.js';
 import {
   concat,
   keyMessage,
@@ -18,10 +19,17 @@ const STATUS_MS = 5000;
 export const QUALITY_LABELS = ['Black and White', 'Few Colors', 'More Colors', 'Full Color', 'Video Optimized'];
 const DEFAULT_QUALITY = 'full_color';
 
-/** The six KEY messages of Ctrl-Alt-Del: Control, Alt, Delete down, then up in reverse order. */
+/** The six KEY messages of Ctrl-Alt-Del, with scancodes: Control, Alt, Delete down, then up in reverse order. */
 export function ctrlAltDel() {
-  const keys = [KEYSYM_CONTROL_L, KEYSYM_ALT_L, KEYSYM_DELETE];
-  return concat([...keys.map((k) => keyMessage(k, true)), ...[...keys].reverse().map((k) => keyMessage(k, false))]);
+  const keys = [
+    [KEYSYM_CONTROL_L, SCANCODES.ControlLeft],
+    [KEYSYM_ALT_L, SCANCODES.AltLeft],
+    [KEYSYM_DELETE, SCANCODES.Delete],
+  ];
+  return concat([
+    ...keys.map(([keysym, scancode]) => keyMessage(keysym, true, scancode)),
+    ...[...keys].reverse().map(([keysym, scancode]) => keyMessage(keysym, false, scancode)),
+  ]);
 }
 
 function canvasBlob(canvas) {

@@ -125,6 +125,15 @@ export function refreshMessage() {
   return message(IN_REFRESH);
 }
 
+/** SIZE: the size the viewer asks the desktop to take (each side 1..MAX_DESKTOP_SIDE). */
+export function sizeMessage(width, height) {
+  const side = (n) => Math.max(1, Math.min(MAX_DESKTOP_SIDE, Math.trunc(n) || 1));
+  return fixed(IN_SIZE, 4, (v) => {
+    v.setUint16(0, side(width));
+    v.setUint16(2, side(height));
+  });
+}
+
 /** QUALITY: one of QUALITY_LEVELS. */
 export function qualityMessage(level) {
   const index = QUALITY_LEVELS.indexOf(level);

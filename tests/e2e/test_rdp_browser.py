@@ -1,0 +1,127 @@
+"""An RDP desktop in real Chromium through the all-in-one console and its built-in Jumpoint, against a real xrdp:
+the desktop made at the size of the session page, typing by scancode, a second viewer, and the desktop following
+the window when it is resized."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import BrowserContext, Page, expect
+
+from credential_store.local import LocalCredentialStore
+from jumpoint.core.secret import Secret
+from tests.e2e.test_vnc_browser import canvas_picture
+from tests.e2e.test_web_console import Api, builtin_jumpoint, login_with_form, no_csp_violations, personal_group
+from tests.fixtures.console import ConsoleServer
+from tests.fixtures.rdp import XrdpServer, launch_xrdp
+
+
+def desktop_room(page: Page) -> tuple[int, int]:
+    room = page.evaluate(
+        "(() => { const s = document.querySelector('.desktop-screen'); return [s.clientWidth, s.clientHeight]; })()"
+    )
+    return int(room[0]), int(room[1])
+
+
+def wait_for_canvas(page: Page, check: object, timeout: float = 30) -> tuple[int, int]:
+    canvas = page.get_by_test_id("desktop-canvas")
+    expect(canvas).to_be_visible(timeout=20_000)
+    deadline = time.monotonic() + timeout
+    size: tuple[int, int] = (0, 0)
+    while time.monotonic() < deadline:
+        width, height = canvas.evaluate("c => [c.width, c.height]")
+        size = (int(width), int(height))
+        if check(size) and canvas_picture(page)[:100, :100].any():  # type: ignore[operator]
+            return size
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the desktop never showed as expected: canvas {size}")
+
+
+def test_a_rep_jumps_to_an_rdp_desktop_types_into_it_and_the_desktop_follows_the_window(
+    context: BrowserContext, console_server: ConsoleServer
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="oj-rdp-e2e-") as tmp:
+        server = launch_xrdp(Path(tmp), security="tls")
+        try:
+            _run(context, console_server, server)
+        finally:
+            server.stop()
+
+
+def _run(context: BrowserContext, console_server: ConsoleServer, server: XrdpServer) -> None:
+    LocalCredentialStore(console_server.state_dir / "jumpoint").add(
+        "rdp/e2e", "password", server.username, password=Secret(server.password), replace=True
+    )
+    page = context.new_page()
+    page.set_viewport_size({"width": 1300, "height": 850})
+    page.goto(console_server.url + "/console")
+    login_with_form(page, console_server.admin_username, console_server.admin_password)
+    page.wait_for_url(re.compile(r"/console$"))
+    api = Api(context, console_server)
+    api.login()
+    api.call(
+        "POST",
+        "/jump-items",
+        {
+            "name": "Linux RDP",
+            "group_id": personal_group(api)["id"],
+            "jumpoint_id": builtin_jumpoint(api)["id"],
+            "protocol": "rdp",
+            "hostname": f"{server.host}:{server.port}",
+            "username": server.username,
+            "credential_ref": "local:rdp/e2e",
+            "ignore_certificate": True,
+        },
+    )
+    page.reload()
+    with context.expect_page() as opened:
+        page.locator("tr.item-row", has_text="Linux RDP").get_by_role("button", name="Jump").click()
+    session = opened.value
+    session.set_viewport_size({"width": 1300, "height": 850})
+    session.wait_for_url(re.compile(r"/sessions/[A-Za-z0-9_-]+$"))
+    expect(session.locator("#session-state")).to_have_text("connected", timeout=20_000)
+    # The desktop is made at the room the session page gives it (the console page's estimate at Jump, then exactly
+    # the room once the session page measured it).
+    room = desktop_room(session)
+    size = wait_for_canvas(session, lambda s: abs(s[0] - room[0]) <= 1 and s[1] == room[1])
+    assert size[0] % 2 == 0
+
+    # Typing in Chromium reaches the xterm by scancode (the physical keys, whatever the browser's layout).
+    server.wait_session_ready()
+    session.get_by_test_id("desktop-canvas").click(position={"x": 60, "y": 60})
+    keyboard = session.keyboard
+    keyboard.type("echo ")
+    keyboard.press("Shift+KeyT")  # Shift held, as a rep's fingers do: the server's layout makes the capital
+    keyboard.type("yped-in-chromium ")
+    keyboard.press("Shift+Period")  # ">" on the server's (US) layout
+    keyboard.type(" chromium.txt")
+    keyboard.press("Enter")
+    assert server.wait_for_file("chromium.txt", timeout=15).strip() == "Typed-in-chromium"
+
+    # A second viewer sees the same picture.
+    late = context.new_page()
+    late.set_viewport_size({"width": 1300, "height": 850})
+    late.goto(session.url)
+    wait_for_canvas(late, lambda s: s == size)
+    session.wait_for_timeout(1500)
+    difference = np.abs(canvas_picture(session).astype(int) - canvas_picture(late).astype(int)).mean()
+    assert difference < 2.0, f"the second viewer's picture differs by {difference:.2f} on average"
+    late.close()
+
+    # The owner's window shrinks: the desktop is made again at the new room.
+    session.set_viewport_size({"width": 1000, "height": 700})
+    session.wait_for_timeout(600)
+    smaller = desktop_room(session)
+    resized = wait_for_canvas(session, lambda s: abs(s[0] - smaller[0]) <= 2 and abs(s[1] - smaller[1]) <= 2)
+    assert resized[0] < size[0] and resized[1] < size[1]
+    session.get_by_test_id("desktop-canvas").click(position={"x": 60, "y": 60})
+    keyboard.type("echo after-resize ")
+    keyboard.press("Shift+Period")
+    keyboard.type(" resized.txt")
+    keyboard.press("Enter")
+    assert server.wait_for_file("resized.txt", timeout=15).strip() == "after-resize"
+    no_csp_violations(session)
