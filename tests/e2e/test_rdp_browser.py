@@ -14,6 +14,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from credential_store.local import LocalCredentialStore
 from jumpoint.core.secret import Secret
+from tests.e2e.test_desktop_playback_browser import CANVAS, PLAYBACK, pixel
 from tests.e2e.test_vnc_browser import canvas_picture
 from tests.e2e.test_web_console import Api, builtin_jumpoint, login_with_form, no_csp_violations, personal_group
 from tests.fixtures.console import ConsoleServer
@@ -25,6 +26,11 @@ def desktop_room(page: Page) -> tuple[int, int]:
         "(() => { const s = document.querySelector('.desktop-screen'); return [s.clientWidth, s.clientHeight]; })()"
     )
     return int(room[0]), int(room[1])
+
+
+def canvas_is_drawn(page: Page) -> bool:
+    script = "c => Array.from(c.getContext('2d').getImageData(0, 0, 200, 200).data)"
+    return bool(any(value for index, value in enumerate(page.locator(CANVAS).evaluate(script)) if index % 4 != 3))
 
 
 def wait_for_canvas(page: Page, check: object, timeout: float = 30) -> tuple[int, int]:
@@ -125,3 +131,23 @@ def _run(context: BrowserContext, console_server: ConsoleServer, server: XrdpSer
     keyboard.press("Enter")
     assert server.wait_for_file("resized.txt", timeout=15).strip() == "after-resize"
     no_csp_violations(session)
+
+    # The session was recorded: its report page plays the desktop, starting from a picture of the xterm.
+    session_id = session.url.rsplit("/", 1)[1]
+    api.call("POST", f"/sessions/{session_id}/end")
+    expect(session.locator("#session-state")).to_have_text("ended", timeout=15_000)
+    report = context.new_page()
+    report.goto(f"{console_server.url}/history/{session_id}")
+    expect(report.get_by_test_id("report-status")).to_have_text("ended")
+    expect(report.locator(PLAYBACK)).to_be_visible()
+    expect(report.locator(PLAYBACK)).to_have_attribute("data-state", "paused", timeout=15_000)
+    width, height = report.locator(CANVAS).evaluate("c => [c.width, c.height]")
+    assert width == size[0] and height > 0, "the recording starts at the size the desktop had at Jump"
+    assert canvas_is_drawn(report), "the first picture is drawn"
+    # At the end of the recording, the xterm with its white background.
+    report.get_by_test_id("playback-seek").evaluate(
+        "bar => { bar.value = bar.max; bar.dispatchEvent(new Event('input')); bar.dispatchEvent(new Event('change')); }"
+    )
+    expect(report.locator(PLAYBACK)).not_to_have_attribute("data-position", "0")
+    expect(report.locator(PLAYBACK)).to_have_attribute("data-state", "paused")
+    assert pixel(report, 300, 300) == (255, 255, 255), "the xterm is in the last picture"

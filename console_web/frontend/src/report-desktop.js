@@ -420,7 +420,9 @@ export async function createDesktopPlayback(host, { base, fetchFile, live = fals
   if (!index.keyframes.length && index.end <= index.data_start) {
     waiting.textContent = 'Nothing has been recorded yet.';
   }
-  await seek(Math.max(0, startAt * 1000));
+  // Opening at the start shows the first picture: a live session's first keyframe comes a moment after it began.
+  const firstPicture = index.keyframes.length ? index.keyframes[0].ms : 0;
+  await seek(startAt > 0 ? startAt * 1000 : firstPicture);
   if (startAt > 0) start();
 
   return {
