@@ -78,13 +78,11 @@ def parse_demand_active(body: bytes) -> ServerCapabilities:
     fastpath_output = fastpath_input = unicode_input = refresh = suppress = hwheel = False
     multifragment = 0
     for _ in range(count):
-        if reader.remaining < 4:
-            break
         kind = reader.u16()
         length = reader.u16()
         if length < 4:
             raise MalformedPdu(f"capability set {kind} has length {length}")
-        cap = reader.sub(min(length - 4, reader.remaining), f"capability set {kind}")
+        cap = reader.sub(length - 4, f"capability set {kind}")
         if kind == CAPSTYPE_GENERAL and cap.remaining >= 20:
             cap.skip(10)
             extra = cap.u16()
@@ -119,6 +117,11 @@ def parse_demand_active(body: bytes) -> ServerCapabilities:
         hwheel,
         multifragment,
     )
+
+
+def multifragment_size(width: int, height: int) -> int:
+    """The largest reassembled fast-path update the client announces (and accepts) for a desktop size."""
+    return max(width * height * 4, 0x38400) + 0x10000
 
 
 def _cap(kind: int, body: bytes) -> bytes:
@@ -207,8 +210,8 @@ def client_capabilities(width: int, height: int, bpp: int, keyboard_layout: int)
         _cap(CAPSTYPE_ACTIVATION, u16(0) * 4),
         _cap(CAPSTYPE_FONT, u16(1) + u16(0)),
         _cap(CAPSTYPE_COLORCACHE, u16(6) + u16(0)),
-        _cap(CAPSTYPE_MULTIFRAGMENTUPDATE, u32(max(width * height * 4, 0x38400) + 0x10000)),
-        _cap(CAPSTYPE_LARGE_POINTER, u16(LARGE_POINTER_96))  # the browser's cursors stop at 256 px,
+        _cap(CAPSTYPE_MULTIFRAGMENTUPDATE, u32(multifragment_size(width, height))),
+        _cap(CAPSTYPE_LARGE_POINTER, u16(LARGE_POINTER_96)),  # the browser's cursors stop at 256 px,
     ]
 
 

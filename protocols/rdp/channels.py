@@ -54,6 +54,10 @@ class ChannelReassembler:
         if self._size > self._total:
             raise MalformedPdu(f"{self.name} chunks carry more than the {self._total} bytes announced")
         if flags & CHANNEL_FLAG_LAST:
+            if self._size != self._total:
+                raise MalformedPdu(
+                    f"a {self.name} message ended after {self._size} of the {self._total} bytes announced"
+                )
             message = b"".join(self._parts)
             self._parts = []
             return message

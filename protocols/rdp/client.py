@@ -166,7 +166,7 @@ class RdpClient:
         self._reassemblers: dict[int, ChannelReassembler] = {}
         self._clipboard = cliprdr.ClipboardChannel()
         self._bulk = BulkDecompressor()
-        self._fragments = fastpath.Reassembler(settings.width * settings.height * 4 + 0x10000)
+        self._fragments = fastpath.Reassembler(capabilities.multifragment_size(settings.width, settings.height))
         self._caps: capabilities.ServerCapabilities | None = None
         self._licensed = False
         self._active = asyncio.Event()
@@ -460,7 +460,7 @@ class RdpClient:
             raise MalformedPdu("the server accepts no fast-path input, which this client needs")
         self._caps = caps
         self.screen.resize(caps.width, caps.height)
-        self._fragments.limit = caps.width * caps.height * 4 + 0x10000
+        self._fragments.limit = capabilities.multifragment_size(caps.width, caps.height)
         bpp = caps.bpp if caps.bpp in (15, 16, 24, 32) else 32
         assert self._writer is not None
         confirm = capabilities.confirm_active(

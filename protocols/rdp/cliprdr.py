@@ -42,7 +42,7 @@ class ClipboardChannel:
         kind = reader.u16()
         flags = reader.u16()
         length = reader.u32()
-        data = reader.take(min(length, reader.remaining))
+        data = reader.take(length)
         if kind == CB_CLIP_CAPS:
             self._long_names = self._parse_caps(data)
             return [], None

@@ -166,7 +166,7 @@ def parse_conference_create_response(user_data: bytes) -> ServerData:
     length = reader.u8()
     if length & 0x80:
         length = ((length & 0x7F) << 8) | reader.u8()
-    blocks = reader.sub(min(length, reader.remaining), "server data blocks")
+    blocks = reader.sub(length, "server data blocks")
     data = ServerData()
     while blocks.remaining >= 4:
         kind = blocks.u16()

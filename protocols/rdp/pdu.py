@@ -68,7 +68,7 @@ def parse_share_pdus(data: bytes) -> list[SharePdu]:
             raise MalformedPdu(f"a share control PDU of {total} bytes")
         pdu_type = reader.u16() & 0xF
         source = reader.u16()
-        pdus.append(SharePdu(pdu_type, source, reader.take(min(total - 6, reader.remaining))))
+        pdus.append(SharePdu(pdu_type, source, reader.take(total - 6)))
     return pdus
 
 

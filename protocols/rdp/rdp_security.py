@@ -12,10 +12,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher
-from cryptography.x509 import load_der_x509_certificate
+from cryptography.x509 import InvalidVersion, load_der_x509_certificate
 
 from protocols.rdp.gcc import ENCRYPTION_40BIT, ENCRYPTION_56BIT, ENCRYPTION_128BIT
 from protocols.rdp.wire import MalformedPdu, Reader, u32
@@ -69,8 +70,8 @@ def parse_server_certificate(blob: bytes) -> ServerKey:
         certificates = [reader.take(reader.u32()) for _ in range(count)]
         try:
             key = load_der_x509_certificate(certificates[-1]).public_key()
-        except ValueError as exc:
-            raise MalformedPdu(f"the server's X.509 certificate is malformed ({exc})") from None
+        except (ValueError, UnsupportedAlgorithm, InvalidVersion) as exc:
+            raise MalformedPdu(f"the server's X.509 certificate is malformed or unsupported ({exc})") from None
         if not isinstance(key, RSAPublicKey):
             raise MalformedPdu("the server's X.509 certificate has no RSA key")
         numbers = key.public_numbers()
@@ -91,6 +92,8 @@ def _parse_rsa1(blob: bytes) -> ServerKey:
         raise MalformedPdu(f"an RSA modulus of {key_length} bytes")
     modulus = reader.take(key_length)
     size = key_length - 8
+    if not any(modulus[:size]):
+        raise MalformedPdu("the server's RSA modulus is zero")
     return ServerKey(int.from_bytes(modulus[:size], "little"), exponent, size, blob)
 
 

@@ -83,7 +83,7 @@ def parse_connection_confirm(tpdu: bytes) -> int:
     if code & 0xF0 != 0xD0:
         raise MalformedPdu(f"expected an X.224 Connection Confirm, got TPDU code {code:#x}")
     reader.skip(5)
-    if length < 6 or reader.remaining < 8:
+    if length < 14:  # no negotiation response: a server older than RDP 5.2
         return PROTOCOL_RDP
     kind = reader.u8()
     reader.u8()  # flags
