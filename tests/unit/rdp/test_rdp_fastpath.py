@@ -3,44 +3,13 @@
 
 from __future__ import annotations
 
-import random
 import struct
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from protocols.rdp import fastpath
 from protocols.rdp.wire import MalformedPdu
-
-# --- malformed variants of valid PDUs (a fixed seed: the same cases on every run) -------------------------------------
-
-
-def flips(data: bytes, count: int = 400, seed: int = 0x5EED) -> Iterator[bytes]:
-    """``count`` copies of ``data`` with one to four bytes replaced at random (fixed seed)."""
-    rng = random.Random(seed)
-    for _ in range(count):
-        mutated = bytearray(data)
-        for _ in range(rng.randint(1, 4)):
-            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-        yield bytes(mutated)
-
-
-def unexpected_failures(
-    parse: Callable[[bytes], object], cases: Iterator[bytes], allowed: tuple[type[Exception], ...]
-) -> list[str]:
-    """Each case on which ``parse`` (drained when it returns a generator) raised anything but ``allowed``."""
-    failures = []
-    for case in cases:
-        try:
-            result = parse(case)
-            if isinstance(result, Iterator):
-                list(result)
-        except allowed:
-            continue
-        except Exception as exc:
-            failures.append(f"{case.hex()}: {type(exc).__name__}: {exc}")
-    return failures
-
+from tests.fixtures.malformed import flips, unexpected_failures
 
 # --- output: updates -------------------------------------------------------------------------------------------------
 
