@@ -6,19 +6,14 @@ throw-away self-signed certificates stands in for a real one."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import logging
 import ssl
 import struct
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.core.adapter import AdapterContext, PromptField
@@ -29,32 +24,9 @@ from protocols.vnc import RfbClient
 from protocols.vnc import messages as m
 from protocols.vnc.security import ServerCertificate, vnc_auth_response
 from protocols.vnc.trust import ALGORITHM, certificate_key, shown_fingerprint, verify_certificate
+from tests.fixtures.certificates import self_signed
 
 PASSWORD = "pw-12345"
-
-
-def self_signed(tmp: Path, stem: str) -> tuple[Path, Path, bytes]:
-    """A certificate for IP 127.0.0.1 and its key (PEM files), and the certificate's DER."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / f"{stem}.crt", tmp / f"{stem}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
 
 
 class VencryptServer:
@@ -117,8 +89,8 @@ class VencryptServer:
 
 @pytest.fixture
 async def certs(tmp_path: Path) -> dict[str, Any]:
-    cert, key, der = self_signed(tmp_path, "a")
-    other_cert, other_key, other_der = self_signed(tmp_path, "b")
+    cert, key, der = astuple(self_signed(tmp_path, "a"))
+    other_cert, other_key, other_der = astuple(self_signed(tmp_path, "b"))
     return {"cert": cert, "key": key, "der": der, "other_cert": other_cert, "other_key": other_key, "other": other_der}
 
 
