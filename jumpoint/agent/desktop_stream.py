@@ -91,21 +91,29 @@ class DesktopStream:
         last_frame = 0.0
         try:
             while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(updates))
-                due = self._encoder.refresh_due_in
-                done, _ = await asyncio.wait({pending}, timeout=max(due, 0.0) if due is not None else None)
-                if not done:  # nothing changed for a while: the settled regions get their lossless refresh
-                    refreshed = self._encoder.idle(self._desktop.pixels)
-                    if refreshed:
-                        yield Output(encode_messages(refreshed))
-                    continue
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    return
-                finally:
-                    pending = None
+                if frame:
+                    # Inside an update its events come back to back: take them directly (a task and a wait per
+                    # event would let a busy connection run between every two of them).
+                    try:
+                        event = await anext(updates)
+                    except StopAsyncIteration:
+                        return
+                else:
+                    if pending is None:
+                        pending = asyncio.ensure_future(anext(updates))
+                    due = self._encoder.refresh_due_in
+                    done, _ = await asyncio.wait({pending}, timeout=max(due, 0.0) if due is not None else None)
+                    if not done:  # nothing changed for a while: the settled regions get their lossless refresh
+                        refreshed = self._encoder.idle(self._desktop.pixels)
+                        if refreshed:
+                            yield Output(encode_messages(refreshed))
+                        continue
+                    try:
+                        event = pending.result()
+                    except StopAsyncIteration:
+                        return
+                    finally:
+                        pending = None
                 if isinstance(event, Notice):
                     yield event
                     continue

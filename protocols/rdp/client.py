@@ -537,6 +537,9 @@ class RdpClient:
         try:
             while True:
                 await self._receive_one()
+                # A busy server keeps the reader's buffer full, so reading never suspends: give the desktop
+                # stream its turn after every PDU, or it waits while hundreds of small updates are decoded.
+                await asyncio.sleep(0)
         except (asyncio.IncompleteReadError, ConnectionResetError, mcs.ProviderUltimatum, BrokenPipeError):
             error = self._end_error()
         except MalformedPdu as exc:

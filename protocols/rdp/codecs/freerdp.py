@@ -15,6 +15,7 @@ single-threaded.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -142,6 +143,9 @@ _PROTOTYPES: dict[str, tuple[type | None, list[type]]] = {
 }
 
 
+PRIMITIVES_ONLY_CPU = 1
+
+
 @functools.cache
 def load_freerdp() -> ctypes.CDLL:
     """FreeRDP 2's ``libfreerdp2.so.2`` with the prototypes of this package set; loaded once per process.
@@ -162,6 +166,12 @@ def load_freerdp() -> ctypes.CDLL:
         raise FreeRDPUnavailable(_MISSING, details={"error": str(exc)}) from exc
     if "WLOG_LEVEL" not in os.environ:
         _silence_wlog()
+    # PRIMITIVES_ONLY_CPU: the CPU-optimised routines without FreeRDP's first-use autodetection, which benchmarks
+    # every primitive (about 0.3 s of CPU on the first RDP Jump of each Jumpoint process; measured in bench_rdp).
+    with contextlib.suppress(AttributeError):
+        lib.primitives_set_hints.restype = None
+        lib.primitives_set_hints.argtypes = [ctypes.c_uint32]
+        lib.primitives_set_hints(PRIMITIVES_ONLY_CPU)
     return lib
 
 
