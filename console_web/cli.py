@@ -1,8 +1,8 @@
 """The ``openjump`` command: administration of the console's database, and starting the console.
 
 Every command reads the console configuration (``--config``), opens the database it names and migrates it to
-the current schema first. Errors are printed to stderr (exit 2 for configuration or usage problems, 1 for
-refused operations such as a duplicate name).
+the current schema first (``migrate`` does only that). Errors are printed to stderr (exit 2 for configuration or
+usage problems, such as a database that cannot be reached; 1 for refused operations such as a duplicate name).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 async def _with_db(config: ConsoleConfig, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = await Database.open(config.database_url)
+    db = await Database.open(config.database_url, config.database)
     try:
         await db.migrate()
         return await work(db)
@@ -130,6 +130,22 @@ async def _registration_key(args: argparse.Namespace, config: ConsoleConfig) -> 
     return await _with_db(config, work)
 
 
+async def _migrate(args: argparse.Namespace, config: ConsoleConfig) -> int:
+    db = await Database.open(config.database_url, config.database)
+    try:
+        before = await db.current_revision()
+        await db.migrate()
+        after = await db.current_revision()
+    finally:
+        await db.close()
+    where = db.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"the database schema is up to date (revision {after}): {where}")
+    else:
+        print(f"migrated the database from revision {before or '(empty)'} to {after}: {where}")
+    return EXIT_OK
+
+
 def _serve(config_path: Path | None, all_in_one: bool) -> int:
     from console_web import server
 
@@ -178,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jumpoint", required=True, help="the Jumpoint's name")
     p.add_argument("--minutes", type=_minutes, help="validity (default: security.registration_key_minutes)")
 
+    p = sub.add_parser("migrate", help="create or upgrade the database schema (the console also does it at start)")
+    with_config(p)
+
     p = sub.add_parser("serve", help="run the console")
     with_config(p)
 
@@ -191,6 +210,7 @@ _ASYNC_COMMANDS = {
     "create-token": _create_token,
     "create-jumpoint": _create_jumpoint,
     "registration-key": _registration_key,
+    "migrate": _migrate,
 }
 
 

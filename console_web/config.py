@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from jumpoint.core.config_files import load_config_file
 from jumpoint.core.errors import ConfigError
@@ -70,12 +72,27 @@ class ListenSettings(_Section):
 
 
 class DatabaseSettings(_Section):
-    """An SQLAlchemy async URL; SQLite in the state directory by default.
+    """The database: SQLite in the state directory by default, or an SQLAlchemy async URL such as
+    ``postgresql+asyncpg://openjump@db.example.net:5432/openjump``.
 
-    A URL that carries a password can be given as ``{env: NAME}`` or ``{file: PATH}`` instead of inline text.
+    The password goes in ``password`` as ``{env: NAME}`` or ``{file: PATH}``, not in the YAML; a whole URL that carries
+    a password can also be given by reference. The pool settings apply to a server database (PostgreSQL), not to
+    SQLite.
     """
 
     url: str | SecretRef | None = None
+    password: SecretRef | None = Field(
+        default=None, description="the password of the URL's user, from an environment variable or a file"
+    )
+    pool_size: Annotated[int, Field(ge=1, le=200, description="connections kept open")] = 10
+    max_overflow: Annotated[int, Field(ge=0, le=200, description="extra connections opened under load")] = 10
+    pool_timeout_seconds: Annotated[
+        int, Field(ge=1, le=600, description="how long a request waits for a free connection")
+    ] = 30
+    pool_recycle_seconds: Annotated[
+        int, Field(ge=0, le=24 * 3600, description="connections older than this are replaced; 0 = never")
+    ] = 1800
+    connect_timeout_seconds: Annotated[int, Field(ge=1, le=300, description="for opening one connection")] = 10
 
 
 class SecuritySettings(_Section):
@@ -144,14 +161,34 @@ class ConsoleConfig(_Section):
 
     @property
     def database_url(self) -> str:
-        """The configured URL (read from its variable or file now, if given by reference), or SQLite in ``state_dir``.
+        """The database URL to open: the configured one (read from its variable or file now, if given by reference)
+        with ``database.password`` put in, or SQLite in ``state_dir``.
 
-        Raises ConfigError naming the variable or file when a referenced URL is missing.
+        Raises ConfigError naming the variable or file when a referenced URL or password is missing, and when the
+        URL is not one or the password is given twice.
         """
         url = self.database.url
-        if isinstance(url, SecretRef):
-            return url.resolve()
-        return url or f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
+        text = url.resolve() if isinstance(url, SecretRef) else url
+        if not text:
+            if self.database.password is not None:
+                raise ConfigError("database.password is set but database.url is not (SQLite takes no password)")
+            return f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
+        if self.database.password is None:
+            return text
+        try:
+            parsed = make_url(text)
+        except ArgumentError as exc:
+            raise ConfigError(f"database.url is not a valid SQLAlchemy URL: {exc}") from None
+        if parsed.get_backend_name() == "sqlite":
+            raise ConfigError("database.password is set but database.url is SQLite, which takes no password")
+        if parsed.password is not None:
+            raise ConfigError(
+                "the database password is given twice, in database.url and as database.password: keep it out of the URL"
+            )
+        password = self.database.password.resolve()
+        if not password:
+            raise ConfigError("database.password is empty")
+        return parsed.set(password=password).render_as_string(hide_password=False)
 
     @property
     def recordings_dir(self) -> Path:

@@ -78,7 +78,7 @@ async def run_console(config: ConsoleConfig, *, ready: asyncio.Event | None = No
     """Run the console until cancelled or signalled."""
     config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ssl_ctx, fingerprint = server_ssl_context(config.listen.tls, config.state_dir, config.listen.host)
-    db = await Database.open(config.database_url)
+    db = await Database.open(config.database_url, config.database)
     try:
         await db.migrate()
         await _ensure_first_admin(db)

@@ -67,7 +67,10 @@ class Cursor:
         micros, dot, session_id = text.partition(".")
         if not dot or not micros.isdigit() or len(micros) > 18 or not 1 <= len(session_id) <= 64:
             return None
-        return cls(EPOCH + int(micros) * MICROSECOND, session_id)
+        try:
+            return cls(EPOCH + int(micros) * MICROSECOND, session_id)
+        except OverflowError:  # past the year 9999
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The tables, as SQLAlchemy 2 declarative models (portable SQL only: SQLite now, PostgreSQL later).
+"""The tables, as SQLAlchemy 2 declarative models (portable SQL only: SQLite and PostgreSQL).
 
 Tokens and keys are never stored: only their SHA-256 hashes (hex). Times are aware UTC datetimes.
 """
@@ -12,7 +12,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
-    Integer,
     MetaData,
     String,
     Text,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from console_web.db.clock import utcnow
-from console_web.db.types import UtcDateTime
+from console_web.db.types import Int, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,7 +56,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
     display_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
@@ -88,7 +87,7 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -103,7 +102,7 @@ class JumpGroup(Base):
 
     __tablename__ = "jump_groups"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     personal_owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True, nullable=True
@@ -129,7 +128,7 @@ class Jumpoint(Base):
 
     __tablename__ = "jumpoints"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
     comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
@@ -143,7 +142,7 @@ class JumpointRegistrationKey(Base):
 
     __tablename__ = "jumpoint_registration_keys"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -157,17 +156,17 @@ class JumpItem(Base):
 
     __tablename__ = "jump_items"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("jump_groups.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
     jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="RESTRICT"), index=True)
     hostname: Mapped[str] = mapped_column(String(HOSTNAME_MAX))
     # Free text (not an enum) so telnet, vnc and rdp need no migration; the API validates the value.
     protocol: Mapped[str] = mapped_column(String(16), default="ssh")
-    port: Mapped[int] = mapped_column(Integer)
+    port: Mapped[int] = mapped_column(Int)
     username: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     terminal_type: Mapped[str] = mapped_column(String(16), default="xterm")
-    keepalive_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    keepalive_seconds: Mapped[int] = mapped_column(Int, default=0)
     tag: Mapped[str] = mapped_column(String(TAG_MAX), default="")
     comments: Mapped[str] = mapped_column(String(COMMENTS_MAX), default="")
     credential_ref: Mapped[str | None] = mapped_column(String(CREDENTIAL_REF_MAX), nullable=True)
@@ -203,10 +202,10 @@ class SessionRecord(Base):
     __tablename__ = "sessions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    item_id: Mapped[int | None] = mapped_column(Int, nullable=True)
     item_name: Mapped[str] = mapped_column(String(NAME_MAX))
-    user_id: Mapped[int] = mapped_column(Integer, index=True)
-    jumpoint_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Int, index=True)
+    jumpoint_id: Mapped[int] = mapped_column(Int)
     protocol: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
@@ -222,10 +221,10 @@ class SessionParticipant(Base):
 
     __tablename__ = "session_participants"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), index=True)
     participant_id: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_id: Mapped[int | None] = mapped_column(Int, nullable=True)
     display_name: Mapped[str] = mapped_column(String(NAME_MAX))
     external: Mapped[bool] = mapped_column(Boolean, default=False)
     mode: Mapped[str] = mapped_column(String(16))
@@ -239,12 +238,12 @@ class TimelineEntry(Base):
 
     __tablename__ = "session_timeline"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Int)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(16))
-    author_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author_user_id: Mapped[int | None] = mapped_column(Int, nullable=True)
     author_name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     text: Mapped[str] = mapped_column(Text)
 
@@ -254,10 +253,10 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
-    actor_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    actor_jumpoint_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Int, nullable=True, index=True)
+    actor_jumpoint_id: Mapped[int | None] = mapped_column(Int, nullable=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,4 +1,8 @@
-"""Fixtures for the console's storage, auth and API tests: a temporary SQLite database, a fake hub, a client."""
+"""Fixtures for the console's storage, auth and API tests: a temporary database, a fake hub, a client.
+
+The database is SQLite in a temporary directory, or with ``OPENJUMP_TEST_DATABASE=postgresql`` a fresh database on
+the test PostgreSQL server (``tests/fixtures/postgres.py``, through ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +38,9 @@ def cheap_password_hashing() -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated SQLite database in a temporary directory."""
-    database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
+async def db(tmp_path: Path, console_database_url: str | None) -> AsyncIterator[Database]:
+    """A migrated database: SQLite in a temporary directory, or a fresh PostgreSQL database (see the docstring)."""
+    database = await Database.open(console_database_url or f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
     await database.migrate()
     yield database
     await database.close()
