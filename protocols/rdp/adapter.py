@@ -30,7 +30,7 @@ from jumpoint.core.errors import BadRequest, JumpError
 from jumpoint.core.events import Notice
 from jumpoint.core.hostkeys import certificate_fingerprint
 from protocols.rdp import errors
-from protocols.rdp.client import RdpClient, RdpSettings, ServerIdentity
+from protocols.rdp.client import QUIET_REFUSAL_SECONDS, RdpClient, RdpSettings, ServerIdentity
 
 DEFAULT_SIZE = (1280, 800)
 RESIZE_SETTLE_SECONDS = 0.8
@@ -180,6 +180,9 @@ class RdpDesktop:
         self._wanted = None
         settings = self._login.settings
         settings.width, settings.height = width, height
+        # Only a connection that outlived the quiet-refusal window proved the password (xrdp checks it after
+        # activation and closes within a few seconds when it is wrong).
+        settings.logged_on_before = settings.logged_on_before or self.client.active_seconds >= QUIET_REFUSAL_SECONDS
         self._ready.clear()
         try:
             client = await RdpClient.connect(settings, self._login.check, self._login.ctx.log)

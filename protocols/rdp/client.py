@@ -127,6 +127,9 @@ class RdpSettings:
     console_session: bool = False
     connect_timeout: float = 15.0
     keyboard_layout: int = 0x409
+    logged_on_before: bool = False
+    """These credentials already logged on in this session (a new connection for another size): a quick close
+    is then not a refused password."""
     notices: list[Notice] = field(default_factory=list)
 
     @property
@@ -180,6 +183,11 @@ class RdpClient:
         self._exchange = b""
         self._server_key: ServerKey | None = None
         self._activated_at = 0.0
+
+    @property
+    def active_seconds(self) -> float:
+        """How long the session has been active on this connection (0 before activation)."""
+        return time.monotonic() - self._activated_at if self._active.is_set() else 0.0
 
     # ---- connecting ------------------------------------------------------------------------------------------
 
@@ -568,7 +576,12 @@ class RdpClient:
         if self._closed:
             return None
         lived = time.monotonic() - self._activated_at
-        if not self._error_info and self._selected != x224.PROTOCOL_HYBRID and lived < QUIET_REFUSAL_SECONDS:
+        if (
+            not self._error_info
+            and self._selected != x224.PROTOCOL_HYBRID
+            and not self.settings.logged_on_before
+            and lived < QUIET_REFUSAL_SECONDS
+        ):
             # Without NLA the password travels in the Client Info PDU and servers such as xrdp and FreeRDP's shadow
             # server check it after activation: a refusal is the connection closing soon after, without a reason.
             said = (

@@ -537,22 +537,25 @@ function noteDesktopRoom() {
   roomTimer = setTimeout(() => {
     const screen = document.querySelector('#desktop .desktop-screen');
     if (!screen || kind !== 'desktop' || page.state !== 'connected' || !isOwner()) return;
-    askDesktopSize(screen.clientWidth, screen.clientHeight);
     if (document.fullscreenElement || document.body.classList.contains('panel-hidden')) return;
+    // A banner or the clipboard panel shown for a moment neither resizes the remote desktop nor counts as the
+    // window's usual room.
     if (ROOM_EXTRAS.some((selector) => document.querySelector(selector)?.hidden === false)) return;
     rememberDesktopRoom(window, screen.clientWidth, screen.clientHeight);
+    askDesktopSize(screen.clientWidth, screen.clientHeight);
   }, ROOM_DEBOUNCE_MS);
 }
 
 /**
  * An RDP desktop follows the owner's window: when the room the desktop has changes, the owner's page asks for a
  * desktop of that size (the Jumpoint makes it by the server's display control or a new connection, and says so
- * in the timeline when the server keeps its own size). Even widths, as the display-control channel requires.
+ * in the timeline when the server keeps its own size). Even sides: the display-control channel requires an even
+ * width, and xrdp's Xorg backend copes best with even sizes.
  */
 function askDesktopSize(width, height) {
   if (String((page.info && page.info.protocol) || '').toLowerCase() !== 'rdp') return;
   const w = Math.floor(width / 2) * 2;
-  const h = Math.floor(height);
+  const h = Math.floor(height / 2) * 2;
   if (w < MIN_DESKTOP_SIDE || h < MIN_DESKTOP_SIDE) return;
   if (lastAskedSize && lastAskedSize[0] === w && lastAskedSize[1] === h) return;
   const canvas = document.querySelector('#desktop [data-testid=desktop-canvas]');
