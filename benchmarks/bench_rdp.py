@@ -158,10 +158,11 @@ class Counts:
 
 
 def instrument(client: RdpClient, counts: Counts) -> None:
-    """Count the pixels the client decodes into its screen and the bitmap updates it takes, and note when the
+    """Count the pixels the client decodes into its screen and the updates (bitmap or surface) it takes, and note when the
     screen hands a batch on, by wrapping bound methods on these instances (nothing in ``protocols.rdp`` changes)."""
     damage = client.screen.damage
     bitmaps = client.updates.bitmaps
+    surfaces = client.updates.surface_commands
     take = client.screen.take
 
     def counting_damage(x: int, y: int, width: int, height: int) -> None:
@@ -172,6 +173,10 @@ def instrument(client: RdpClient, counts: Counts) -> None:
         counts.bitmap_updates += 1
         bitmaps(data)
 
+    def counting_surfaces(data: bytes) -> None:
+        counts.bitmap_updates += 1  # one surface-commands update (NSCodec bits, frame markers) as one update
+        surfaces(data)
+
     async def noting_take() -> list[DesktopOutput | Notice] | None:
         batch = await take()
         counts.taken_at = time.perf_counter()
@@ -179,6 +184,7 @@ def instrument(client: RdpClient, counts: Counts) -> None:
 
     setattr(client.screen, "damage", counting_damage)  # noqa: B010 - instance patch, mypy forbids assigning a method
     setattr(client.updates, "bitmaps", counting_bitmaps)  # noqa: B010
+    setattr(client.updates, "surface_commands", counting_surfaces)  # noqa: B010
     setattr(client.screen, "take", noting_take)  # noqa: B010
 
 

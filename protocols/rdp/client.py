@@ -156,7 +156,7 @@ class RdpClient:
         self.where = settings.where
         self.log = log
         self.screen = Screen(settings.width, settings.height)
-        self.updates = UpdateHandler(self.screen)
+        self.updates = UpdateHandler(self.screen, on_frame_end=self._acknowledge_frame)
         self.security = "none"
         self.identity: ServerIdentity | None = None
         self._reader: asyncio.StreamReader | None = None
@@ -472,7 +472,13 @@ class RdpClient:
         bpp = caps.bpp if caps.bpp in (15, 16, 24, 32) else 32
         assert self._writer is not None
         confirm = capabilities.confirm_active(
-            caps.share_id, self._user_id, caps.width, caps.height, bpp, self.settings.keyboard_layout
+            caps.share_id,
+            self._user_id,
+            caps.width,
+            caps.height,
+            bpp,
+            self.settings.keyboard_layout,
+            lossless=self.settings.quality == "full_color",
         )
         self._send_secured(self._io_channel, confirm)
         self._send_data(pdu.PDUTYPE2_SYNCHRONIZE, pdu.synchronize())
@@ -519,6 +525,12 @@ class RdpClient:
             whole = self._fragments.add(update.code, update.fragmentation, payload)
             if whole is not None:
                 self.updates.fast_path_update(update.code, whole)
+
+    def _acknowledge_frame(self, frame_id: int) -> None:
+        # The frame is decoded into the screen: the server may send the next one (the Jumpoint merges frames for a
+        # slow viewer, so acknowledging on decode does not let frames pile up anywhere).
+        if self._caps is not None:
+            self._send_data(pdu.PDUTYPE2_FRAME_ACKNOWLEDGE, u32(frame_id))
 
     def _decompress(self, data: bytes, flags: int) -> bytes:
         try:

@@ -8,7 +8,10 @@ asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from jumpoint.core.desktop import MAX_CURSOR_SIDE, CursorShape
+from protocols.rdp.capabilities import NSCODEC_ID
 from protocols.rdp.codecs.bitmap import BitmapDecoder, MalformedBitmap
 from protocols.rdp.codecs.pointer import pointer_rgba
 from protocols.rdp.screen import Screen
@@ -40,6 +43,12 @@ TS_PTRMSGTYPE_POINTER = 8
 TS_PTRMSGTYPE_LARGE = 9
 SYSPTR_NULL = 0
 SYSPTR_DEFAULT = 0x7F00
+
+CMDTYPE_SET_SURFACE_BITS = 0x0001
+CMDTYPE_FRAME_MARKER = 0x0004
+CMDTYPE_STREAM_SURFACE_BITS = 0x0006
+FRAME_END = 0x0001
+EX_COMPRESSED_BITMAP_HEADER_PRESENT = 0x01
 
 BITMAP_COMPRESSION = 0x1
 NO_BITMAP_COMPRESSION_HDR = 0x400
@@ -80,8 +89,9 @@ HIDDEN_POINTER = CursorShape(0, 0, 0, 0, b"")
 class UpdateHandler:
     """Applies decoded update payloads to a :class:`Screen`; one per connection."""
 
-    def __init__(self, screen: Screen) -> None:
+    def __init__(self, screen: Screen, on_frame_end: Callable[[int], None] | None = None) -> None:
         self.screen = screen
+        self.on_frame_end = on_frame_end
         self.decoder = BitmapDecoder()
         self._pointers: dict[int, CursorShape] = {}
 
@@ -114,6 +124,8 @@ class UpdateHandler:
             self._large_pointer(Reader(data, "large pointer update"))
         elif code == FASTPATH_UPDATETYPE_CACHED:
             self._cached_pointer(Reader(data, "cached pointer update").u16())
+        elif code == FASTPATH_UPDATETYPE_SURFCMDS:
+            self.surface_commands(data)
         elif code == FASTPATH_UPDATETYPE_ORDERS:
             raise MalformedPdu("the server sent drawing orders although the client supports none")
         # Position updates move the server's own pointer; the browser draws the viewer's pointer itself.
@@ -174,6 +186,52 @@ class UpdateHandler:
                 )
             except MalformedBitmap as exc:
                 raise MalformedPdu(f"a {width}x{height} bitmap at {left},{top} ({bpp} bpp): {exc}") from None
+            screen.damage(left, top, clip_width, clip_height)
+
+    def surface_commands(self, data: bytes) -> None:
+        """Surface commands (MS-RDPBCGR 2.2.9.2): NSCodec surface bits into the screen, and frame markers (the end
+        of a frame is acknowledged through ``on_frame_end``)."""
+        reader = Reader(data, "surface commands")
+        screen = self.screen
+        while reader.remaining:
+            kind = reader.u16()
+            if kind == CMDTYPE_FRAME_MARKER:
+                action = reader.u16()
+                frame_id = reader.u32()
+                if action == FRAME_END and self.on_frame_end is not None:
+                    self.on_frame_end(frame_id)
+                continue
+            if kind not in (CMDTYPE_SET_SURFACE_BITS, CMDTYPE_STREAM_SURFACE_BITS):
+                raise MalformedPdu(f"unknown surface command {kind:#x}")
+            left, top, right, bottom = reader.u16(), reader.u16(), reader.u16(), reader.u16()
+            reader.u8()  # bpp
+            flags = reader.u8()
+            reader.u8()
+            codec = reader.u8()
+            width, height = reader.u16(), reader.u16()
+            length = reader.u32()
+            if flags & EX_COMPRESSED_BITMAP_HEADER_PRESENT:
+                reader.skip(24)
+            payload = reader.take(length)
+            if codec != NSCODEC_ID:
+                raise MalformedPdu(f"surface bits in codec {codec}, which the client did not announce")
+            clip_width = min(right, screen.width, left + width) - left
+            clip_height = min(bottom, screen.height, top + height) - top
+            if clip_width <= 0 or clip_height <= 0 or right <= left or bottom <= top:
+                continue
+            try:
+                self.decoder.decode_nscodec(
+                    payload,
+                    width=width,
+                    height=height,
+                    fb=screen.pixels,
+                    x=left,
+                    y=top,
+                    clip_width=clip_width,
+                    clip_height=clip_height,
+                )
+            except MalformedBitmap as exc:
+                raise MalformedPdu(f"an NSCodec surface of {width}x{height} at {left},{top}: {exc}") from None
             screen.damage(left, top, clip_width, clip_height)
 
     def _colour_pointer(self, reader: Reader, xor_bpp: int) -> None:

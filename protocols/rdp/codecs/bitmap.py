@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import weakref
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -142,6 +143,8 @@ class BitmapDecoder:
         self._planar_size = (_PLANAR_INITIAL_SIDE, _PLANAR_INITIAL_SIDE)
         lib.freerdp_planar_switch_bgr(planar, int(swap_planar_red_blue))
         self._scratch: npt.NDArray[np.uint8] = np.empty(_PLANAR_INITIAL_SIDE * _PLANAR_INITIAL_SIDE * 4, np.uint8)
+        self._nsc: int | None = None  # made on the first NSCodec surface
+        self._nsc_finalizer: Callable[[], object] | None = None
 
     def __enter__(self) -> BitmapDecoder:
         return self
@@ -157,6 +160,8 @@ class BitmapDecoder:
     def close(self) -> None:
         """Free FreeRDP's contexts; idempotent. The decoder cannot be used afterwards."""
         self._finalizer()
+        if self._nsc_finalizer is not None:
+            self._nsc_finalizer()
 
     def decode(
         self,
@@ -215,6 +220,52 @@ class BitmapDecoder:
         _to_rgba(rows, bpp, clip_width, clip_height, fb[y : y + clip_height, x : x + clip_width])
 
     # --- codecs: each returns the bitmap as top-down rows of bytes in its own pixel format -------------------
+    def decode_nscodec(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        width: int,
+        height: int,
+        fb: Framebuffer,
+        x: int,
+        y: int,
+        clip_width: int,
+        clip_height: int,
+    ) -> None:
+        """Decode one NSCodec surface bitmap (MS-RDPNSC, 32 bpp, top-down) into ``fb`` at (``x``, ``y``), like
+        :meth:`decode` (the same checks, errors and clipping; FreeRDP's ``nsc_process_message`` does the work)."""
+        if not self._finalizer.alive:
+            raise RuntimeError("the bitmap decoder is closed")
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        fb_height, fb_width = _check_framebuffer(fb)
+        if not (1 <= width <= MAX_BITMAP_SIDE and 1 <= height <= MAX_BITMAP_SIDE) or width * height > MAX_BITMAP_PIXELS:
+            raise MalformedBitmap(f"NSCodec bitmap size {width}x{height} is out of range")
+        if not (1 <= clip_width <= width and 1 <= clip_height <= height):
+            raise MalformedBitmap(
+                f"visible part {clip_width}x{clip_height} does not lie in the {width}x{height} bitmap"
+            )
+        if x < 0 or y < 0 or x + clip_width > fb_width or y + clip_height > fb_height:
+            raise MalformedBitmap(
+                f"rectangle {clip_width}x{clip_height}+{x}+{y} lies outside the {fb_width}x{fb_height} desktop"
+            )
+        if not data:
+            raise MalformedBitmap("NSCodec bitmap with no data")
+        if self._nsc is None:
+            self._nsc = self._lib.nsc_context_new()
+            if not self._nsc:
+                raise MemoryError("FreeRDP could not allocate its NSCodec context")
+            self._nsc_finalizer = weakref.finalize(self, self._lib.nsc_context_free, self._nsc)
+        scratch = self._scratch_for(width * height * 4)
+        ok = self._lib.nsc_process_message(
+            self._nsc, 32, width, height, data, len(data), scratch.ctypes.data, PIXEL_FORMAT_BGRX32, width * 4,
+            0, 0, width, height, 0,
+        )  # fmt: skip
+        if not ok:
+            raise MalformedBitmap(f"NSCodec bitmap {width}x{height} ({len(data)} bytes) is corrupt")
+        rows = scratch.reshape(height, width * 4)
+        _to_rgba(rows, 32, clip_width, clip_height, fb[y : y + clip_height, x : x + clip_width])
+
     def _decode_interleaved(self, data: bytes, width: int, height: int, bpp: int, clip_width: int) -> _Pixels:
         temp = self._interleaved_view
         stride = width * _BYTES_PER_PIXEL[bpp]

@@ -114,6 +114,13 @@ _PROTOTYPES: dict[str, tuple[type | None, list[type]]] = {
     "freerdp_planar_switch_bgr": (None, [_p, c_int]),
     "planar_decompress": (c_int, [_p, _p, _u32, _u32, _u32, _p, _u32, _u32, _u32, _u32, _u32, _u32, c_int]),
     "freerdp_bitmap_compress_planar": (_p, [_p, _p, _u32, _u32, _u32, _u32, _p, _pu32]),
+    # nsc.h
+    "nsc_context_new": (_p, []),
+    "nsc_context_free": (None, [_p]),
+    "nsc_process_message": (
+        c_int,
+        [_p, ctypes.c_uint16, _u32, _u32, _p, _u32, _p, _u32, _u32, _u32, _u32, _u32, _u32, _u32],
+    ),
     # mppc.h, ncrush.h, xcrush.h
     "mppc_context_new": (_p, [_u32, c_int]),
     "mppc_context_free": (None, [_p]),

@@ -286,7 +286,6 @@ def test_a_pointer_whose_masks_do_not_match_its_size_is_refused_naming_it(handle
         updates.FASTPATH_UPDATETYPE_PTR_POSITION,
         updates.FASTPATH_UPDATETYPE_SYNCHRONIZE,
         updates.FASTPATH_UPDATETYPE_PALETTE,
-        updates.FASTPATH_UPDATETYPE_SURFCMDS,
     ],
 )
 async def test_updates_without_anything_to_show_are_ignored(handler: UpdateHandler, code: int) -> None:
@@ -321,3 +320,37 @@ def test_random_corruptions_and_prefixes_of_pointer_updates_raise_only_malformed
 
         assert unexpected_failures(apply, flips(valid, 200), (MalformedPdu,)) == []
         assert unexpected_failures(apply, prefixes(valid), (MalformedPdu,)) == []
+
+
+def test_the_end_of_a_surface_frame_is_acknowledged_with_its_id(handler: UpdateHandler) -> None:
+    ended: list[int] = []
+    handler.on_frame_end = ended.append
+    begin = struct.pack("<HHI", updates.CMDTYPE_FRAME_MARKER, 0, 41)
+    end = struct.pack("<HHI", updates.CMDTYPE_FRAME_MARKER, updates.FRAME_END, 41)
+
+    handler.fast_path_update(updates.FASTPATH_UPDATETYPE_SURFCMDS, begin + end)
+
+    assert ended == [41]
+
+
+def test_surface_bits_in_a_codec_never_announced_are_refused(handler: UpdateHandler) -> None:
+    command = struct.pack("<HHHHHBBBBHHI", updates.CMDTYPE_SET_SURFACE_BITS, 0, 0, 8, 8, 32, 0, 0, 9, 8, 8, 4)
+
+    with pytest.raises(MalformedPdu, match="codec 9"):
+        handler.fast_path_update(updates.FASTPATH_UPDATETYPE_SURFCMDS, command + bytes(4))
+
+
+def test_an_unknown_surface_command_and_a_cut_one_are_refused(handler: UpdateHandler) -> None:
+    with pytest.raises(MalformedPdu, match="unknown surface command"):
+        handler.fast_path_update(updates.FASTPATH_UPDATETYPE_SURFCMDS, struct.pack("<H", 0x77) + bytes(8))
+    command = struct.pack("<HHHHHBBBBHHI", updates.CMDTYPE_SET_SURFACE_BITS, 0, 0, 8, 8, 32, 0, 0, 1, 8, 8, 400)
+    with pytest.raises(MalformedPdu, match="truncated"):
+        handler.fast_path_update(updates.FASTPATH_UPDATETYPE_SURFCMDS, command + bytes(10))
+
+
+async def test_corrupt_nscodec_data_is_refused_and_nothing_is_marked_changed(handler: UpdateHandler) -> None:
+    command = struct.pack("<HHHHHBBBBHHI", updates.CMDTYPE_SET_SURFACE_BITS, 0, 0, 16, 16, 32, 0, 0, 1, 16, 16, 20)
+
+    with pytest.raises(MalformedPdu, match="NSCodec"):
+        handler.fast_path_update(updates.FASTPATH_UPDATETYPE_SURFCMDS, command + bytes(20))
+    assert await nothing_pending(handler)
