@@ -158,8 +158,9 @@ class Counts:
 
 
 def instrument(client: RdpClient, counts: Counts) -> None:
-    """Count the pixels the client decodes into its screen and the updates (bitmap or surface) it takes, and note when the
-    screen hands a batch on, by wrapping bound methods on these instances (nothing in ``protocols.rdp`` changes)."""
+    """Count the pixels the client decodes into its screen and the updates (bitmap or surface) it takes, and note
+    when the screen hands a batch on, by wrapping bound methods on these instances (nothing in ``protocols.rdp``
+    changes)."""
     damage = client.screen.damage
     bitmaps = client.updates.bitmaps
     surfaces = client.updates.surface_commands
