@@ -189,7 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--comments")
 
-    p = sub.add_parser("registration-key", help="create a one-time key to register a Jumpoint")
+    p = sub.add_parser(
+        "registration-key",
+        help="create a one-time key that registers one host as a member of a Jumpoint (another member: a cluster)",
+    )
     with_config(p)
     p.add_argument("--jumpoint", required=True, help="the Jumpoint's name")
     p.add_argument("--minutes", type=_minutes, help="validity (default: security.registration_key_minutes)")

@@ -9,6 +9,7 @@ from aiohttp import web
 from console_web.appkeys import HUB_KEY
 from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
+from console_web.hub.clusters import MemberLive
 from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import ServiceError
@@ -18,7 +19,19 @@ class HubApi(Protocol):
     """What the API calls on the hub; nothing else."""
 
     def is_connected(self, jumpoint_id: int) -> bool:
-        """Whether the Jumpoint has a live tunnel."""
+        """Whether any member of the Jumpoint has a live (admitted) tunnel."""
+        ...
+
+    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
+        """The Jumpoint's connected members by member id."""
+        ...
+
+    async def host_keys_removed(self, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
+        """Tell every connected member of the Jumpoint that keys were removed on the console; how many were told."""
+        ...
+
+    async def member_revoked(self, jumpoint_id: int, member_id: int, hostname: str) -> None:
+        """Close the tunnel of a member whose token was revoked (its sessions end)."""
         ...
 
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
@@ -38,7 +51,7 @@ class HubApi(Protocol):
         ...
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: dict[str, Any]) -> Any:
-        """An admin request through the Jumpoint's tunnel (``hostkeys.list``, ``hostkeys.remove``)."""
+        """A request through the tunnel of a connected member of the Jumpoint (``credentials.list``)."""
         ...
 
     async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:

@@ -1,4 +1,5 @@
-"""``/jumpoints``, their registration keys, ``/jumpoint/register`` and the Jumpoints' cached host keys."""
+"""``/jumpoints``, their members (the registered hosts of a cluster), registration keys, ``/jumpoint/register``
+and the host keys each Jumpoint's members trust (held by the console)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from sqlalchemy import delete, func, select
 
 from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
 from console_web.api.context import client_ip, config_of, db_of, principal_of
-from console_web.api.hubapi import hub_of, hub_or_none
+from console_web.api.hubapi import hub_or_none
 from console_web.api.routing import endpoint
 from console_web.api.schemas import (
     HostKeyOut,
     HostKeyRemoveQuery,
     Items,
     JumpointCreate,
+    JumpointMemberOut,
     JumpointOut,
     JumpointUpdate,
     RegisterIn,
@@ -27,10 +29,11 @@ from console_web.api.schemas import (
     RemovedOut,
 )
 from console_web.config import ConsoleConfig
+from console_web.db import cluster as cluster_db
 from console_web.db.models import JumpItem, Jumpoint
 from console_web.db.registration import create_registration_key, register_jumpoint
 from console_web.db.repo import add_audit, create_jumpoint_in
-from jumpoint.core.errors import Conflict, JumpointUnavailable, NotFound, ServiceError
+from jumpoint.core.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +54,20 @@ def console_url_from_config(config: ConsoleConfig) -> str:
     return f"{scheme}://{host}:{config.listen.port}"
 
 
-def _out(jumpoint: Jumpoint, request: web.Request) -> JumpointOut:
+def _out(jumpoint: Jumpoint, request: web.Request, members: int) -> JumpointOut:
     hub = hub_or_none(request)
+    live = hub.members_live(jumpoint.id) if hub is not None else {}
     return JumpointOut(
         id=jumpoint.id,
         name=jumpoint.name,
         comments=jumpoint.comments,
         hostname=jumpoint.hostname,
-        registered=jumpoint.token_hash is not None,
+        registered=members > 0,
         registered_at=jumpoint.registered_at,
         last_seen_at=jumpoint.last_seen_at,
         connected=bool(hub and hub.is_connected(jumpoint.id)),
+        members=members,
+        members_connected=sum(1 for m in live.values() if m.ready),
     )
 
 
@@ -71,10 +77,11 @@ def _missing(jumpoint_id: int) -> NotFound:
 
 @endpoint("GET", "/jumpoints", access="user", summary="List Jumpoints", tag="jumpoints", response=Items[JumpointOut])
 async def list_jumpoints(request: web.Request) -> web.StreamResponse:
-    """Every Jumpoint by name, with ``connected``."""
+    """Every Jumpoint by name, with ``connected`` and how many members it has (connected and registered)."""
+    counts = await cluster_db.member_counts(db_of(request))
     async with db_of(request).session() as session:
         rows = (await session.scalars(select(Jumpoint).order_by(Jumpoint.name))).all()
-        return json_model(Items[JumpointOut](items=[_out(j, request) for j in rows]))
+        return json_model(Items[JumpointOut](items=[_out(j, request, counts.get(j.id, 0)) for j in rows]))
 
 
 @endpoint(
@@ -100,20 +107,21 @@ async def create_jumpoint(request: web.Request) -> web.StreamResponse:
             source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint.id, "name": jumpoint.name},
         )
-        out = _out(jumpoint, request)
+        out = _out(jumpoint, request, 0)
     log.info("Jumpoint %s created by %s", out.name, principal.username)
     return json_model(out, status=201)
 
 
 @endpoint("GET", "/jumpoints/{id}", access="user", summary="Get a Jumpoint", tag="jumpoints", response=JumpointOut)
 async def get_jumpoint(request: web.Request) -> web.StreamResponse:
-    """One Jumpoint."""
+    """One Jumpoint (its members: ``GET /jumpoints/{id}/members``)."""
     jumpoint_id = path_int(request, "id")
+    counts = await cluster_db.member_counts(db_of(request))
     async with db_of(request).session() as session:
         jumpoint = await session.get(Jumpoint, jumpoint_id)
         if jumpoint is None:
             raise _missing(jumpoint_id)
-        return json_model(_out(jumpoint, request))
+        return json_model(_out(jumpoint, request, counts.get(jumpoint_id, 0)))
 
 
 @endpoint(
@@ -147,7 +155,9 @@ async def update_jumpoint(request: web.Request) -> web.StreamResponse:
             source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
         )
-        return json_model(_out(jumpoint, request))
+        out = _out(jumpoint, request, 0)
+    counts = await cluster_db.member_counts(db_of(request))
+    return json_model(out.model_copy(update={"members": counts.get(jumpoint_id, 0)}))
 
 
 @endpoint(
@@ -223,72 +233,143 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     tag="jumpoints",
     body=RegisterIn,
     response=RegisterOut,
-    description="The key is spent; 401 for an unknown or expired key, 409 for a key already used.",
+    description="The key is spent and the host becomes a new member of the key's Jumpoint, with its own token (a "
+    "Jumpoint with several members is a cluster); 401 for an unknown or expired key, 409 for a key already used.",
 )
 async def register(request: web.Request) -> web.StreamResponse:
-    """Exchange a registration key for the Jumpoint's token."""
+    """Exchange a registration key for a new member's token."""
     body = await read_body(request, RegisterIn)
     result = await register_jumpoint(db_of(request), body.key, body.hostname, source_address=client_ip(request))
-    return json_model(RegisterOut(jumpoint_id=result.jumpoint_id, name=result.name, token=result.token))
+    return json_model(
+        RegisterOut(jumpoint_id=result.jumpoint_id, name=result.name, token=result.token, member_id=result.member_id)
+    )
 
 
-async def _connected_jumpoint(request: web.Request) -> int:
+@endpoint(
+    "GET",
+    "/jumpoints/{id}/members",
+    access="admin",
+    summary="List the Jumpoint's members",
+    tag="jumpoints",
+    response=Items[JumpointMemberOut],
+)
+async def list_members(request: web.Request) -> web.StreamResponse:
+    """The hosts registered as the Jumpoint's members, oldest first: connected or not (since when), their active
+    sessions, when they registered and were last seen."""
+    jumpoint_id = path_int(request, "id")
+    members = await cluster_db.list_members(db_of(request), jumpoint_id)
+    hub = hub_or_none(request)
+    live = hub.members_live(jumpoint_id) if hub is not None else {}
+    items: list[JumpointMemberOut] = []
+    for m in members:
+        now = live.get(m.id)
+        connected = now is not None and now.ready
+        items.append(
+            JumpointMemberOut(
+                id=m.id,
+                hostname=now.hostname if now is not None else m.hostname,
+                builtin=m.builtin,
+                registered_at=m.registered_at,
+                last_seen_at=m.last_seen_at,
+                connected=connected,
+                connected_since=now.connected_since if now is not None and connected else None,
+                active_sessions=now.active_sessions if now is not None else 0,
+            )
+        )
+    return json_model(Items[JumpointMemberOut](items=items))
+
+
+@endpoint(
+    "DELETE",
+    "/jumpoints/{id}/members/{member_id}",
+    access="admin",
+    summary="Revoke a member of the Jumpoint",
+    tag="jumpoints",
+    status=204,
+    description="The member's token stops working at once; if it is connected, its tunnel is closed and its "
+    "sessions end. The Jumpoint's other members go on. The host must register again with a new key to return.",
+)
+async def revoke_member(request: web.Request) -> web.StreamResponse:
+    """Revoke one member (its token), audited."""
+    principal = principal_of(request)
+    jumpoint_id = path_int(request, "id")
+    member_id = path_int(request, "member_id")
+    row = await cluster_db.revoke_member(
+        db_of(request),
+        jumpoint_id,
+        member_id,
+        actor_user_id=principal.user_id,
+        source_address=client_ip(request),
+    )
+    hub = hub_or_none(request)
+    if hub is not None:
+        await hub.member_revoked(jumpoint_id, member_id, row.hostname)
+    log.info("member %d (%s) of Jumpoint %d revoked by %s", member_id, row.hostname, jumpoint_id, principal.username)
+    return no_content()
+
+
+async def _existing_jumpoint(request: web.Request) -> int:
     jumpoint_id = path_int(request, "id")
     async with db_of(request).session() as session:
-        jumpoint = await session.get(Jumpoint, jumpoint_id)
-        if jumpoint is None:
+        if await session.get(Jumpoint, jumpoint_id) is None:
             raise _missing(jumpoint_id)
-        name = jumpoint.name
-    if not hub_of(request).is_connected(jumpoint_id):
-        raise JumpointUnavailable(f"Jumpoint {name!r} is not connected", hint="start the Jumpoint and try again")
     return jumpoint_id
-
-
-def _host_key(entry: Any) -> HostKeyOut:
-    if not isinstance(entry, dict):
-        raise ServiceError("the Jumpoint sent a malformed host key list")
-    return HostKeyOut.model_validate(entry)
 
 
 @endpoint(
     "GET",
     "/jumpoints/{id}/host-keys",
     access="admin",
-    summary="List the Jumpoint's cached host keys",
+    summary="List the host keys the Jumpoint's members trust",
     tag="jumpoints",
     response=Items[HostKeyOut],
 )
 async def list_host_keys(request: web.Request) -> web.StreamResponse:
-    """Asked live through the Jumpoint's tunnel (503 if it is not connected)."""
-    jumpoint_id = await _connected_jumpoint(request)
-    result = await hub_of(request).jumpoint_request(jumpoint_id, "hostkeys.list", {})
-    if not isinstance(result, list):
-        raise ServiceError("the Jumpoint sent a malformed host key list")
-    return json_model(Items[HostKeyOut](items=[_host_key(e) for e in result]))
+    """The keys (and TLS certificates) the console holds for the Jumpoint; every member verifies against them."""
+    jumpoint_id = await _existing_jumpoint(request)
+    keys = await cluster_db.cluster_keys(db_of(request), jumpoint_id)
+    return json_model(
+        Items[HostKeyOut](
+            items=[
+                HostKeyOut(
+                    host=k.host,
+                    port=k.port,
+                    algorithm=k.key.algorithm,
+                    fingerprint=k.fingerprint,
+                    added_at=k.added_at.isoformat(),
+                    added_by=k.added_by,
+                )
+                for k in keys
+            ]
+        )
+    )
 
 
 @endpoint(
     "DELETE",
     "/jumpoints/{id}/host-keys",
     access="admin",
-    summary="Forget cached host keys",
+    summary="Forget trusted host keys",
     tag="jumpoints",
     query=HostKeyRemoveQuery,
     response=RemovedOut,
 )
 async def remove_host_keys(request: web.Request) -> web.StreamResponse:
-    """Remove the keys of ``host:port`` (only ``fingerprint`` if given); returns how many were removed."""
+    """Remove the keys of ``host:port`` (only ``fingerprint`` if given) for the whole Jumpoint: on the console and
+    on every connected member (a member that is not connected gets the cluster's keys when it connects); returns
+    how many were removed. The next Jump to that host asks again."""
     principal = principal_of(request)
     query = read_query(request, HostKeyRemoveQuery)
-    jumpoint_id = await _connected_jumpoint(request)
+    jumpoint_id = await _existing_jumpoint(request)
+    removed = await cluster_db.remove_cluster_keys(
+        db_of(request), jumpoint_id, query.host, query.port, query.fingerprint
+    )
+    hub = hub_or_none(request)
+    told = await hub.host_keys_removed(jumpoint_id, query.host, query.port, query.fingerprint) if hub else 0
     args: dict[str, Any] = {"host": query.host, "port": query.port}
     if query.fingerprint is not None:
         args["fingerprint"] = query.fingerprint
-    result = await hub_of(request).jumpoint_request(jumpoint_id, "hostkeys.remove", args)
-    removed = result.get("removed") if isinstance(result, dict) else None
-    if not isinstance(removed, int):
-        raise ServiceError("the Jumpoint sent a malformed reply to hostkeys.remove")
-    await _audit_removed(request, principal.user_id, jumpoint_id, args, removed)
+    await _audit_removed(request, principal.user_id, jumpoint_id, {**args, "members_told": told}, removed)
     return json_model(RemovedOut(removed=removed))
 
 

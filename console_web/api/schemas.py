@@ -305,7 +305,9 @@ class JumpointUpdate(Body):
 
 
 class JumpointOut(Out):
-    """A Jumpoint; ``connected`` is live, ``registered`` says whether it has a token."""
+    """A Jumpoint; ``connected`` is live (at least one member connected), ``registered`` says whether any host is
+    registered as its member; ``hostname`` and ``last_seen_at`` are the member that connected last's; ``members``
+    and ``members_connected`` count its registered and connected members (a cluster has more than one)."""
 
     id: int
     name: str
@@ -315,6 +317,22 @@ class JumpointOut(Out):
     registered_at: datetime | None = None
     last_seen_at: datetime | None = None
     connected: bool
+    members: int = 0
+    members_connected: int = 0
+
+
+class JumpointMemberOut(Out):
+    """One registered host of a Jumpoint: whether it is connected now (since when, with how many active
+    sessions), when it registered and was last seen; ``builtin`` for the all-in-one console's own."""
+
+    id: int
+    hostname: str
+    builtin: bool
+    registered_at: datetime
+    last_seen_at: datetime | None = None
+    connected: bool
+    connected_since: datetime | None = None
+    active_sessions: int = 0
 
 
 class RegistrationKeyCreate(Body):
@@ -341,21 +359,25 @@ class RegisterIn(Body):
 
 
 class RegisterOut(Out):
-    """The Jumpoint's identity and token (keep the token secret; it replaces any earlier one)."""
+    """The Jumpoint's identity, the new member's id and its token (keep the token secret; the Jumpoint's other
+    members keep theirs)."""
 
     jumpoint_id: int
     name: str
     token: str
+    member_id: int
 
 
 class HostKeyOut(Out):
-    """One host key cached on a Jumpoint."""
+    """One host key (or TLS certificate, ``x509-sha256``) every member of a Jumpoint trusts; ``added_by`` is the
+    member host that saved it."""
 
     host: str
     port: int
     algorithm: str
     fingerprint: str
     added_at: str = ""
+    added_by: str = ""
 
 
 class HostKeyRemoveQuery(Body):

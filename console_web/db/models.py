@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -124,7 +125,12 @@ class JumpGroupMember(Base):
 
 
 class Jumpoint(Base):
-    """A Jumpoint agent; ``token_hash`` is set when it registers."""
+    """A Jumpoint: a name Jump Items use, served by one or more registered hosts (:class:`JumpointMember`).
+
+    ``hostname`` and ``last_seen_at`` are those of the member that connected last, ``registered_at`` the first
+    registration. ``token_hash`` is no longer used: since migration 0006 each member has its own token (SQLite
+    cannot drop a unique column of a table others refer to inside the migration's transaction, so it stays NULL).
+    """
 
     __tablename__ = "jumpoints"
 
@@ -135,6 +141,48 @@ class Jumpoint(Base):
     hostname: Mapped[str] = mapped_column(String(HOSTNAME_MAX), default="")
     registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JumpointMember(Base):
+    """One registered host of a Jumpoint (several make a cluster serving the same network).
+
+    ``token_hash`` authenticates its tunnel (revoking the member deletes the row, so the token stops working).
+    ``builtin``: the all-in-one console's own Jumpoint, whose token is minted again at every start.
+    ``adopt_host_keys``: the host's own cached keys become the cluster's the next time it connects (set by
+    migration 0006 for hosts registered before clusters existed, so upgrading asks no rep again).
+    """
+
+    __tablename__ = "jumpoint_members"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hostname: Mapped[str] = mapped_column(String(HOSTNAME_MAX), default="")
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    adopt_host_keys: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JumpointHostKey(Base):
+    """A host key (or TLS certificate, ``x509-sha256``) every member of a Jumpoint trusts for ``host:port``.
+
+    ``host`` is in lower case; ``fingerprint`` is derived from ``key_blob`` (SHA256 as OpenSSH shows it);
+    ``added_by`` is the member host that saved it.
+    """
+
+    __tablename__ = "jumpoint_host_keys"
+    __table_args__ = (UniqueConstraint("jumpoint_id", "host", "port", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    jumpoint_id: Mapped[int] = mapped_column(ForeignKey("jumpoints.id", ondelete="CASCADE"))
+    host: Mapped[str] = mapped_column(String(HOSTNAME_MAX))
+    port: Mapped[int] = mapped_column(Int)
+    algorithm: Mapped[str] = mapped_column(String(64))
+    key_blob: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(HOSTNAME_MAX), default="")
 
 
 class JumpointRegistrationKey(Base):
@@ -271,6 +319,8 @@ __all__ = [
     "JumpGroupMember",
     "JumpItem",
     "Jumpoint",
+    "JumpointHostKey",
+    "JumpointMember",
     "JumpointRegistrationKey",
     "SessionParticipant",
     "SessionRecord",

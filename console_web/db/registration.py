@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, REGISTRATION_KEY_PREFIX, hash_secret, mint
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
-from console_web.db.models import Jumpoint, JumpointRegistrationKey
+from console_web.db.models import Jumpoint, JumpointMember, JumpointRegistrationKey
 from console_web.db.repo import add_audit, audit
 from jumpoint.core.errors import Conflict, NotFound, Unauthorized
 
@@ -30,11 +30,12 @@ class IssuedKey:
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """What a Jumpoint gets when it registers: its id, name and token (shown once)."""
+    """What a registering host gets: the Jumpoint's id and name, its own member id, and its token (shown once)."""
 
     jumpoint_id: int
     name: str
     token: str
+    member_id: int = 0
 
 
 async def create_registration_key(
@@ -87,7 +88,8 @@ async def _refuse(
 async def register_jumpoint(
     db: Database, key: str, hostname: str, *, source_address: str | None = None
 ) -> Registration:
-    """Spend ``key`` and mint the Jumpoint's token (replacing any previous one).
+    """Spend ``key``: the host becomes a new member of the key's Jumpoint (a cluster when it already has members),
+    with its own token; the other members and their tokens are left as they are.
 
     Raises Unauthorized for an unknown or expired key and Conflict for a key already used; each refusal is
     audited, like the registration, with ``source_address`` (the registering host's address).
@@ -128,16 +130,20 @@ async def register_jumpoint(
         jumpoint = await session.get(Jumpoint, jumpoint_id)
         if jumpoint is None:
             raise NotFound(f"Jumpoint {jumpoint_id} does not exist any more")
-        jumpoint.token_hash = secret.digest
+        member = JumpointMember(
+            jumpoint_id=jumpoint_id, token_hash=secret.digest, hostname=hostname[:253], registered_at=now
+        )
+        session.add(member)
         jumpoint.hostname = hostname[:253]
-        jumpoint.registered_at = now
+        jumpoint.registered_at = jumpoint.registered_at or now
+        await session.flush()
         add_audit(
             session,
             action="registration_key.used",
             actor_jumpoint_id=jumpoint_id,
             source_address=source_address,
-            detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "hostname": hostname},
+            detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "hostname": hostname, "member_id": member.id},
         )
-        name = jumpoint.name
-    log.info("Jumpoint %s registered from host %s", name, hostname)
-    return Registration(jumpoint_id, name, secret.text)
+        name, member_id = jumpoint.name, member.id
+    log.info("Jumpoint %s registered a member from host %s (member %d)", name, hostname, member_id)
+    return Registration(jumpoint_id, name, secret.text, member_id)

@@ -24,6 +24,7 @@ from console_web.db.models import (
     AuditEvent,
     JumpGroup,
     Jumpoint,
+    JumpointMember,
     SessionRecord,
     User,
 )
@@ -174,17 +175,23 @@ async def find_user_by_name(db: Database, username: str) -> User | None:
 
 # --- Jumpoints ---------------------------------------------------------------------------------
 async def authenticate_jumpoint(db: Database, token: str) -> tuple[int, str] | None:
-    """Return ``(jumpoint_id, name)`` for a valid Jumpoint token, or None."""
+    """Return ``(jumpoint_id, name)`` of the Jumpoint a member's token belongs to, or None (unknown or revoked)."""
     if not token.startswith(JUMPOINT_TOKEN_PREFIX) or len(token) > 256:
         return None
     digest = hash_secret(token)
     async with db.session() as session:
-        row = (await session.execute(select(Jumpoint.id, Jumpoint.name).where(Jumpoint.token_hash == digest))).first()
+        row = (
+            await session.execute(
+                select(Jumpoint.id, Jumpoint.name)
+                .join(JumpointMember, JumpointMember.jumpoint_id == Jumpoint.id)
+                .where(JumpointMember.token_hash == digest)
+            )
+        ).first()
     return (int(row[0]), str(row[1])) if row is not None else None
 
 
 async def mark_jumpoint_seen(db: Database, jumpoint_id: int, hostname: str) -> None:
-    """Record that the Jumpoint is connected now, from ``hostname``."""
+    """Record that a member of the Jumpoint connected now, from ``hostname``."""
     async with db.session() as session:
         await session.execute(
             update(Jumpoint).where(Jumpoint.id == jumpoint_id).values(last_seen_at=utcnow(), hostname=hostname[:253])
@@ -205,15 +212,31 @@ async def create_jumpoint_in(session: AsyncSession, name: str, comments: str = "
 
 
 async def ensure_builtin_jumpoint(db: Database, name: str) -> tuple[int, str]:
-    """Create Jumpoint ``name`` if missing, mint a new token (replacing any), return ``(id, token)``."""
+    """Create Jumpoint ``name`` if missing, mint a new token for its built-in member (replacing the previous one),
+    return ``(id, token)``.
+
+    The built-in member is the member marked ``builtin``, else the Jumpoint's oldest member (a database from
+    before clusters), else a new one; any other member of the Jumpoint is left as it is.
+    """
     secret = mint(JUMPOINT_TOKEN_PREFIX)
+    now = utcnow()
     async with db.session() as session:
         jumpoint = await session.scalar(select(Jumpoint).where(Jumpoint.name == name))
         if jumpoint is None:
             jumpoint = await create_jumpoint_in(session, name, "runs inside the console process")
             add_audit(session, action="jumpoint.created", detail={"jumpoint_id": jumpoint.id, "name": name})
-        jumpoint.token_hash = secret.digest
-        jumpoint.registered_at = jumpoint.registered_at or utcnow()
+        member = await session.scalar(
+            select(JumpointMember)
+            .where(JumpointMember.jumpoint_id == jumpoint.id)
+            .order_by(JumpointMember.builtin.desc(), JumpointMember.id)
+            .limit(1)
+        )
+        if member is None:
+            member = JumpointMember(jumpoint_id=jumpoint.id, token_hash=secret.digest, registered_at=now)
+            session.add(member)
+        member.token_hash = secret.digest
+        member.builtin = True
+        jumpoint.registered_at = jumpoint.registered_at or now
         jumpoint_id = jumpoint.id
     return jumpoint_id, secret.text
 

@@ -1,7 +1,8 @@
-"""The session hub: which Jumpoints are connected, which sessions are live, and the two WebSocket routes.
+"""The session hub: which Jumpoint members are connected, which sessions are live, and the two WebSocket routes.
 
-``GET /api/v1/jumpoint/tunnel`` accepts a Jumpoint's tunnel; ``GET /api/v1/sessions/{id}/ws`` attaches a
-browser to a session. The REST API calls the public methods of :class:`Hub`.
+``GET /api/v1/jumpoint/tunnel`` accepts a Jumpoint member's tunnel; ``GET /api/v1/sessions/{id}/ws`` attaches a
+browser to a session. The REST API calls the public methods of :class:`Hub`. A Jumpoint may have several members
+(a cluster): routing, admission and the cluster's host keys are in :mod:`console_web.hub.clusters`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from console_web.auth.principal import Principal
 from console_web.config import ConsoleConfig, SessionSettings
 from console_web.db import repo
 from console_web.db.clock import utcnow
+from console_web.db.cluster import authenticate_member, mark_member_seen
 from console_web.db.database import Database
 from console_web.hub.browser_socket import serve_browser
+from console_web.hub.clusters import Clusters, MemberLive
 from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.history import SessionHistory
 from console_web.hub.jump import JumpRequest, SessionInfo
@@ -36,7 +39,6 @@ from console_web.recording.desktop_recorder import DesktopRecorder
 from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import wire
 from jumpoint.core.errors import (
-    Busy,
     Conflict,
     Forbidden,
     InternalError,
@@ -60,7 +62,7 @@ class Hub:
     def __init__(self, config: ConsoleConfig, db: Database) -> None:
         self._config = config
         self._db = db
-        self.links: dict[int, JumpointLink] = {}
+        self.clusters = Clusters(db)
         self.sessions: dict[str, LiveSession] = {}
         self.invitations = Invitations()
         self.guests = GuestRegistry()
@@ -69,12 +71,20 @@ class Hub:
 
     # --- the interface the REST API uses ---------------------------------------------------------
     def is_connected(self, jumpoint_id: int) -> bool:
-        """Whether the Jumpoint has a live tunnel now."""
-        link = self.links.get(jumpoint_id)
-        return link is not None and not link.closed
+        """Whether any member of the Jumpoint is connected (and admitted) now."""
+        return self.clusters.is_connected(jumpoint_id)
+
+    def member_links(self, jumpoint_id: int) -> list[JumpointLink]:
+        """The tunnels of the Jumpoint's connected members."""
+        return self.clusters.links(jumpoint_id)
+
+    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
+        """The Jumpoint's connected members by member id (for the API)."""
+        return self.clusters.members_live(jumpoint_id)
 
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
-        """Jump: join the item's running session (``join_existing``) or start a new one (live when this returns)."""
+        """Jump: join the item's running session (``join_existing``, wherever it runs) or start a new one on the
+        Jumpoint member with the fewest active sessions (live when this returns)."""
         if jump.session_policy == "join_existing":
             running = self._running_for_item(jump.item_id)
             if running is not None:
@@ -88,14 +98,13 @@ class Hub:
                 )
                 running.log.info("%s joins the running session through the Jump Item", principal.username)
                 return replace(running.info(), joined=True)
-        link = self.links.get(jump.jumpoint_id)
-        if link is None or link.closed:
-            raise JumpointUnavailable(
-                "the Jumpoint for this item is not connected",
-                hint="start the Jumpoint service on its host, or pick an item on a connected Jumpoint",
-            )
-        if len(link.sessions) >= self._config.sessions.max_sessions_per_jumpoint:
-            raise Busy(f"Jumpoint {link.name!r} already runs its limit of sessions")
+        link = await self.clusters.pick(jump.jumpoint_id, self._config.sessions.max_sessions_per_jumpoint)
+        try:
+            return await self._start_on(link, principal, jump)
+        finally:
+            link.reserved -= 1
+
+    async def _start_on(self, link: JumpointLink, principal: Principal, jump: JumpRequest) -> SessionInfo:
         session_id = secrets.token_urlsafe(16)
         t = jump.target
         recorder = self._start_recorder(session_id, jump)
@@ -121,7 +130,14 @@ class Hub:
         )
         self.sessions[session_id] = session
         await session.start()
-        session.log.info("session started to %s:%d through Jumpoint %r", t.hostname, t.port, link.name)
+        session.log.info(
+            "session started to %s:%d through Jumpoint %r (member %d, %s)",
+            t.hostname,
+            t.port,
+            link.name,
+            link.member_id,
+            link.hostname,
+        )
         return session.info()
 
     def _start_recorder(self, session_id: str, jump: JumpRequest) -> SessionRecorder | None:
@@ -216,11 +232,28 @@ class Hub:
             session.notify(text)
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: Mapping[str, Any]) -> Any:
-        """Ask a connected Jumpoint an administrative question (its host-key cache)."""
-        link = self.links.get(jumpoint_id)
-        if link is None or link.closed:
-            raise JumpointUnavailable("the Jumpoint is not connected", hint="its host keys can be managed once it is")
+        """Ask a connected member of the Jumpoint (the least busy) a question (the credentials it can inject)."""
+        members = await self.clusters.wait_admitted(jumpoint_id)
+        if not members:
+            raise JumpointUnavailable("the Jumpoint is not connected", hint="start the Jumpoint service on its host")
+        link = min(members, key=lambda m: m.load)
         return await link.request(op, args)
+
+    async def host_keys_removed(self, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
+        """Keys were removed from the Jumpoint's trusted keys on the console: every connected member forgets them
+        too; returns how many members were told."""
+        return await self.clusters.keys_removed(jumpoint_id, host, port, fingerprint)
+
+    async def member_revoked(self, jumpoint_id: int, member_id: int, hostname: str) -> None:
+        """A member's token was revoked: close its tunnel now (its sessions end saying so)."""
+        link = self.clusters.link_of(member_id)
+        if link is None or link.jumpoint_id != jumpoint_id:
+            log.info("revoked member %d (%s) of Jumpoint %d was not connected", member_id, hostname, jumpoint_id)
+            return
+        self.clusters.detach(link)
+        link.close(f"{link.label} was revoked by an administrator", hint=self.clusters.disconnect_hint(link))
+        with contextlib.suppress(Exception):
+            await link.ws.close(code=1008, message=b"member revoked")
 
     # --- invitations -------------------------------------------------------------------------------
     def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
@@ -397,7 +430,9 @@ class Hub:
         """End every session and close every tunnel (console stopping), then write what is queued."""
         for session in list(self.sessions.values()):
             session.fail(JumpointUnavailable("the console is shutting down"))
-        for link in list(self.links.values()):
+        for task in self.clusters.key_tasks():
+            task.cancel()
+        for link in self.clusters.links():
             with contextlib.suppress(Exception):
                 await link.ws.close(code=1001, message=b"console shutting down")
         for session in list(self.sessions.values()):
@@ -409,41 +444,51 @@ class Hub:
 
     # --- GET /api/v1/jumpoint/tunnel -------------------------------------------------------------
     async def handle_tunnel(self, request: web.Request) -> web.StreamResponse:
-        """Accept a Jumpoint's tunnel: authenticate, hello/welcome, then serve frames until it closes."""
+        """Accept a Jumpoint member's tunnel: authenticate its token, hello, admission (the cluster's host keys,
+        then welcome; :meth:`Clusters.admit`), then serve frames until it closes; its sessions then end naming it."""
         header = request.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else ""
-        ident = await repo.authenticate_jumpoint(self._db, token) if token else None
-        if ident is None:
+        member = await authenticate_member(self._db, token) if token else None
+        if member is None:
             raise Unauthorized("unknown or revoked Jumpoint token", hint="register the Jumpoint again")
-        jumpoint_id, name = ident
+        jumpoint_id, name = member.jumpoint_id, member.name
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=wire.WS_MAX_MSG_SIZE)
         await ws.prepare(request)
         try:
             hello = await self._read_hello(ws)
         except (ProtocolViolation, TimeoutError) as exc:
-            log.warning("Jumpoint %r failed its hello: %s", name, exc)
+            log.warning("Jumpoint %r (member %d) failed its hello: %s", name, member.member_id, exc)
             await ws.close(code=1002, message=b"bad hello")
             return ws
-        previous = self.links.get(jumpoint_id)
-        if previous is not None:
-            previous.close("the Jumpoint reconnected; sessions on its previous connection ended")
-            await previous.ws.close(code=1000, message=b"replaced by a new connection")
-        link = JumpointLink(jumpoint_id, name, hello.hostname, ws)
-        self.links[jumpoint_id] = link
-        await repo.mark_jumpoint_seen(self._db, jumpoint_id, hello.hostname)
-        await ws.send_bytes(
-            wire.encode_control(0, wire.Welcome(version=wire.PROTOCOL_VERSION, jumpoint_id=jumpoint_id, name=name))
+        link = JumpointLink(
+            jumpoint_id,
+            name,
+            hello.hostname[:253] or member.hostname,
+            ws,
+            member_id=member.member_id,
+            on_host_key_saved=self.clusters.on_host_key_saved,
         )
-        link.log.info("Jumpoint connected from %s (%s)", hello.hostname, hello.agent)
-        self._audit_jumpoint(jumpoint_id, "jumpoint.connected", {"hostname": hello.hostname, "agent": hello.agent})
+        previous = self.clusters.attach(link)
+        if previous is not None:
+            previous.close(f"{previous.label} reconnected; sessions on its previous connection ended")
+            await previous.ws.close(code=1000, message=b"replaced by a new connection")
+        await mark_member_seen(self._db, member.member_id, jumpoint_id, link.hostname)
+        link.log.info("Jumpoint member %d connected from %s (%s)", member.member_id, hello.hostname, hello.agent)
+        detail = {"hostname": hello.hostname, "agent": hello.agent, "member_id": member.member_id}
+        self._audit_jumpoint(jumpoint_id, "jumpoint.connected", detail)
+        serving = asyncio.ensure_future(link.serve())
+        admitting = asyncio.ensure_future(self.clusters.admit(link, member))
         try:
-            await link.serve()
+            await serving
         finally:
-            link.close(f"Jumpoint {name!r} disconnected")
-            if self.links.get(jumpoint_id) is link:
-                del self.links[jumpoint_id]
-            link.log.info("Jumpoint disconnected")
-            self._audit_jumpoint(jumpoint_id, "jumpoint.disconnected", {})
+            admitting.cancel()
+            self.clusters.detach(link)
+            link.close(f"{link.label} disconnected", hint=self.clusters.disconnect_hint(link))
+            link.log.info("Jumpoint member %d disconnected", member.member_id)
+            self._audit_jumpoint(
+                jumpoint_id, "jumpoint.disconnected", {"hostname": link.hostname, "member_id": member.member_id}
+            )
+            serving.cancel()
         return ws
 
     async def _read_hello(self, ws: web.WebSocketResponse) -> wire.Hello:

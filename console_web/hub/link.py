@@ -1,11 +1,16 @@
-"""The console's end of one Jumpoint's tunnel: frame dispatch, channels, and administrative requests."""
+"""The console's end of one Jumpoint member's tunnel: frame dispatch, channels, and administrative requests.
+
+A Jumpoint may be served by several registered hosts (a cluster, ``console_web/hub/clusters.py``); each connected
+member has its own :class:`JumpointLink`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,22 +28,59 @@ REQUEST_TIMEOUT = 15.0
 MAX_REPLY_ENTRIES = 10_000
 
 
-class JumpointLink:
-    """One connected Jumpoint: sends frames to it and routes its frames to the sessions on each channel."""
+HostKeySavedHandler = Callable[["JumpointLink", wire.HostKeySaved], None]
 
-    def __init__(self, jumpoint_id: int, name: str, hostname: str, ws: web.WebSocketResponse) -> None:
+
+class JumpointLink:
+    """One connected Jumpoint member: sends frames to it and routes its frames to the sessions on each channel.
+
+    ``ready`` is set once the member was given the cluster's host keys and welcomed: only then does it get Jumps.
+    ``load`` (its sessions plus Jumps being started on it) is what routing compares. A ``hostkey_saved`` message
+    goes to ``on_host_key_saved``.
+    """
+
+    def __init__(
+        self,
+        jumpoint_id: int,
+        name: str,
+        hostname: str,
+        ws: web.WebSocketResponse,
+        *,
+        member_id: int = 0,
+        on_host_key_saved: HostKeySavedHandler | None = None,
+    ) -> None:
         self.jumpoint_id = jumpoint_id
         self.name = name
         self.hostname = hostname
+        self.member_id = member_id
         self.ws = ws
         self.sessions: dict[int, LiveSession] = {}
         self.file_channels: dict[int, FileChannel] = {}
+        self.ready = asyncio.Event()
+        self.reserved = 0
+        self.connected_at = datetime.now(UTC)
+        self.on_host_key_saved = on_host_key_saved
         self._channels = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
         self._parts: dict[int, list[Any]] = {}
         self.closed = False
-        self.log = logging.LoggerAdapter(log, {"jumpoint": name})
+        self.log = logging.LoggerAdapter(log, {"jumpoint": name, "member": hostname})
+
+    @property
+    def label(self) -> str:
+        """How messages name this member: ``the Jumpoint member <host> of <name>``."""
+        return f"the Jumpoint member {self.hostname} of {self.name}"
+
+    @property
+    def load(self) -> int:
+        """Sessions running on this member plus Jumps being started on it (what routing compares)."""
+        return len(self.sessions) + self.reserved
+
+    @property
+    def routable(self) -> bool:
+        """Whether new Jumps may go to this member (admitted and still connected)."""
+        return self.ready.is_set() and not self.closed and not self.ws.closed
 
     def allocate_channel(self) -> int:
         """A channel number never used before on this tunnel."""
@@ -47,11 +89,11 @@ class JumpointLink:
     async def send(self, frame: bytes) -> None:
         """Send one frame; raise JumpointUnavailable if the tunnel is gone."""
         if self.closed or self.ws.closed:
-            raise JumpointUnavailable(f"Jumpoint {self.name!r} disconnected", hint="check the Jumpoint host")
+            raise JumpointUnavailable(f"{self.label} disconnected", hint="check the Jumpoint host")
         try:
             await self.ws.send_bytes(frame)
         except (ConnectionError, RuntimeError) as exc:
-            raise JumpointUnavailable(f"Jumpoint {self.name!r} disconnected: {exc}") from None
+            raise JumpointUnavailable(f"{self.label} disconnected: {exc}") from None
 
     async def request(self, op: str, args: Mapping[str, Any]) -> Any:
         """Ask the Jumpoint something on channel 0 and wait for its reply."""
@@ -63,7 +105,7 @@ class JumpointLink:
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 reply = await fut
         except TimeoutError:
-            raise TargetTimeout(f"Jumpoint {self.name!r} did not answer {op} in time") from None
+            raise TargetTimeout(f"{self.label} did not answer {op} in time") from None
         finally:
             self._requests.pop(req_id, None)
             parts = self._parts.pop(req_id, None)
@@ -71,12 +113,19 @@ class JumpointLink:
             raise JumpError.from_dict(reply.error.model_dump())
         if parts is not None:
             if not isinstance(reply.result, list):
-                raise ProtocolViolation(f"Jumpoint {self.name!r} ended a reply in parts with a non-list")
+                raise ProtocolViolation(f"{self.label} ended a reply in parts with a non-list")
             return parts + reply.result
         return reply.result
 
     async def serve(self) -> None:
-        """Read frames until the tunnel closes. Bad frames are logged and dropped, never fatal to others."""
+        """Read frames until the tunnel closes (then pending requests fail). Bad frames are logged and dropped,
+        never fatal to others."""
+        try:
+            await self._read_frames()
+        finally:
+            self._fail_requests()
+
+    async def _read_frames(self) -> None:
         async for msg in self.ws:
             if msg.type != web.WSMsgType.BINARY:
                 self.log.warning("ignoring a non-binary tunnel message (%s: %r)", msg.type, msg.data)
@@ -118,23 +167,30 @@ class JumpointLink:
             if msg.more and msg.error is None:
                 parts = self._parts.setdefault(msg.id, [])
                 if not isinstance(msg.result, list) or len(parts) + len(msg.result) > MAX_REPLY_ENTRIES:
-                    fut.set_exception(
-                        ProtocolViolation(f"Jumpoint {self.name!r} sent a reply in parts over {MAX_REPLY_ENTRIES}")
-                    )
+                    fut.set_exception(ProtocolViolation(f"{self.label} sent a reply in parts over {MAX_REPLY_ENTRIES}"))
                     return
                 parts.extend(msg.result)
                 return
             fut.set_result(msg)
             return
+        if isinstance(msg, wire.HostKeySaved) and self.on_host_key_saved is not None:
+            self.on_host_key_saved(self, msg)
+            return
         raise ProtocolViolation(f"unexpected {msg.t!r} on the tunnel channel")
 
-    def close(self, reason: str) -> None:
-        """Mark the tunnel gone: fail pending requests and end every session on it."""
-        self.closed = True
+    def _fail_requests(self) -> None:
         for fut in self._requests.values():
             if not fut.done():
-                fut.set_exception(JumpointUnavailable(f"Jumpoint {self.name!r} disconnected"))
+                fut.set_exception(JumpointUnavailable(f"{self.label} disconnected"))
+
+    def close(
+        self, reason: str, hint: str = "the session cannot continue; Jump again when the Jumpoint is back"
+    ) -> None:
+        """Mark the tunnel gone: fail pending requests, and end every session and file transfer on it with
+        ``reason`` (and ``hint``), so no participant waits on a member that is gone."""
+        self.closed = True
+        self._fail_requests()
         for session in list(self.sessions.values()):
-            session.fail(JumpointUnavailable(reason, hint="the session cannot continue; Jump again when it is back"))
+            session.fail(JumpointUnavailable(reason, hint=hint))
         for transfer in list(self.file_channels.values()):
-            transfer.fail(JumpointUnavailable(reason, hint="Jump again when the Jumpoint is back"))
+            transfer.fail(JumpointUnavailable(reason, hint=hint))

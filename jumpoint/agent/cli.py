@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     inst.add_argument("--dry-run", action="store_true", help="print the unit instead of writing it")
     inst.add_argument("--force", action="store_true", help="replace an existing unit that differs")
-    keys = sub.add_parser("hostkeys", help="list or remove cached host keys")
+    keys = sub.add_parser(
+        "hostkeys", help="list or remove this host's cached host keys (a copy of those the console holds)"
+    )
     keys_sub = keys.add_subparsers(dest="hostkeys_command", required=True)
     keys_sub.add_parser("list")
     rm = keys_sub.add_parser("remove")
@@ -118,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _register(config: JumpointConfig, args: argparse.Namespace) -> int:
     key = args.key or sys.stdin.readline().strip()
-    reg = asyncio.run(register(args.console, key, config.trust, args.fingerprint))
+    hostname = config.host_name()
+    reg = asyncio.run(register(args.console, key, config.trust, args.fingerprint, hostname=hostname))
     path = save_registration(config.state_dir, reg)
-    print(f"Registered as Jumpoint {reg.name!r} (id {reg.jumpoint_id}); saved to {path}.")
+    print(f"Registered {hostname!r} as a member of Jumpoint {reg.name!r} (id {reg.jumpoint_id}); saved to {path}.")
     print("Next: run `jumpoint run` (or start the systemd service) to connect.")
     return 0
 
@@ -223,6 +226,12 @@ def _hostkeys(config: JumpointConfig, args: argparse.Namespace) -> int:
         return 0
     removed = store.remove(args.host, args.port, args.fingerprint)
     print(f"removed {removed} key(s) of {args.host}:{args.port}")
+    if removed:
+        print(
+            "note: only this host's copy changed; the console holds the keys the Jumpoint's members trust and gives "
+            "them back when the tunnel reconnects: remove keys on the console's Admin page to remove them everywhere",
+            file=sys.stderr,
+        )
     return 0 if removed else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -102,6 +103,9 @@ class JumpointConfig(_Section):
 
     state_dir: Path = Path("./jumpoint-state")
     console_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # The name this host gives the console when it registers and connects (a member of a Jumpoint cluster is
+    # shown by it); default: the system's host name.
+    hostname: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s/@\\]+$")] | None = None
     trust: ConsoleTrust = ConsoleTrust()
     tunnel: TunnelOptions = TunnelOptions()
     limits: JumpointLimits = JumpointLimits()
@@ -129,6 +133,11 @@ class JumpointConfig(_Section):
                 block[new] = data.pop(old)
         data["logging"] = block
         return data
+
+    def host_name(self) -> str:
+        """The name this host gives the console: ``hostname``, else the system's host name (at most 253
+        characters)."""
+        return (self.hostname or socket.gethostname())[:253]
 
 
 def load_jumpoint_config(path: Path | None) -> JumpointConfig:

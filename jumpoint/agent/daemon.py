@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 STOP_MARGIN_SECONDS = 15.0  # beyond the drain: closing sessions, the tunnel, the health port
 RELOADABLE = ("logging", "tunnel", "limits", "shutdown", "credential_stores")
-NEEDS_RESTART = ("state_dir", "console_url", "trust", "health")
+NEEDS_RESTART = ("state_dir", "console_url", "trust", "health", "hostname")
 
 
 def start_logging(config: JumpointConfig, reg: Registration | None = None) -> ProcessContext:
@@ -81,6 +81,7 @@ class JumpointDaemon:
             prompt_timeout_seconds=config.limits.prompt_timeout_seconds,
             credential_stores=config.credential_stores,
             metrics=self.metrics,
+            hostname=config.host_name(),
         )
         self.health: HealthServer | None = None
         self.publisher: StatePublisher | None = None
@@ -197,7 +198,7 @@ class JumpointDaemon:
         ``tunnel`` (heartbeat from the next connection, back-off from the next retry) and ``credential_stores``
         (new sessions and requests use the new stores; sessions already running keep theirs, which are closed
         when they end). Logged as needing a restart, and left as they were: ``state_dir``, ``console_url``,
-        ``trust`` and ``health``. A file that does not validate changes nothing.
+        ``trust``, ``health`` and ``hostname``. A file that does not validate changes nothing.
         """
         if self.config_path is None:
             log.warning("SIGHUP: this Jumpoint runs without --config, so there is nothing to reload")

@@ -15,27 +15,23 @@ other processes (the Jumpoint's CLI editing the cache while the service runs).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import fcntl
 import os
 import re
-import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jumpoint.core.errors import ConfigError
-from jumpoint.core.hostkeys import HostKey, HostKeyVerdict, KnownHost
+from jumpoint.core.hostkeys import HostKey, HostKeyVerdict, KnownHost, check_known_host, parse_host_key
 
 DEFAULT_PORT = 22
 _BRACKETED = re.compile(r"^\[([^\[\]]+)\]:(\d{1,5})$")
 _ADDED = re.compile(r"\badded (\S+)")
-_ALGORITHM = re.compile(r"^[A-Za-z0-9@._+-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +75,6 @@ def _parse_host(token: str) -> tuple[str, int]:
     return token.lower(), DEFAULT_PORT
 
 
-def _parse_key(algorithm: str, blob_b64: str) -> HostKey:
-    if not _ALGORITHM.match(algorithm):
-        raise ValueError(f"{algorithm!r} is not a key algorithm name")
-    try:
-        blob = base64.b64decode(blob_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("the key is not valid base64") from None
-    if len(blob) < 4:
-        raise ValueError("the key is too short")
-    (size,) = struct.unpack(">I", blob[:4])
-    if blob[4 : 4 + size] != algorithm.encode():
-        raise ValueError(f"the key data is not an {algorithm} key")
-    return HostKey(algorithm=algorithm, blob_b64=blob_b64)
-
-
 def _parse_line(raw: str) -> _Line:
     text = raw.strip()
     if not text or text.startswith("#"):
@@ -106,7 +87,7 @@ def _parse_line(raw: str) -> _Line:
     hosts = tuple(_parse_host(token) for token in fields[0].split(",") if token)
     if not hosts:
         raise ValueError("no host name")
-    key = _parse_key(fields[1], fields[2])
+    key = parse_host_key(fields[1], fields[2])
     comment = fields[3] if len(fields) == 4 else ""
     added = _ADDED.search(comment)
     return _Line(raw, hosts, key, added.group(1) if added else "")
@@ -138,7 +119,7 @@ class FileHostKeyStore:
 
     def trust(self, host: str, port: int, key: HostKey) -> None:
         """Add ``key`` for ``host:port`` and make it durable before returning (no-op if already there)."""
-        _parse_key(key.algorithm, key.blob_b64)
+        parse_host_key(key.algorithm, key.blob_b64)
         with self._changing():
             lines = self._load()
             if key in self._keys(host, port):
@@ -175,6 +156,38 @@ class FileHostKeyStore:
             if removed:
                 self._write(kept)
         return removed
+
+    # --- a cluster member's sync ------------------------------------------------------------------
+    def replace(self, entries: Iterable[KnownHost]) -> bool:
+        """Make the cache hold exactly ``entries`` (the Jumpoint cluster's trusted keys, from the console).
+
+        Every entry is checked first (ValueError names the bad one, and nothing changes). A key already cached for
+        the same host and port keeps its ``added`` time; the others get the entry's ``added_at`` or now. Unlike
+        the other changes, this one also replaces a malformed file: the console holds every key the cluster
+        trusts, so nothing is lost. Returns whether the file changed (it is not rewritten when it already holds
+        exactly these keys).
+        """
+        wanted: dict[tuple[str, int, HostKey], str] = {}
+        for entry in entries:
+            key = parse_host_key(entry.key.algorithm, entry.key.blob_b64)
+            if not 1 <= entry.port <= 65535:
+                raise ValueError(f"port {entry.port} is out of range")
+            wanted.setdefault((check_known_host(entry.host), entry.port, key), entry.added_at)
+        with self._changing():
+            try:
+                current = {(e.host, e.port, e.key): e.added_at for e in self.list()}
+            except ConfigError:
+                current = {}
+            else:
+                if set(current) == set(wanted):
+                    return False
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines: _Lines = []
+            for (host, port, key), added_at in wanted.items():
+                added = current.get((host, port, key)) or added_at or now
+                lines.append(_parse_line(f"{_host_token(host, port)} {key.openssh()} openjump added {added}"))
+            self._write(lines)
+        return True
 
     # --- file -----------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -70,10 +70,16 @@ def load_registration(state_dir: Path) -> Registration:
         raise ConfigError(f"{path} is unreadable or malformed: {exc}", hint="register the Jumpoint again") from None
 
 
-async def register(console_url: str, key: str, trust: ConsoleTrust, fingerprint: str | None) -> Registration:
-    """Spend a one-time registration key and return the registration (not yet saved)."""
+async def register(
+    console_url: str, key: str, trust: ConsoleTrust, fingerprint: str | None, *, hostname: str | None = None
+) -> Registration:
+    """Spend a one-time registration key and return the registration (not yet saved).
+
+    The console adds this host as a member of the key's Jumpoint, shown as ``hostname`` (default: the system's
+    host name); a Jumpoint with members already becomes (or grows) a cluster.
+    """
     url = console_url.rstrip("/") + "/api/v1/jumpoint/register"
-    body = {"key": key, "hostname": socket.gethostname()[:253]}
+    body = {"key": key, "hostname": (hostname or socket.gethostname())[:253]}
     try:
         async with (
             aiohttp.ClientSession() as http,

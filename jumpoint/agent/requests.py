@@ -82,6 +82,7 @@ class TunnelRequests:
                     "port": k.port,
                     "algorithm": k.key.algorithm,
                     "fingerprint": k.key.fingerprint,
+                    "key": k.key.blob_b64,
                     "added_at": k.added_at,
                 }
                 for k in self._host_keys.list()

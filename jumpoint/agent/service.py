@@ -47,10 +47,11 @@ def build_tunnel_client(
     prompt_timeout_seconds: float = 300.0,
     credential_stores: Mapping[str, Mapping[str, Any]] | None = None,
     metrics: JumpointMetrics | None = None,
+    hostname: str | None = None,
 ) -> TunnelClient:
     """A tunnel client with every installed adapter, the host-key cache and the configured credential stores
-    (the local store alone by default), counting into ``metrics`` (a fresh set when None); raises ConfigError
-    naming a bad store."""
+    (the local store alone by default), counting into ``metrics`` (a fresh set when None), saying it is
+    ``hostname`` (default: the system's host name); raises ConfigError naming a bad store."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings = TunnelSettings(
         console_url=console_url,
@@ -62,6 +63,8 @@ def build_tunnel_client(
         max_sessions=max_sessions,
         prompt_timeout_seconds=prompt_timeout_seconds,
     )
+    if hostname is not None:
+        settings.hostname = hostname
     metrics = metrics if metrics is not None else JumpointMetrics()
     return TunnelClient(
         settings,

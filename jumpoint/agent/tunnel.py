@@ -28,6 +28,8 @@ import aiohttp
 from credential_store.stores import CredentialStores
 from jumpoint.agent.channel import ChannelRunner
 from jumpoint.agent.file_channel import FileRunner
+from jumpoint.agent.hostkey_store import FileHostKeyStore
+from jumpoint.agent.hostkey_sync import ClusterHostKeys
 from jumpoint.agent.metrics import JumpointMetrics, LabelValues, MeteredHostKeyStore
 from jumpoint.agent.requests import TunnelRequests
 from jumpoint.core import wire
@@ -104,10 +106,17 @@ class TunnelClient:
         self.metrics = metrics if metrics is not None else JumpointMetrics()
         self.metrics.sessions.set_function(self._session_counts)
         self._adapters = adapters
-        self._host_keys = MeteredHostKeyStore(host_keys, self.metrics)
+        # A file cache is kept equal to the Jumpoint cluster's trusted keys (the console's); any other store (tests)
+        # is used as it is.
+        self._cluster_keys = (
+            ClusterHostKeys(host_keys, report=self._report_saved) if isinstance(host_keys, FileHostKeyStore) else None
+        )
+        store: HostKeyStore = self._cluster_keys if self._cluster_keys is not None else host_keys
+        self._host_keys = MeteredHostKeyStore(store, self.metrics)
         self._credentials = credentials
         self._retired: list[tuple[CredentialStores, set[ChannelRunner]]] = []
-        self._requests = TunnelRequests(host_keys, credentials, self._send)
+        self._requests = TunnelRequests(store, credentials, self._send)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: dict[int, ChannelRunner | FileRunner] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -125,6 +134,7 @@ class TunnelClient:
     async def run(self) -> None:
         """Connect, serve, reconnect with back-off; return after :meth:`stop`."""
         attempt = 0
+        self._loop = asyncio.get_running_loop()
         async with aiohttp.ClientSession() as http:
             while not self._stopping.is_set():
                 try:
@@ -143,6 +153,8 @@ class TunnelClient:
                     self.status.connected = False
                     self.metrics.tunnel_connected.set(0)
                     self._requests.close()
+                    if self._cluster_keys is not None:
+                        self._cluster_keys.reset()
                     self._end_all_sessions()
                     self._changed()
                 if self._stopping.is_set() or self.status.draining:
@@ -372,8 +384,51 @@ class TunnelClient:
             self._changed()
         elif isinstance(msg, wire.Request):
             self._requests.submit(msg)
+        elif isinstance(msg, wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved):
+            self._apply_host_keys(msg)
         else:
             raise ProtocolViolation(f"unexpected {msg.t!r} message on the tunnel channel")
+
+    # --- the Jumpoint cluster's host keys ---------------------------------------------------------------
+    def _apply_host_keys(self, msg: wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved) -> None:
+        """Apply the console's host-key message; a local failure (a malformed cache file) is logged, never fatal."""
+        if self._cluster_keys is None:
+            log.debug("ignoring %s: this Jumpoint's host-key store is not synced", msg.t)
+            return
+        try:
+            self._cluster_keys.apply(msg)
+        except JumpError as exc:
+            log.error("could not apply the console's %s to the host-key cache: %s", msg.t, exc.message)
+        except (OSError, ValueError) as exc:
+            log.error("could not apply the console's %s to the host-key cache: %s", msg.t, exc)
+
+    def _report_saved(self, saved: wire.HostKeySaved) -> None:
+        """Send the console a key a rep saved here (called by the store, possibly off the event loop)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning(
+                "the key of %s:%d was saved before the tunnel ran; the console was not told", saved.host, saved.port
+            )
+            return
+        loop.call_soon_threadsafe(self._spawn_report, saved)
+
+    def _spawn_report(self, saved: wire.HostKeySaved) -> None:
+        async def send() -> None:
+            try:
+                await self._send(wire.encode_control(0, saved))
+            except (ProtocolViolation, ConnectionError, RuntimeError) as exc:
+                log.warning(
+                    "the console was not told of the key saved for %s:%d (%s); the other members will ask again",
+                    saved.host,
+                    saved.port,
+                    getattr(exc, "message", exc),
+                )
+            else:
+                log.info("told the console of the %s key saved for %s:%d", saved.algorithm, saved.host, saved.port)
+
+        task = asyncio.get_running_loop().create_task(send(), name="report-saved-host-key")
+        self._tasks_other.add(task)
+        task.add_done_callback(self._tasks_other.discard)
 
     async def _open(self, channel: int, msg: wire.Open) -> None:
         error: JumpError | None = None

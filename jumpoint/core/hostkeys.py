@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -12,6 +13,12 @@ from typing import Literal, Protocol
 CERTIFICATE_ALGORITHM = "x509-sha256"
 """A TLS server certificate (VNC's VeNCrypt, RDP) cached like a host key: the blob holds its SHA-256."""
 _DIGEST_SIZE = 32
+KNOWN_HOST_MAX = 253
+"""The longest host name a cached key is kept for (a DNS name; IP addresses are shorter)."""
+KEY_BLOB_MAX = 16 * 1024
+"""The longest base64 key blob accepted from anyone (an RSA-16384 key is about 2,800 characters)."""
+_ALGORITHM = re.compile(r"^[A-Za-z0-9@._+-]{1,64}$")
+_HOST_FORBIDDEN = frozenset(",[]*?!|#/\\")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,42 @@ class HostKeyStore(Protocol):
     def remove(self, host: str, port: int, fingerprint: str | None = None) -> int:
         """Forget the keys of ``host:port`` (only the one with ``fingerprint`` if given); return how many."""
         ...
+
+
+def parse_host_key(algorithm: str, blob_b64: str) -> HostKey:
+    """The key ``algorithm`` / ``blob_b64`` after checking it: ValueError says what is wrong.
+
+    Checks that the algorithm is a key algorithm name, that the blob is base64 of at most :data:`KEY_BLOB_MAX`
+    characters, and that the blob names the same algorithm (its first SSH string), so a key can never be filed
+    under another algorithm than its own.
+    """
+    if not _ALGORITHM.match(algorithm):
+        raise ValueError(f"{algorithm!r} is not a key algorithm name")
+    if len(blob_b64) > KEY_BLOB_MAX:
+        raise ValueError(f"the key is over {KEY_BLOB_MAX} base64 characters")
+    try:
+        blob = base64.b64decode(blob_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the key is not valid base64") from None
+    if len(blob) < 4:
+        raise ValueError("the key is too short")
+    (size,) = struct.unpack(">I", blob[:4])
+    if blob[4 : 4 + size] != algorithm.encode():
+        raise ValueError(f"the key data is not an {algorithm} key")
+    return HostKey(algorithm=algorithm, blob_b64=blob_b64)
+
+
+def check_known_host(host: str) -> str:
+    """``host`` as keys are cached for it (lower case), after checking that a known_hosts line can hold it.
+
+    ValueError for an empty name, one over :data:`KNOWN_HOST_MAX` characters, or one with white space, a leading
+    ``-`` or ``@``, or any of ``, [ ] * ? ! | # / \\`` (separators, patterns, hashes and markers of known_hosts).
+    """
+    if not 1 <= len(host) <= KNOWN_HOST_MAX:
+        raise ValueError(f"a host name must be 1 to {KNOWN_HOST_MAX} characters")
+    if host[0] in "-@" or any(ch.isspace() or ch in _HOST_FORBIDDEN for ch in host):
+        raise ValueError(f"{host!r} is not a plain host name or IP address")
+    return host.lower()
 
 
 def _ssh_string(data: bytes) -> bytes:

@@ -19,10 +19,11 @@ import json
 import struct
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from jumpoint.core.adapter import Target
 from jumpoint.core.errors import ProtocolViolation
+from jumpoint.core.hostkeys import KEY_BLOB_MAX, KNOWN_HOST_MAX, HostKey, check_known_host, parse_host_key
 
 PROTOCOL_VERSION = 1
 FRAME_CONTROL = 1
@@ -282,6 +283,99 @@ class Reply(_Msg):
     more: bool = False
 
 
+# --- a Jumpoint cluster's trusted host keys (channel 0) ----------------------------------------------------------
+# The console holds the keys every member of a Jumpoint trusts. A member reports a key its rep saved
+# (``hostkey_saved``); the console stores it and passes it to the other members (``hostkey_added``); a member that
+# connects gets the whole set (``hostkeys_sync``, in parts), which replaces its cache; an administrator's removal
+# reaches every member (``hostkeys_removed``). TLS certificates travel the same way (algorithm ``x509-sha256``).
+MAX_SYNC_KEYS = 1000
+MAX_CLUSTER_KEYS = 100_000
+"""The most keys a Jumpoint cluster trusts (the console stores no more; a member collects no more from a sync)."""
+
+
+class HostKeyEntry(_Msg):
+    """One trusted key: ``host`` (kept in lower case), ``port``, and the key as ``algorithm`` and base64 ``key``.
+
+    Refused unless ``host`` is a plain host name or address, ``port`` is 1..65535 and ``key`` is base64 of a key
+    of exactly ``algorithm`` (:func:`~jumpoint.core.hostkeys.parse_host_key`).
+    """
+
+    host: Annotated[str, Field(min_length=1, max_length=KNOWN_HOST_MAX)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    algorithm: Annotated[str, Field(min_length=1, max_length=64)]
+    key: Annotated[str, Field(min_length=1, max_length=KEY_BLOB_MAX)]
+
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, value: str) -> str:
+        return check_known_host(value)
+
+    @model_validator(mode="after")
+    def _key_of_its_algorithm(self) -> HostKeyEntry:
+        parse_host_key(self.algorithm, self.key)
+        return self
+
+    @property
+    def host_key(self) -> HostKey:
+        """The key as the host-key store takes it."""
+        return HostKey(algorithm=self.algorithm, blob_b64=self.key)
+
+
+class HostKeySaved(HostKeyEntry):
+    """Jumpoint -> console: a rep chose Save Key and Connect on this member; the cluster should trust the key."""
+
+    t: Literal["hostkey_saved"] = "hostkey_saved"
+
+
+class HostKeyAdded(HostKeyEntry):
+    """Console -> Jumpoint: another member of the cluster saved this key; trust it too."""
+
+    t: Literal["hostkey_added"] = "hostkey_added"
+
+
+class HostKeysRemoved(_Msg):
+    """Console -> Jumpoint: an administrator removed the keys of ``host:port`` (only ``fingerprint`` if given)."""
+
+    t: Literal["hostkeys_removed"] = "hostkeys_removed"
+    host: Annotated[str, Field(min_length=1, max_length=KNOWN_HOST_MAX)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    fingerprint: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, value: str) -> str:
+        return check_known_host(value)
+
+
+class HostKeysSync(_Msg):
+    """Console -> Jumpoint, when it connects: the cluster's keys, replacing the member's cache.
+
+    A set too large for one frame comes in parts: every part but the last has ``more`` set; the member replaces
+    its cache only with the last part, so a tunnel lost halfway changes nothing.
+    """
+
+    t: Literal["hostkeys_sync"] = "hostkeys_sync"
+    keys: Annotated[list[HostKeyEntry], Field(max_length=MAX_SYNC_KEYS)]
+    more: bool = False
+
+
+def encode_host_key_sync(entries: list[HostKeyEntry]) -> list[bytes]:
+    """The ``hostkeys_sync`` frames carrying ``entries`` (at least one frame, even for no keys)."""
+    budget = MAX_PAYLOAD - 256  # the envelope around the list
+    frames: list[bytes] = []
+    part: list[HostKeyEntry] = []
+    size = 0
+    for entry in entries:
+        entry_size = len(entry.model_dump_json()) + 1
+        if part and (size + entry_size > budget or len(part) >= MAX_SYNC_KEYS):
+            frames.append(encode_control(0, HostKeysSync(keys=part, more=True)))
+            part, size = [], 0
+        part.append(entry)
+        size += entry_size
+    frames.append(encode_control(0, HostKeysSync(keys=part)))
+    return frames
+
+
 ControlMessage = Annotated[
     Hello
     | Welcome
@@ -303,7 +397,11 @@ ControlMessage = Annotated[
     | FileOpen
     | FileEntries
     | FileResult
-    | FileEnd,
+    | FileEnd
+    | HostKeySaved
+    | HostKeyAdded
+    | HostKeysRemoved
+    | HostKeysSync,
     Field(discriminator="t"),
 ]
 _control_adapter: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)

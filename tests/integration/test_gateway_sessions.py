@@ -196,12 +196,12 @@ async def test_malformed_tunnel_frames_are_dropped_and_sessions_keep_running(
 
 
 async def test_jumpoint_reconnects_after_the_tunnel_drops(gateway: Gateway) -> None:
-    link = gateway.hub.links[gateway.jumpoint_id]
+    [link] = gateway.hub.member_links(gateway.jumpoint_id)
     await link.ws.close()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        current = gateway.hub.links.get(gateway.jumpoint_id)
-        if current is not None and current is not link:
+        current = gateway.hub.member_links(gateway.jumpoint_id)
+        if current and current[0] is not link:
             return
         await asyncio.sleep(0.05)
     pytest.fail("the Jumpoint did not reconnect")

@@ -23,6 +23,7 @@ from console_web.auth.principal import Principal
 from console_web.config import ConsoleConfig, SecuritySettings
 from console_web.db import repo
 from console_web.db.database import Database
+from console_web.hub.clusters import MemberLive
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import Forbidden, JumpointUnavailable, NotFound
 
@@ -56,9 +57,23 @@ class FakeHub:
     host_keys: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     credential_entries: list[dict[str, Any]] = field(default_factory=list)
+    live_members: dict[int, dict[int, MemberLive]] = field(default_factory=dict)
+    removals: list[tuple[int, str, int, str | None]] = field(default_factory=list)
+    revoked: list[tuple[int, int, str]] = field(default_factory=list)
 
     def is_connected(self, jumpoint_id: int) -> bool:
         return jumpoint_id in self.connected
+
+    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
+        return self.live_members.get(jumpoint_id, {})
+
+    async def host_keys_removed(self, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
+        self.removals.append((jumpoint_id, host, port, fingerprint))
+        return len(self.live_members.get(jumpoint_id, {}))
+
+    async def member_revoked(self, jumpoint_id: int, member_id: int, hostname: str) -> None:
+        self.revoked.append((jumpoint_id, member_id, hostname))
+        self.live_members.get(jumpoint_id, {}).pop(member_id, None)
 
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
         if jump.jumpoint_id not in self.connected:

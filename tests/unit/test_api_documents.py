@@ -50,6 +50,8 @@ async def test_openapi_document_lists_every_route_with_schemas(console: Console)
         ("POST", "/api/v1/jumpoint/register"),
         ("GET", "/api/v1/jumpoints/{id}/host-keys"),
         ("DELETE", "/api/v1/jumpoints/{id}/host-keys"),
+        ("GET", "/api/v1/jumpoints/{id}/members"),
+        ("DELETE", "/api/v1/jumpoints/{id}/members/{member_id}"),
         ("GET", "/api/v1/jump-items"),
         ("POST", "/api/v1/jump-items"),
         ("GET", "/api/v1/jump-items/{id}"),

@@ -1,15 +1,18 @@
-"""Jumpoints through the REST API: creation, one-time registration keys, host keys."""
+"""Jumpoints through the REST API: creation, one-time registration keys, the host keys the console holds."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
+from console_web.db import cluster as cluster_db
 from console_web.db import repo
 from console_web.db.clock import utcnow
 from console_web.db.models import AuditEvent, JumpointRegistrationKey
+from jumpoint.core.hostkeys import HostKey
 
 Console = Any
 
@@ -78,7 +81,7 @@ async def test_unknown_registration_key_is_refused(console: Console) -> None:
     assert error_of(await resp.json()) == "this registration key is not valid"
 
 
-async def test_registering_again_replaces_the_previous_token(console: Console) -> None:
+async def test_registering_again_adds_a_member_and_every_member_keeps_its_token(console: Console) -> None:
     jumpoint_id, key = await _jumpoint_and_key(console)
     first = await (
         await console.client.post("/api/v1/jumpoint/register", json={"key": key["key"], "hostname": "a"})
@@ -90,9 +93,10 @@ async def test_registering_again_replaces_the_previous_token(console: Console) -
         )
     ).json()
     second = await (
-        await console.client.post("/api/v1/jumpoint/register", json={"key": second_key["key"], "hostname": "a"})
+        await console.client.post("/api/v1/jumpoint/register", json={"key": second_key["key"], "hostname": "b"})
     ).json()
-    assert await repo.authenticate_jumpoint(console.db, first["token"]) is None
+    assert first["member_id"] != second["member_id"]
+    assert await repo.authenticate_jumpoint(console.db, first["token"]) == (jumpoint_id, "Branch office")
     assert await repo.authenticate_jumpoint(console.db, second["token"]) == (jumpoint_id, "Branch office")
 
 
@@ -116,18 +120,16 @@ async def test_duplicate_jumpoint_name_is_a_conflict(console: Console) -> None:
     assert "already exists" in error_of(await resp.json())
 
 
-async def test_host_keys_are_asked_live_from_the_jumpoint(console: Console) -> None:
+async def test_host_keys_are_the_consoles_and_removing_one_tells_the_members(console: Console) -> None:
     jumpoint_id, _ = await _jumpoint_and_key(console)
+    key = HostKey("ssh-ed25519", base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519" + bytes(36)).decode())
+    await cluster_db.add_cluster_keys(console.db, jumpoint_id, [("DB", 22, key)], added_by="jp-a")
     csrf = await console.login_as("admin")
-    resp = await console.client.get(f"/api/v1/jumpoints/{jumpoint_id}/host-keys")
-    assert resp.status == 503
-    assert "not connected" in error_of(await resp.json())
-    console.hub.connected.add(jumpoint_id)
-    console.hub.host_keys = [
-        {"host": "db", "port": 22, "algorithm": "ssh-ed25519", "fingerprint": "SHA256:x", "added_at": "t"}
-    ]
+    # Listed from the console's copy: no member has to be connected.
     listed = await (await console.client.get(f"/api/v1/jumpoints/{jumpoint_id}/host-keys")).json()
-    assert listed["items"][0]["fingerprint"] == "SHA256:x"
+    assert [(k["host"], k["port"], k["fingerprint"], k["added_by"]) for k in listed["items"]] == [
+        ("db", 22, key.fingerprint, "jp-a")
+    ]
     resp = await console.client.delete(
         f"/api/v1/jumpoints/{jumpoint_id}/host-keys",
         params={"host": "db", "port": "22"},
@@ -135,4 +137,7 @@ async def test_host_keys_are_asked_live_from_the_jumpoint(console: Console) -> N
     )
     assert resp.status == 200
     assert await resp.json() == {"removed": 1}
-    assert console.hub.requests[-1] == (jumpoint_id, "hostkeys.remove", {"host": "db", "port": 22})
+    assert console.hub.removals == [(jumpoint_id, "db", 22, None)]
+    assert (await (await console.client.get(f"/api/v1/jumpoints/{jumpoint_id}/host-keys")).json())["items"] == []
+    missing = await console.client.get("/api/v1/jumpoints/999/host-keys")
+    assert missing.status == 404

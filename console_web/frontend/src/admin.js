@@ -1,5 +1,5 @@
-// The admin page: users, Jump Groups and their members, Jumpoints (registration keys), own API tokens,
-// and the host keys cached by each Jumpoint. Non-administrators see only their API tokens.
+// The admin page: users, Jump Groups and their members, Jumpoints (registration keys, their member hosts), own
+// API tokens, and the host keys each Jumpoint's members trust. Non-administrators see only their API tokens.
 
 import { api, asList } from './api.js';
 import { parseScopes, showScopeErrors } from './credential-picker.js';
@@ -484,6 +484,15 @@ async function showRegistrationKey(jp) {
   });
 }
 
+/** "Connected", "Connected (1 of 2 members)", "Not connected" or "Not registered". */
+function jumpointState(jp) {
+  const members = Number(jp.members ?? (jp.registered ? 1 : 0));
+  const up = Number(jp.members_connected ?? (jp.connected ? 1 : 0));
+  if (!members) return jp.connected ? 'Connected' : 'Not registered';
+  const cluster = members > 1 ? ` (${up} of ${members} members)` : '';
+  return (jp.connected ? 'Connected' : 'Not connected') + cluster;
+}
+
 async function loadJumpoints() {
   jumpoints = asList(await api('GET', '/jumpoints'), 'jumpoints');
   setChildren(
@@ -493,19 +502,20 @@ async function loadJumpoints() {
       jumpoints.map((jp) =>
         el(
           'tr',
-          {},
+          { dataset: { jumpoint: jp.name } },
           el('td', {}, jp.name, jp.comments ? el('div', { class: 'muted small' }, jp.comments) : null),
           el(
             'td',
-            {},
+            { 'data-testid': `jumpoint-state-${jp.name}` },
             el('span', { class: 'dot ' + (jp.connected ? 'dot-online' : 'dot-offline') }),
-            jp.connected ? 'Connected' : 'Not connected',
+            jumpointState(jp),
           ),
           el('td', {}, jp.hostname || jp.agent_hostname || ''),
           el(
             'td',
             { class: 'row-actions' },
             el('button', { type: 'button', onclick: () => showRegistrationKey(jp) }, 'Registration key'),
+            el('button', { type: 'button', 'aria-label': `Members of ${jp.name}`, onclick: () => loadMembers(jp) }, 'Members'),
             el('button', { type: 'button', onclick: () => loadHostKeys(jp) }, 'Host keys'),
           ),
         ),
@@ -513,9 +523,79 @@ async function loadJumpoints() {
       'No Jumpoints yet.',
     ),
   );
-  const select = $('#hostkeys-jumpoint');
-  const current = select.value;
-  setChildren(select, jumpoints.map((jp) => el('option', { value: String(jp.id), selected: String(jp.id) === current }, jp.name)));
+  for (const id of ['#hostkeys-jumpoint', '#members-jumpoint']) {
+    const select = $(id);
+    const current = select.value;
+    setChildren(select, jumpoints.map((jp) => el('option', { value: String(jp.id), selected: String(jp.id) === current }, jp.name)));
+  }
+}
+
+// ---- Jumpoint members -------------------------------------------------------------------------------------
+
+async function loadMembers(jp) {
+  const select = $('#members-jumpoint');
+  select.value = String(jp.id);
+  $('#members').scrollIntoView({ block: 'start' });
+  const box = $('#members-list');
+  await busy(null, $('#members-error'), async () => {
+    let members;
+    try {
+      members = asList(await api('GET', `/jumpoints/${encodeURIComponent(jp.id)}/members`), 'members');
+    } catch (exc) {
+      box.replaceChildren();
+      throw exc;
+    }
+    setChildren(
+      box,
+      table(
+        ['Host', 'State', 'Active sessions', 'Registered', 'Last seen', ''],
+        members.map((m) =>
+          el(
+            'tr',
+            { dataset: { member: m.hostname } },
+            el('td', {}, m.hostname || `#${m.id}`, m.builtin ? el('span', { class: 'badge' }, 'built-in') : null),
+            el(
+              'td',
+              {},
+              el('span', { class: 'dot ' + (m.connected ? 'dot-online' : 'dot-offline') }),
+              m.connected ? `Connected since ${formatDate(m.connected_since)}` : 'Not connected',
+            ),
+            el('td', {}, String(m.active_sessions ?? 0)),
+            el('td', {}, formatDate(m.registered_at)),
+            el('td', {}, formatDate(m.last_seen_at) || 'Never'),
+            el(
+              'td',
+              { class: 'row-actions' },
+              el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'aria-label': `Revoke ${m.hostname} from ${jp.name}`,
+                  onclick: async () => {
+                    const sessions = m.active_sessions ? ` Its ${m.active_sessions} active session(s) end.` : '';
+                    const ok = await confirmDialog(
+                      'Revoke member',
+                      `Revoke the member ${m.hostname} of ${jp.name}? Its token stops working at once and it disconnects.${sessions} The other members go on; the host must register again with a new key to return.`,
+                      'Revoke',
+                    );
+                    if (!ok) return;
+                    await busy(null, $('#members-error'), async () => {
+                      await api('DELETE', `/jumpoints/${encodeURIComponent(jp.id)}/members/${encodeURIComponent(m.id)}`);
+                      await Promise.all([loadMembers(jp), loadJumpoints()]);
+                      showInfo($('#members-error'), `Revoked the member ${m.hostname} of ${jp.name}.`);
+                    });
+                  },
+                },
+                'Revoke',
+              ),
+            ),
+          ),
+        ),
+        'No member registered yet: use "Registration key" and run the command on the Jumpoint host.',
+      ),
+    );
+  });
 }
 
 function setupJumpointForm() {
@@ -535,7 +615,7 @@ async function loadHostKeys(jp) {
   select.value = String(jp.id);
   $('#hostkeys').scrollIntoView({ block: 'start' });
   const box = $('#hostkeys-list');
-  setChildren(box, el('p', { class: 'muted' }, 'Asking the Jumpoint…'));
+  setChildren(box, el('p', { class: 'muted' }, 'Loading…'));
   await busy(null, $('#hostkeys-error'), async () => {
     let keys;
     try {
@@ -547,7 +627,7 @@ async function loadHostKeys(jp) {
     setChildren(
       box,
       table(
-        ['Host', 'Port', 'Algorithm', 'Fingerprint', 'Added', ''],
+        ['Host', 'Port', 'Algorithm', 'Fingerprint', 'Added', 'Saved on', ''],
         keys.map((k) => {
           const algorithm = k.algorithm ?? (k.key && k.key.algorithm) ?? '';
           const fingerprint = k.fingerprint ?? (k.key && k.key.fingerprint) ?? '';
@@ -559,6 +639,7 @@ async function loadHostKeys(jp) {
             el('td', { class: 'mono' }, algorithm),
             el('td', { class: 'mono small' }, fingerprint),
             el('td', {}, formatDate(k.added_at)),
+            el('td', {}, k.added_by || ''),
             el(
               'td',
               { class: 'row-actions' },
@@ -570,7 +651,7 @@ async function loadHostKeys(jp) {
                   onclick: async () => {
                     const ok = await confirmDialog(
                       'Remove host key',
-                      `Remove the ${algorithm} key of ${k.host}:${k.port} (${fingerprint})? The next Jump to it will ask again.`,
+                      `Remove the ${algorithm} key of ${k.host}:${k.port} (${fingerprint}) from every member of ${jp.name}? The next Jump to it will ask again.`,
                       'Remove',
                     );
                     if (!ok) return;
@@ -586,7 +667,7 @@ async function loadHostKeys(jp) {
             ),
           );
         }),
-        'No cached host keys.',
+        'No trusted host keys yet.',
       ),
     );
   });
@@ -678,6 +759,10 @@ async function main() {
   $('#hostkeys-load').addEventListener('click', () => {
     const jp = jumpoints.find((j) => String(j.id) === $('#hostkeys-jumpoint').value);
     if (jp) loadHostKeys(jp);
+  });
+  $('#members-load').addEventListener('click', () => {
+    const jp = jumpoints.find((j) => String(j.id) === $('#members-jumpoint').value);
+    if (jp) loadMembers(jp);
   });
   try {
     await loadUsers();
