@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 import time
@@ -30,37 +29,11 @@ from console_web.db.models import JumpointMember
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.core.hostkeys import HostKey
 from tests.fixtures.gateway import Gateway, SessionSocket
+from tests.fixtures.jumpoint_cli import REPO, jumpoint_cli, jumpoint_env
 from tests.fixtures.sshd import SshServer
 
-REPO = Path(__file__).resolve().parents[2]
 NAME = "LAN-C"
 START_TIMEOUT = 60.0
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-async def _cli(config: Path, *args: str) -> tuple[int, str, str]:
-    """Run ``jumpoint --config CONFIG ARGS`` without blocking the console's event loop."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "jumpoint.agent.cli",
-        "--config",
-        str(config),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(),
-        cwd=REPO,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 @dataclass
@@ -82,7 +55,7 @@ class Member:
 
     async def cached_fingerprints(self) -> set[str]:
         """The fingerprints in the member's own known_hosts (what ``jumpoint hostkeys list`` prints)."""
-        code, out, err = await _cli(self.config, "hostkeys", "list")
+        code, out, err = await jumpoint_cli(self.config, "hostkeys", "list")
         assert code == 0, (out, err)
         return {line.split("\t")[2] for line in out.splitlines() if line.strip()}
 
@@ -133,7 +106,7 @@ async def cluster(gateway: Gateway) -> AsyncIterator[tuple[Cluster, AddMember]]:
             "shutdown: {drain_seconds: 0}\n"
             "logging: {level: debug}\n"
         )
-        code, out, err = await _cli(config, "register", "--console", gateway.url, "--key", key["key"])
+        code, out, err = await jumpoint_cli(config, "register", "--console", gateway.url, "--key", key["key"])
         assert code == 0, (out, err)
         assert f"Registered {hostname!r} as a member of Jumpoint {NAME!r}" in out
         log_path = work / "jumpoint.log"
@@ -148,7 +121,7 @@ async def cluster(gateway: Gateway) -> AsyncIterator[tuple[Cluster, AddMember]]:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
-                env=_env(),
+                env=jumpoint_env(),
                 cwd=REPO,
             )
         listed = await state.members_api()
@@ -303,7 +276,7 @@ async def test_a_member_that_dies_ends_its_own_sessions_naming_itself_and_the_su
 async def _session_on(state: Cluster, socks: list[SessionSocket], hostname: str) -> SessionSocket:
     """Which of two sessions runs on ``hostname``: end-to-end, by its member's own list of sessions."""
     member = next(m for m in state.members if m.hostname == hostname)
-    code, out, err = await _cli(member.config, "status", "--json")
+    code, out, err = await jumpoint_cli(member.config, "status", "--json")
     assert code == 0, (out, err)
     ids = {s["session_id"] for s in json.loads(out)["service"]["sessions"]}
     [sock] = [s for s in socks if s.session_id in ids]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import shutil
 import signal
@@ -28,37 +27,11 @@ import aiohttp
 import pytest
 
 from tests.fixtures.gateway import Gateway, SessionSocket
+from tests.fixtures.jumpoint_cli import REPO, jumpoint_cli, jumpoint_env
 from tests.fixtures.servers import free_port
 from tests.fixtures.sshd import SshServer
 
-REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env | extra
-
-
-async def _cli(config: Path, *args: str, stdin: str = "") -> tuple[int, str, str]:
-    """Run ``jumpoint --config CONFIG ARGS`` without blocking the console's event loop."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "jumpoint.agent.cli",
-        "--config",
-        str(config),
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(),
-        cwd=REPO,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 @dataclass
@@ -137,7 +110,7 @@ async def start_jumpoint(gateway: Gateway, request: pytest.FixtureRequest) -> As
             f"health: {{listen: '127.0.0.1:{port}'}}\n"
             "logging: {level: debug, format: json}\n" + extra_config
         )
-        code, out, err = await _cli(config, "register", "--console", gateway.url, "--key", key["key"])
+        code, out, err = await jumpoint_cli(config, "register", "--console", gateway.url, "--key", key["key"])
         assert code == 0, (out, err)
         notify_path = short_dir / f"notify-{len(sockets)}.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -156,7 +129,7 @@ async def start_jumpoint(gateway: Gateway, request: pytest.FixtureRequest) -> As
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
-                env=_env(NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000"),
+                env=jumpoint_env(NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000"),
                 cwd=REPO,
             )
         service = ServiceJumpoint(process, config, state_dir, log_path, f"127.0.0.1:{port}", int(created["id"]))
@@ -248,7 +221,7 @@ async def test_healthz_readyz_and_metrics_answer_on_the_local_port_and_the_metri
     assert before['openjump_jumpoint_sessions{protocol="ssh",state="connected"}'] == 0
     assert 'openjump_jumpoint_jumps_total{protocol="ssh",result="connected"}' not in before
 
-    code, out, err = await _cli(
+    code, out, err = await jumpoint_cli(
         jp.config, "credentials", "add", "lab/ssh", "--username", sshd_server.username, stdin=sshd_server.password
     )
     assert code == 0, (out, err)
@@ -279,7 +252,7 @@ async def test_status_says_connected_to_which_console_since_when_with_its_sessio
     jp = await start_jumpoint()
     sock = await gateway.jump(await _ssh_item(gateway, jp.jumpoint_id, sshd_server))
     await sock.login(sshd_server.password)
-    code, out, err = await _cli(jp.config, "status")
+    code, out, err = await jumpoint_cli(jp.config, "status")
     assert code == 0, (out, err)
     assert f"Jumpoint 'LAN-A' (id {jp.jumpoint_id}) registered with {gateway.url}" in out
     assert re.search(rf"connected to {re.escape(gateway.url)} since \d{{4}}-\d\d-\d\dT[\d:]+\+00:00 \(\d+ s ago\)", out)
@@ -287,12 +260,12 @@ async def test_status_says_connected_to_which_console_since_when_with_its_sessio
     assert sock.session_id in out
     assert "Cached host keys: 1" in out
     assert f"Health: http://{jp.health}/readyz" in out
-    code, out, _ = await _cli(jp.config, "status", "--json")
+    code, out, _ = await jumpoint_cli(jp.config, "status", "--json")
     assert code == 0 and json.loads(out)["service"]["sessions"][0]["state"] == "connected"
     await sock.send_keys("exit\n")
     await _until_ended(sock)
     assert await jp.stop() == 0
-    code, out, _ = await _cli(jp.config, "status")
+    code, out, _ = await jumpoint_cli(jp.config, "status")
     assert code == 3
     assert "Service: not running (stopped" in out and "Active sessions: 0" in out
 
@@ -404,7 +377,7 @@ def test_install_service_dry_run_prints_a_unit_that_systemd_analyze_accepts(tmp_
         [sys.executable, "-m", "jumpoint.agent.cli", "install-service", "--config", str(config), "--dry-run"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=jumpoint_env(),
         cwd=REPO,
         timeout=60,
         check=True,

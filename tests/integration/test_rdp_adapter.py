@@ -101,8 +101,8 @@ async def test_nla_login_to_the_shadow_server_shows_its_xterm_and_takes_typing(
     viewer = await jump(server, ctx, credential_ref=with_credential(ctx, tmp_path, server))
     try:
         assert viewer.size == (1024, 768)
-        await asyncio.sleep(1.0)
-        await viewer.until(lambda: True)
+        # The server sends the whole desktop in several frames: wait until the xterm's area has come.
+        await viewer.until(lambda: bool((viewer.picture()[200, 200, :3] > 200).all()))
         picture = viewer.picture()
         # The xterm (white, black text) at the top left of a black root window, as Xvfb shows it.
         assert (picture[200, 200, :3] > 200).all(), picture[200, 200]

@@ -257,9 +257,10 @@ class BitmapDecoder:
                 raise MemoryError("FreeRDP could not allocate its NSCodec context")
             self._nsc_finalizer = weakref.finalize(self, self._lib.nsc_context_free, self._nsc)
         scratch = self._scratch_for(width * height * 4)
+        # FREERDP_FLIP_VERTICAL: FreeRDP's NSCodec planes come out bottom-up, and its gdi flips them the same way.
         ok = self._lib.nsc_process_message(
             self._nsc, 32, width, height, data, len(data), scratch.ctypes.data, PIXEL_FORMAT_BGRX32, width * 4,
-            0, 0, width, height, 0,
+            0, 0, width, height, 1,
         )  # fmt: skip
         if not ok:
             raise MalformedBitmap(f"NSCodec bitmap {width}x{height} ({len(data)} bytes) is corrupt")
