@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from credential_store.local import LocalCredentialStore
 from jumpoint.core.secret import Secret
@@ -55,8 +55,6 @@ def desktop_room(page: Page) -> tuple[int, int]:
     return int(room[0]), int(room[1])
 
 
-
-
 def wait_for_canvas(page: Page, check: object, timeout: float = 30) -> tuple[int, int]:
     canvas = page.get_by_test_id("desktop-canvas")
     expect(canvas).to_be_visible(timeout=20_000)
@@ -69,6 +67,31 @@ def wait_for_canvas(page: Page, check: object, timeout: float = 30) -> tuple[int
             return size
         page.wait_for_timeout(200)
     raise AssertionError(f"the desktop never showed as expected: canvas {size}")
+
+
+def console_with_item(
+    context: BrowserContext, console_server: ConsoleServer, server: XrdpServer, name: str, **fields: object
+) -> tuple[Api, Locator]:
+    """The admin logged in on the console page (1300x850) with an RDP item ``name`` for ``server`` made through the
+    API; the API and the item's row (on that page)."""
+    page = context.new_page()
+    page.set_viewport_size({"width": 1300, "height": 850})
+    page.goto(console_server.url + "/console")
+    login_with_form(page, console_server.admin_username, console_server.admin_password)
+    page.wait_for_url(re.compile(r"/console$"))
+    api = Api(context, console_server)
+    api.login()
+    item = {
+        "name": name,
+        "group_id": personal_group(api)["id"],
+        "jumpoint_id": builtin_jumpoint(api)["id"],
+        "protocol": "rdp",
+        "hostname": f"{server.host}:{server.port}",
+        "username": server.username,
+    }
+    api.call("POST", "/jump-items", item | fields)
+    page.reload()
+    return api, page.locator("tr.item-row", has_text=name)
 
 
 def test_a_rep_jumps_to_an_rdp_desktop_types_into_it_and_the_desktop_follows_the_window(
@@ -86,30 +109,11 @@ def _run(context: BrowserContext, console_server: ConsoleServer, server: XrdpSer
     LocalCredentialStore(console_server.state_dir / "jumpoint").add(
         "rdp/e2e", "password", server.username, password=Secret(server.password), replace=True
     )
-    page = context.new_page()
-    page.set_viewport_size({"width": 1300, "height": 850})
-    page.goto(console_server.url + "/console")
-    login_with_form(page, console_server.admin_username, console_server.admin_password)
-    page.wait_for_url(re.compile(r"/console$"))
-    api = Api(context, console_server)
-    api.login()
-    api.call(
-        "POST",
-        "/jump-items",
-        {
-            "name": "Linux RDP",
-            "group_id": personal_group(api)["id"],
-            "jumpoint_id": builtin_jumpoint(api)["id"],
-            "protocol": "rdp",
-            "hostname": f"{server.host}:{server.port}",
-            "username": server.username,
-            "credential_ref": "local:rdp/e2e",
-            "ignore_certificate": True,
-        },
+    api, row = console_with_item(
+        context, console_server, server, "Linux RDP", credential_ref="local:rdp/e2e", ignore_certificate=True
     )
-    page.reload()
     with context.expect_page() as opened:
-        page.locator("tr.item-row", has_text="Linux RDP").get_by_role("button", name="Jump").click()
+        row.get_by_role("button", name="Jump").click()
     session = opened.value
     session.set_viewport_size({"width": 1300, "height": 850})
     session.wait_for_url(re.compile(r"/sessions/[A-Za-z0-9_-]+$"))
@@ -181,26 +185,7 @@ def test_an_rdp_jump_asks_about_the_certificate_refuses_a_wrong_password_and_sha
 
 
 def _run_prompts(context: BrowserContext, console_server: ConsoleServer, server: XrdpServer) -> None:
-    page = context.new_page()
-    page.goto(console_server.url + "/console")
-    login_with_form(page, console_server.admin_username, console_server.admin_password)
-    page.wait_for_url(re.compile(r"/console$"))
-    api = Api(context, console_server)
-    api.login()
-    api.call(
-        "POST",
-        "/jump-items",
-        {
-            "name": "Typed password",
-            "group_id": personal_group(api)["id"],
-            "jumpoint_id": builtin_jumpoint(api)["id"],
-            "protocol": "rdp",
-            "hostname": f"{server.host}:{server.port}",
-            "username": server.username,
-        },
-    )
-    page.reload()
-    row = page.locator("tr.item-row", has_text="Typed password")
+    _api, row = console_with_item(context, console_server, server, "Typed password")
 
     # The certificate comes first, with the fingerprint the server's own tools show; then the password. A wrong one
     # ends the session with a refused login.
