@@ -74,6 +74,16 @@ def mismatch(where: str, cached: tuple[HostKey, ...], presented: PresentedIdenti
     )
 
 
+def changed_while_connecting(where: str, server: str, checked: str, presented: str) -> HostKeyMismatch:
+    """The login connection's certificate is not the one just checked (probe, cache, the rep's decision)."""
+    return HostKeyMismatch(
+        f"the TLS certificate of {server} {where} changed while connecting: {checked} was checked, then the "
+        f"server presented {presented}. Someone may be intercepting the connection; nothing was sent",
+        hint="do not retry blindly; verify the server's certificate with its owner before connecting again",
+        details={"target": where, "checked": checked, "presented": presented},
+    )
+
+
 async def settle_identity(
     host: str, port: int, presented: PresentedIdentity, ctx: AdapterContext, *, ask: bool = True
 ) -> list[Notice]:

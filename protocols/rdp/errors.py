@@ -8,6 +8,7 @@ offered ...), licensing, a certificate that changed while connecting, and a malf
 from __future__ import annotations
 
 from jumpoint.core import target_errors
+from jumpoint.core.certificate_trust import changed_while_connecting
 from jumpoint.core.errors import HostKeyMismatch, JumpError, TargetAuthFailed, TargetDenied, TargetProtocolError
 
 AUTH_HINT = (
@@ -50,12 +51,7 @@ def licensing_refused(where: str, what: str) -> TargetDenied:
 
 def certificate_changed(where: str, checked: str, presented: str) -> HostKeyMismatch:
     """The login connection's certificate is not the one just checked."""
-    return HostKeyMismatch(
-        f"the TLS certificate of RDP server {where} changed while connecting: {checked} was checked, then the "
-        f"server presented {presented}. Someone may be intercepting the connection; nothing was sent",
-        hint="do not retry blindly; verify the server's certificate with its owner before connecting again",
-        details={"target": where, "checked": checked, "presented": presented},
-    )
+    return changed_while_connecting(where, "RDP server", checked, presented)
 
 
 def from_os_error(where: str, exc: OSError, *, established: bool = True) -> JumpError:

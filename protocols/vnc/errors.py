@@ -9,6 +9,7 @@ checked (``HostKeyMismatch``), a security policy that the server cannot meet, an
 from __future__ import annotations
 
 from jumpoint.core import target_errors
+from jumpoint.core.certificate_trust import changed_while_connecting
 from jumpoint.core.errors import HostKeyMismatch, JumpError, TargetAuthFailed, TargetProtocolError
 
 AUTH_HINT = "check the VNC password of the Jump Item's credential (VNC authentication uses its first 8 characters)"
@@ -40,13 +41,8 @@ def certificate_refused(where: str, reason: str) -> TargetProtocolError:
 
 
 def certificate_changed(where: str, checked: str, presented: str) -> HostKeyMismatch:
-    """The login connection's certificate is not the one just checked (probe, cache, the rep's decision)."""
-    return HostKeyMismatch(
-        f"the TLS certificate of VNC server {where} changed while connecting: {checked} was checked, then the "
-        f"server presented {presented}. Someone may be intercepting the connection; nothing was sent",
-        hint="do not retry blindly; verify the server's certificate with its owner before connecting again",
-        details={"target": where, "checked": checked, "presented": presented},
-    )
+    """The login connection's certificate is not the one just checked."""
+    return changed_while_connecting(where, "VNC server", checked, presented)
 
 
 def policy_refused(where: str, what: str) -> TargetProtocolError:

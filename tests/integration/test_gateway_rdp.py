@@ -40,13 +40,6 @@ async def _jump(gateway: Gateway, server: RdpServer, password: str | None = None
     return sock
 
 
-async def _connected(sock: SessionSocket) -> None:
-    state = await sock.next_of("state")
-    while state["state"] != "connected":
-        assert state["state"] != "ended", sock.messages
-        state = await sock.next_of("state")
-
-
 def _typing(text: str) -> bytes:
     keys = [(0xFF0D if ch == "\r" else ord(ch)) for ch in text]
     return b"".join(dw.encode_input(Key(keysym, down)) for keysym in keys for down in (True, False))
@@ -57,7 +50,7 @@ async def test_an_rdp_jump_shows_the_desktop_takes_typing_and_a_late_joiner_sees
 ) -> None:
     sock = await _jump(gateway, xrdp_tls)
     try:
-        await _connected(sock)
+        await sock.until_connected()
         await sock.next_of("stream")
         canvas = Canvas()
         await read_until(sock, canvas, lambda: canvas.keyframes >= 1 and canvas.frames >= 1)
@@ -93,10 +86,7 @@ async def test_a_wrong_rdp_password_ends_the_jump_as_an_authentication_failure(
     server = start_rdp_shadow(security="nla")
     sock = await _jump(gateway, server, password="Wrong-Pass1")
     try:
-        state = await sock.next_of("state")
-        while state["state"] != "ended":
-            state = await sock.next_of("state")
-        error = next(m for m in sock.messages if m["t"] == "error")["error"]
+        error = await sock.until_ended()
         assert error["code"] == "target_auth_failed", error
         assert "Wrong-Pass1" not in str(sock.messages)
     finally:

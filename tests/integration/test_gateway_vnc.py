@@ -37,10 +37,7 @@ async def _jump(gateway: Gateway, server: VncServer, **fields: object) -> Sessio
     sock = await gateway.jump(item["id"])
     hello = await sock.next_of("hello")
     assert hello["session"]["kind"] == "desktop" and hello["session"]["protocol"] == "vnc"
-    state = await sock.next_of("state")
-    while state["state"] != "connected":
-        assert state["state"] != "ended", state
-        state = await sock.next_of("state")
+    await sock.until_connected()
     return sock
 
 
@@ -109,10 +106,7 @@ async def test_a_wrong_vnc_password_ends_the_jump_as_an_authentication_failure(
     )
     sock = await gateway.jump(item["id"])
     try:
-        state = await sock.next_of("state")
-        while state["state"] != "ended":
-            state = await sock.next_of("state")
-        error = next(m for m in sock.messages if m["t"] == "error")["error"]
+        error = await sock.until_ended()
         assert error["code"] == "target_auth_failed", error
         assert "wrong!" not in str(sock.messages)
     finally:

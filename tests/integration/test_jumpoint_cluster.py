@@ -29,7 +29,7 @@ from console_web.db.models import JumpointMember
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.core.hostkeys import HostKey
 from tests.fixtures.gateway import Gateway, SessionSocket
-from tests.fixtures.jumpoint_cli import REPO, jumpoint_cli, jumpoint_env
+from tests.fixtures.jumpoint_cli import jumpoint_cli, jumpoint_run
 from tests.fixtures.sshd import SshServer
 
 NAME = "LAN-C"
@@ -110,20 +110,7 @@ async def cluster(gateway: Gateway) -> AsyncIterator[tuple[Cluster, AddMember]]:
         assert code == 0, (out, err)
         assert f"Registered {hostname!r} as a member of Jumpoint {NAME!r}" in out
         log_path = work / "jumpoint.log"
-        with log_path.open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "jumpoint.agent.cli",
-                "--config",
-                str(config),
-                "run",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                env=jumpoint_env(),
-                cwd=REPO,
-            )
+        process = await jumpoint_run(config, log_path)
         listed = await state.members_api()
         member = Member(hostname, int(listed[hostname]["id"]), config, work / "state", log_path, process)
         state.members.append(member)

@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 
 from tests.fixtures.gateway import Gateway, SessionSocket
-from tests.fixtures.jumpoint_cli import REPO, jumpoint_cli, jumpoint_env
+from tests.fixtures.jumpoint_cli import REPO, jumpoint_cli, jumpoint_env, jumpoint_run
 from tests.fixtures.servers import free_port
 from tests.fixtures.sshd import SshServer
 
@@ -118,20 +118,7 @@ async def start_jumpoint(gateway: Gateway, request: pytest.FixtureRequest) -> As
         sock.setblocking(False)
         sockets.append(sock)
         log_path = work / "jumpoint.log"
-        with log_path.open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "jumpoint.agent.cli",
-                "--config",
-                str(config),
-                "run",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                env=jumpoint_env(NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000"),
-                cwd=REPO,
-            )
+        process = await jumpoint_run(config, log_path, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000")
         service = ServiceJumpoint(process, config, state_dir, log_path, f"127.0.0.1:{port}", int(created["id"]))
         readers.append(asyncio.create_task(_read_notifications(sock, service.notifications)))
         started.append(service)
