@@ -147,6 +147,41 @@ class BuiltinJumpointSettings(_Section):
     )
 
 
+class ClusterSettings(_Section):
+    """Several console nodes behind a load balancer: each node has its own ``node_id`` and they share the
+    database (PostgreSQL), the recordings directory and a Redis server, through which they route session traffic.
+    Off unless ``redis_url`` is set."""
+
+    node_id: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[a-z0-9]{1,12}$",
+            description="this node's name in the cluster: 1-12 lower-case letters or digits, unique per node",
+        ),
+    ] = None
+    redis_url: Annotated[
+        str | None,
+        Field(pattern=r"^(redis|rediss|unix)://", description="redis://host:6379/0, without a password"),
+    ] = None
+    redis_password: SecretRef | None = Field(default=None, description="Redis's password, from a variable or file")
+    request_timeout_seconds: Annotated[
+        float, Field(ge=0.5, le=120, description="how long a node waits for another node's answer")
+    ] = 10.0
+
+    @model_validator(mode="after")
+    def _complete(self) -> ClusterSettings:
+        if self.redis_url is not None and self.node_id is None:
+            raise ValueError("a cluster node needs 'node_id' (unique per console node) with 'redis_url'")
+        if self.redis_url is None and (self.node_id is not None or self.redis_password is not None):
+            raise ValueError("'node_id' and 'redis_password' need 'redis_url' (the cluster's Redis server)")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this console is one node of several."""
+        return self.redis_url is not None
+
+
 class ConsoleConfig(_Section):
     """The whole console configuration."""
 
@@ -157,7 +192,24 @@ class ConsoleConfig(_Section):
     sessions: SessionSettings = SessionSettings()
     recordings: RecordingSettings = RecordingSettings()
     builtin_jumpoint: BuiltinJumpointSettings = BuiltinJumpointSettings()
+    cluster: ClusterSettings = ClusterSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _cluster_shares_state(self) -> ConsoleConfig:
+        if not self.cluster.enabled:
+            return self
+        url = self.database.url
+        if url is None or (isinstance(url, str) and url.startswith("sqlite")):
+            raise ValueError(
+                "cluster: console nodes share one database; set database.url to PostgreSQL (SQLite is one machine's)"
+            )
+        if self.recordings.enabled and self.recordings.directory is None:
+            raise ValueError(
+                "cluster: set recordings.directory to a directory every console node shares (a network file system),"
+                " so any node can play any recording"
+            )
+        return self
 
     @property
     def database_url(self) -> str:

@@ -274,7 +274,7 @@ async def _finish(
         text = f"{principal.display_name or principal.username} {verb} {path} ({_size_text(size)})"
     else:
         text = f"{principal.display_name or principal.username}: {action.split('.')[1]} of {path} {outcome['result']}"
-    hub_of(request).note_file_event(session_id, text)
+    await hub_of(request).note_file_event(session_id, text)
 
 
 async def _changes_allowed(request: web.Request) -> tuple[str, ...]:
@@ -322,7 +322,9 @@ async def rename_file(request: web.Request) -> web.StreamResponse:
     roots = await _changes_allowed(request)
     op = FileOp("rename", path=body.from_, to=body.to, roots=roots)
     result = await _simple(request, "file.rename", op, {"from": body.from_, "to": body.to})
-    hub_of(request).note_file_event(_session_id(request), f"{_name(request)} renamed {body.from_} to {result.path}")
+    await hub_of(request).note_file_event(
+        _session_id(request), f"{_name(request)} renamed {body.from_} to {result.path}"
+    )
     return json_model(FileDoneOut(path=result.path))
 
 
@@ -341,7 +343,7 @@ async def make_directory(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, MkdirIn)
     roots = await _changes_allowed(request)
     result = await _simple(request, "file.mkdir", FileOp("mkdir", path=body.path, roots=roots), {"path": body.path})
-    hub_of(request).note_file_event(_session_id(request), f"{_name(request)} created the folder {result.path}")
+    await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} created the folder {result.path}")
     return json_model(FileDoneOut(path=result.path), status=201)
 
 
@@ -359,7 +361,7 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
     query = read_query(request, PathQuery)
     roots = await _changes_allowed(request)
     result = await _simple(request, "file.delete", FileOp("delete", path=query.path, roots=roots), {"path": query.path})
-    hub_of(request).note_file_event(_session_id(request), f"{_name(request)} deleted {result.path}")
+    await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} deleted {result.path}")
     return no_content()
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from console_web.appkeys import HUB_KEY
+from console_web.appkeys import HUB_API_KEY, HUB_KEY
 from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
-from console_web.hub.clusters import MemberLive
+from console_web.hub.clusters import JumpointLive
 from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import ServiceError
@@ -18,12 +19,12 @@ from jumpoint.core.errors import ServiceError
 class HubApi(Protocol):
     """What the API calls on the hub; nothing else."""
 
-    def is_connected(self, jumpoint_id: int) -> bool:
-        """Whether any member of the Jumpoint has a live (admitted) tunnel."""
+    async def jumpoints_live(self, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
+        """For each Jumpoint: whether a member may take a Jump now, and its connected members by member id."""
         ...
 
-    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
-        """The Jumpoint's connected members by member id."""
+    async def guest_of(self, request: web.BaseRequest) -> Guest | None:
+        """The external guest whose cookie the request carries, if it is live."""
         ...
 
     async def host_keys_removed(self, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
@@ -38,11 +39,11 @@ class HubApi(Protocol):
         """Start a Jump; raises JumpointUnavailable, Busy, ..."""
         ...
 
-    def list_sessions(self, principal: Principal) -> list[SessionInfo]:
+    async def list_sessions(self, principal: Principal) -> list[SessionInfo]:
         """Live sessions the principal may see (admins: all)."""
         ...
 
-    def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
+    async def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
         """One live session; raises NotFound or Forbidden."""
         ...
 
@@ -58,56 +59,56 @@ class HubApi(Protocol):
         """Start a file operation on a live session's target (owner or peer reps only)."""
         ...
 
-    def note_file_event(self, session_id: str, text: str) -> None:
+    async def note_file_event(self, session_id: str, text: str) -> None:
         """A file transfer event in the session's timeline."""
         ...
 
-    def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
+    async def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
         """Invite reps into a session the caller owns."""
         ...
 
-    def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+    async def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
         """Pending invitations of a session the caller owns."""
         ...
 
-    def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
+    async def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
         """Cancel an invitation (owner)."""
         ...
 
-    def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
+    async def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
         """The caller's pending invitations."""
         ...
 
-    def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
+    async def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
         """Accept: returns the session id."""
         ...
 
-    def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
+    async def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
         """Decline an invitation."""
         ...
 
-    def create_external_key(
+    async def create_external_key(
         self, session_id: str, principal: Principal, *, description: str, minutes: int, mode: str
     ) -> tuple[str, dict[str, Any]]:
         """A one-time external key (returned once) and its listing."""
         ...
 
-    def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+    async def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
         """Unused keys of a session the caller owns."""
         ...
 
-    def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
+    async def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
         """Cancel an unused key (owner)."""
         ...
 
-    def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
+    async def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
         """Spend a key: the guest cookie token and the guest."""
         ...
 
 
 def hub_of(request: web.Request) -> HubApi:
     """The application's hub; ServiceError if it is not running."""
-    hub: HubApi | None = request.app.get(HUB_KEY)
+    hub = hub_or_none(request)
     if hub is None:
         raise ServiceError("the session hub is not running")
     return hub
@@ -115,5 +116,5 @@ def hub_of(request: web.Request) -> HubApi:
 
 def hub_or_none(request: web.Request) -> HubApi | None:
     """The application's hub, or None when it is not running (lists still work)."""
-    hub: HubApi | None = request.app.get(HUB_KEY)
+    hub: HubApi | None = request.app.get(HUB_API_KEY) or request.app.get(HUB_KEY)
     return hub

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from console_web.db import cluster as cluster_db
 from console_web.db.models import JumpItem, Jumpoint
 from console_web.db.registration import create_registration_key, register_jumpoint
 from console_web.db.repo import add_audit, create_jumpoint_in
+from console_web.hub.clusters import JumpointLive
 from jumpoint.core.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -54,9 +56,14 @@ def console_url_from_config(config: ConsoleConfig) -> str:
     return f"{scheme}://{host}:{config.listen.port}"
 
 
-def _out(jumpoint: Jumpoint, request: web.Request, members: int) -> JumpointOut:
+async def _live(request: web.Request, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
     hub = hub_or_none(request)
-    live = hub.members_live(jumpoint.id) if hub is not None else {}
+    return await hub.jumpoints_live(jumpoint_ids) if hub is not None and jumpoint_ids else {}
+
+
+def _out(jumpoint: Jumpoint, live_now: dict[int, JumpointLive], members: int) -> JumpointOut:
+    state = live_now.get(jumpoint.id)
+    live = state.members if state is not None else {}
     return JumpointOut(
         id=jumpoint.id,
         name=jumpoint.name,
@@ -65,7 +72,7 @@ def _out(jumpoint: Jumpoint, request: web.Request, members: int) -> JumpointOut:
         registered=members > 0,
         registered_at=jumpoint.registered_at,
         last_seen_at=jumpoint.last_seen_at,
-        connected=bool(hub and hub.is_connected(jumpoint.id)),
+        connected=state is not None and state.connected,
         members=members,
         members_connected=sum(1 for m in live.values() if m.ready),
     )
@@ -81,7 +88,8 @@ async def list_jumpoints(request: web.Request) -> web.StreamResponse:
     counts = await cluster_db.member_counts(db_of(request))
     async with db_of(request).session() as session:
         rows = (await session.scalars(select(Jumpoint).order_by(Jumpoint.name))).all()
-        return json_model(Items[JumpointOut](items=[_out(j, request, counts.get(j.id, 0)) for j in rows]))
+    live = await _live(request, [j.id for j in rows])
+    return json_model(Items[JumpointOut](items=[_out(j, live, counts.get(j.id, 0)) for j in rows]))
 
 
 @endpoint(
@@ -107,7 +115,7 @@ async def create_jumpoint(request: web.Request) -> web.StreamResponse:
             source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint.id, "name": jumpoint.name},
         )
-        out = _out(jumpoint, request, 0)
+        out = _out(jumpoint, {}, 0)
     log.info("Jumpoint %s created by %s", out.name, principal.username)
     return json_model(out, status=201)
 
@@ -121,7 +129,7 @@ async def get_jumpoint(request: web.Request) -> web.StreamResponse:
         jumpoint = await session.get(Jumpoint, jumpoint_id)
         if jumpoint is None:
             raise _missing(jumpoint_id)
-        return json_model(_out(jumpoint, request, counts.get(jumpoint_id, 0)))
+    return json_model(_out(jumpoint, await _live(request, [jumpoint_id]), counts.get(jumpoint_id, 0)))
 
 
 @endpoint(
@@ -138,6 +146,7 @@ async def update_jumpoint(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     jumpoint_id = path_int(request, "id")
     body = await read_body(request, JumpointUpdate)
+    live = await _live(request, [jumpoint_id])
     async with db_of(request).session() as session:
         jumpoint = await session.get(Jumpoint, jumpoint_id)
         if jumpoint is None:
@@ -155,7 +164,7 @@ async def update_jumpoint(request: web.Request) -> web.StreamResponse:
             source_address=client_ip(request),
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name},
         )
-        out = _out(jumpoint, request, 0)
+        out = _out(jumpoint, live, 0)
     counts = await cluster_db.member_counts(db_of(request))
     return json_model(out.model_copy(update={"members": counts.get(jumpoint_id, 0)}))
 
@@ -258,8 +267,8 @@ async def list_members(request: web.Request) -> web.StreamResponse:
     sessions, when they registered and were last seen."""
     jumpoint_id = path_int(request, "id")
     members = await cluster_db.list_members(db_of(request), jumpoint_id)
-    hub = hub_or_none(request)
-    live = hub.members_live(jumpoint_id) if hub is not None else {}
+    state = (await _live(request, [jumpoint_id])).get(jumpoint_id)
+    live = state.members if state is not None else {}
     items: list[JumpointMemberOut] = []
     for m in members:
         now = live.get(m.id)

@@ -29,14 +29,14 @@ def _session_id(request: web.Request) -> str:
 )
 async def list_sessions(request: web.Request) -> web.StreamResponse:
     """The caller's live sessions (admins see everyone's)."""
-    infos = hub_of(request).list_sessions(principal_of(request))
+    infos = await hub_of(request).list_sessions(principal_of(request))
     return json_model(Items[SessionOut](items=[SessionOut.model_validate(i) for i in infos]))
 
 
 @endpoint("GET", "/sessions/{id}", access="user", summary="Get a live session", tag="sessions", response=SessionOut)
 async def get_session(request: web.Request) -> web.StreamResponse:
     """One live session the caller owns (admins: any)."""
-    info = hub_of(request).get_session(_session_id(request), principal_of(request))
+    info = await hub_of(request).get_session(_session_id(request), principal_of(request))
     return json_model(SessionOut.model_validate(info))
 
 

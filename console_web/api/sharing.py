@@ -97,7 +97,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
                 .where(JumpGroupMember.group_id == group.id, User.disabled.is_(False))
             )
             user_ids = list(rows.scalars())
-    made = hub_of(request).invite_users(session_id, principal, user_ids)
+    made = await hub_of(request).invite_users(session_id, principal, user_ids)
     return json_model(InvitationList(items=[InvitationOut.model_validate(i) for i in made]), status=201)
 
 
@@ -111,7 +111,7 @@ async def invite(request: web.Request) -> web.StreamResponse:
 )
 async def session_invitations(request: web.Request) -> web.StreamResponse:
     """The session's pending invitations."""
-    items = hub_of(request).session_invitations(_path_token(request, "id"), principal_of(request))
+    items = await hub_of(request).session_invitations(_path_token(request, "id"), principal_of(request))
     return json_model(InvitationList(items=[InvitationOut.model_validate(i) for i in items]))
 
 
@@ -125,7 +125,7 @@ async def session_invitations(request: web.Request) -> web.StreamResponse:
 )
 async def cancel_invitation(request: web.Request) -> web.StreamResponse:
     """Cancel a pending invitation."""
-    hub_of(request).cancel_invitation(
+    await hub_of(request).cancel_invitation(
         _path_token(request, "id"), _path_token(request, "invitation_id"), principal_of(request)
     )
     return no_content()
@@ -136,7 +136,7 @@ async def cancel_invitation(request: web.Request) -> web.StreamResponse:
 )
 async def my_invitations(request: web.Request) -> web.StreamResponse:
     """The caller's invitation queue."""
-    items = hub_of(request).my_invitations(principal_of(request))
+    items = await hub_of(request).my_invitations(principal_of(request))
     return json_model(InvitationList(items=[InvitationOut.model_validate(i) for i in items]))
 
 
@@ -150,7 +150,7 @@ async def my_invitations(request: web.Request) -> web.StreamResponse:
 )
 async def accept_invitation(request: web.Request) -> web.StreamResponse:
     """Accept: the caller may now open the session page and takes a seat as a peer."""
-    session_id = hub_of(request).accept_invitation(_path_token(request, "invitation_id"), principal_of(request))
+    session_id = await hub_of(request).accept_invitation(_path_token(request, "invitation_id"), principal_of(request))
     return json_model(
         AcceptOut(session_id=session_id, url=f"/api/v1/sessions/{session_id}/ws", page=f"/sessions/{session_id}")
     )
@@ -166,7 +166,7 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
 )
 async def decline_invitation(request: web.Request) -> web.StreamResponse:
     """Decline: the invitation disappears and the owner sees it in the timeline."""
-    hub_of(request).decline_invitation(_path_token(request, "invitation_id"), principal_of(request))
+    await hub_of(request).decline_invitation(_path_token(request, "invitation_id"), principal_of(request))
     return no_content()
 
 
@@ -183,7 +183,7 @@ async def decline_invitation(request: web.Request) -> web.StreamResponse:
 async def create_external_key(request: web.Request) -> web.StreamResponse:
     """The key and its URL are returned this once."""
     body = await read_body(request, ExternalKeyIn)
-    key, listing = hub_of(request).create_external_key(
+    key, listing = await hub_of(request).create_external_key(
         _path_token(request, "id"),
         principal_of(request),
         description=body.description,
@@ -204,7 +204,7 @@ async def create_external_key(request: web.Request) -> web.StreamResponse:
 )
 async def list_external_keys(request: web.Request) -> web.StreamResponse:
     """Unused, unexpired keys (never the key text)."""
-    items = hub_of(request).external_keys(_path_token(request, "id"), principal_of(request))
+    items = await hub_of(request).external_keys(_path_token(request, "id"), principal_of(request))
     return json_model(ExternalKeyList(items=[ExternalKeyOut.model_validate(i) for i in items]))
 
 
@@ -218,7 +218,7 @@ async def list_external_keys(request: web.Request) -> web.StreamResponse:
 )
 async def cancel_external_key(request: web.Request) -> web.StreamResponse:
     """Cancel a key before it is used."""
-    hub_of(request).cancel_external_key(
+    await hub_of(request).cancel_external_key(
         _path_token(request, "id"), _path_token(request, "key_id"), principal_of(request)
     )
     return no_content()
@@ -245,7 +245,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         raise TooManyRequests(f"too many attempts; try again in {wait} seconds", details={"retry_after_seconds": wait})
     limiter.record(limit_key)
     body = await read_body(request, JoinIn)
-    token, guest = hub_of(request).redeem_external_key(body.key, body.display_name.strip(), source)
+    token, guest = await hub_of(request).redeem_external_key(body.key, body.display_name.strip(), source)
     response = json_model(JoinOut(session_id=guest.session_id, page=f"/sessions/{guest.session_id}"))
     set_guest_cookie(response, request, token)
     return response

@@ -35,24 +35,27 @@ def _hash(token: str) -> str:
 class GuestRegistry:
     """Guest tokens (hashed) of the live sessions."""
 
-    def __init__(self) -> None:
+    def __init__(self, id_prefix: str = "") -> None:
+        self._prefix = id_prefix  # a console node's "<node>_" in a cluster: the token says which node knows it
         self._by_hash: dict[str, Guest] = {}
 
     def create(self, *, display_name: str, session_id: str, mode: str) -> tuple[str, Guest]:
         """A new guest and the token to put in its cookie."""
         if len(self._by_hash) >= MAX_GUESTS:
             raise RuntimeError("too many guests")
-        token = secrets.token_urlsafe(32)
+        token = self._prefix + secrets.token_urlsafe(32)
         guest = Guest(secrets.token_hex(8), display_name, session_id, mode)
         self._by_hash[_hash(token)] = guest
         return token, guest
 
     def lookup(self, request: web.BaseRequest) -> Guest | None:
         """The guest whose cookie the request carries, if any."""
-        token = request.cookies.get(SECURE_GUEST_COOKIE) or request.cookies.get(PLAIN_GUEST_COOKIE)
-        if not token or len(token) > 128:
-            return None
-        return self._by_hash.get(_hash(token))
+        token = guest_token(request)
+        return self.by_token(token) if token else None
+
+    def by_token(self, token: str) -> Guest | None:
+        """The guest of a cookie token, if it is live here."""
+        return self._by_hash.get(_hash(token)) if len(token) <= 128 else None
 
     def revoke(self, guest_id: str) -> None:
         """Forget one guest (removed from its session)."""
@@ -65,6 +68,12 @@ class GuestRegistry:
         for key, guest in list(self._by_hash.items()):
             if guest.session_id == session_id:
                 del self._by_hash[key]
+
+
+def guest_token(request: web.BaseRequest) -> str | None:
+    """The guest cookie's token, if the request carries a plausible one."""
+    token = request.cookies.get(SECURE_GUEST_COOKIE) or request.cookies.get(PLAIN_GUEST_COOKIE)
+    return token if token and len(token) <= 128 else None
 
 
 def set_guest_cookie(response: web.StreamResponse, request: web.BaseRequest, token: str) -> None:

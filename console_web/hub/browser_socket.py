@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from console_web.auth.guests import Guest
 from console_web.auth.request_auth import authenticate, check_origin
 from console_web.hub.browser_messages import (
     MAX_TEXT_FRAME,
@@ -24,7 +25,7 @@ from console_web.hub.browser_messages import (
     TransferIn,
     parse_browser_message,
 )
-from console_web.hub.participants import Connection, Identity, Mode, Participant, identity_of
+from console_web.hub.participants import BrowserSocket, Connection, Identity, Mode, Participant, identity_of
 from console_web.hub.session import CLOSE_FULL, LiveSession
 from jumpoint.core import wire
 from jumpoint.core.errors import BadRequest, Conflict, Forbidden, JumpError, NotFound, ProtocolViolation, Unauthorized
@@ -37,20 +38,26 @@ log = logging.getLogger(__name__)
 MAX_POSITION = 2**62
 
 
+def guest_identity(guest: Guest) -> tuple[Identity, Mode]:
+    """A guest's identity and the mode its key gave it."""
+    mode: Mode = "peer" if guest.mode == "peer" else "observer"
+    return Identity(name=guest.display_name, guest_id=guest.guest_id), mode
+
+
 async def _identify(hub: Hub, request: web.Request, session_id: str) -> tuple[Identity, Mode | None]:
     """The rep (login cookie) or the guest (guest cookie for this session) behind the request."""
     try:
         principal = await authenticate(request)
     except Unauthorized:
-        guest = hub.guests.lookup(request)
+        guest = await hub.guest_of(request)
         if guest is None or guest.session_id != session_id:
             raise
-        mode: Mode = "peer" if guest.mode == "peer" else "observer"
-        return Identity(name=guest.display_name, guest_id=guest.guest_id), mode
+        return guest_identity(guest)
     return identity_of(principal), None
 
 
-def _resume_position(request: web.Request) -> int | None:
+def resume_position(request: web.Request) -> int | None:
+    """The stream position a reconnecting browser asks to resume from (``?pos=``), if plausible."""
     raw = request.query.get("pos")
     if raw is None or not raw.isdigit() or len(raw) > 19:
         return None
@@ -58,30 +65,57 @@ def _resume_position(request: web.Request) -> int | None:
     return pos if pos <= MAX_POSITION else None
 
 
+def take_seat(
+    hub: Hub, session_id: str, identity: Identity, guest_mode: Mode | None, resume_from: int | None
+) -> tuple[LiveSession, Participant, int | None]:
+    """The session, the identity's seat in it, and where its socket resumes (only a seat it already had resumes).
+    NotFound when the session is not there for it; Conflict when the session is full."""
+    session = hub.sessions.get(session_id)
+    if session is None or not (session.may_view(identity) or guest_mode is not None):
+        raise NotFound("this session does not exist or has ended", hint="Jump again from the console")
+    had_seat = session.seat_of(identity) is not None
+    participant = session.take_seat(identity, guest_mode)
+    return session, participant, resume_from if had_seat else None
+
+
+def browser_socket(hub: Hub) -> web.WebSocketResponse:
+    """A browser's WebSocket with the session limits (heartbeat, message size, compression)."""
+    return web.WebSocketResponse(
+        heartbeat=30.0,
+        max_msg_size=MAX_TEXT_FRAME + 1,  # aiohttp refuses a size equal to the limit
+        compress=hub.settings.websocket_compression,
+    )
+
+
+async def refuse_full(ws: web.WebSocketResponse, request: web.Request, exc: Conflict) -> web.WebSocketResponse:
+    """Open the socket only to say the session is full, and close it."""
+    await ws.prepare(request)
+    await ws.send_str(wire.dumps_json({"t": "error", "error": exc.to_dict()}))
+    await ws.close(code=CLOSE_FULL, message=b"session full")
+    return ws
+
+
 async def serve_browser(hub: Hub, request: web.Request) -> web.StreamResponse:
     """Authenticate, take the seat, attach the socket, then relay keys and actions until it closes."""
     session_id = request.match_info["session_id"]
     identity, guest_mode = await _identify(hub, request, session_id)
     check_origin(request)
-    session = hub.sessions.get(session_id)
-    if session is None or not (session.may_view(identity) or guest_mode is not None):
-        raise NotFound("this session does not exist or has ended", hint="Jump again from the console")
-    had_seat = session.seat_of(identity) is not None
-    ws = web.WebSocketResponse(
-        heartbeat=30.0,
-        max_msg_size=MAX_TEXT_FRAME + 1,  # aiohttp refuses a size equal to the limit
-        compress=hub.settings.websocket_compression,
-    )
+    ws = browser_socket(hub)
     try:
-        participant = session.take_seat(identity, guest_mode)
+        session, participant, resume_from = take_seat(hub, session_id, identity, guest_mode, resume_position(request))
     except Conflict as exc:
-        await ws.prepare(request)
-        await ws.send_str(wire.dumps_json({"t": "error", "error": exc.to_dict()}))
-        await ws.close(code=CLOSE_FULL, message=b"session full")
-        return ws
+        return await refuse_full(ws, request, exc)
     await ws.prepare(request)
+    await run_socket(session, participant, ws, resume_from)
+    return ws
+
+
+async def run_socket(
+    session: LiveSession, participant: Participant, ws: BrowserSocket, resume_from: int | None
+) -> None:
+    """Attach an open socket to its seat and act on what the browser sends until the socket closes."""
     conn = Connection(ws=ws, participant=participant)
-    session.connect(participant, conn, _resume_position(request) if had_seat else None)
+    session.connect(participant, conn, resume_from)
     plog = participant.logger(session.log)
     try:
         async for msg in ws:
@@ -99,7 +133,6 @@ async def serve_browser(hub: Hub, request: web.Request) -> web.StreamResponse:
         plog.info("session socket closed: %s", exc.message)
     finally:
         session.disconnect(conn)
-    return ws
 
 
 async def _on_text(session: LiveSession, participant: Participant, conn: Connection, text: str) -> None:

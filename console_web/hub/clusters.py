@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -76,6 +76,14 @@ class MemberLive:
     ready: bool
 
 
+@dataclass(frozen=True, slots=True)
+class JumpointLive:
+    """A Jumpoint as the API shows it: whether it takes Jumps now, and its connected members."""
+
+    connected: bool
+    members: dict[int, MemberLive]
+
+
 class Cluster:
     """The connected members of one Jumpoint, and what keeps their host keys in step."""
 
@@ -119,6 +127,10 @@ class Clusters:
         """Whether any member of the Jumpoint is connected and admitted."""
         cluster = self._clusters.get(jumpoint_id)
         return cluster is not None and bool(cluster.routable())
+
+    def live(self, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
+        """Each Jumpoint's state (connected: some member may take a Jump) and its connected members."""
+        return {j: JumpointLive(self.is_connected(j), self.members_live(j)) for j in jumpoint_ids}
 
     def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
         """The Jumpoint's connected members by member id."""

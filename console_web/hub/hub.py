@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from console_web.auth.guests import Guest, GuestRegistry
+from console_web.auth.guests import Guest, GuestRegistry, guest_token
 from console_web.auth.principal import Principal
 from console_web.config import ConsoleConfig, SessionSettings
 from console_web.db import repo
@@ -25,7 +26,7 @@ from console_web.db.clock import utcnow
 from console_web.db.cluster import authenticate_member, mark_member_seen
 from console_web.db.database import Database
 from console_web.hub.browser_socket import serve_browser
-from console_web.hub.clusters import Clusters, MemberLive
+from console_web.hub.clusters import Clusters, JumpointLive
 from console_web.hub.file_channel import FileChannel, FileOp
 from console_web.hub.history import SessionHistory
 from console_web.hub.jump import JumpRequest, SessionInfo
@@ -54,58 +55,75 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT = 10.0
 HEARTBEAT = 15.0
 ENDED_RETENTION = 120.0
+ADMITTING_LOAD = 1_000_000  # how busy a Jumpoint member still being admitted looks to the cluster's routing
 
 
 class Hub:
     """Live state of the console: connected Jumpoints, running sessions, their invitations and guests."""
 
-    def __init__(self, config: ConsoleConfig, db: Database) -> None:
+    def __init__(self, config: ConsoleConfig, db: Database, id_prefix: str = "") -> None:
         self._config = config
         self._db = db
+        self.id_prefix = id_prefix  # in a cluster, "<node>_": session, invitation and guest ids say their node
         self.clusters = Clusters(db)
         self.sessions: dict[str, LiveSession] = {}
-        self.invitations = Invitations()
-        self.guests = GuestRegistry()
+        self.invitations = Invitations(id_prefix)
+        self.guests = GuestRegistry(id_prefix)
         self.writer = RecordWriter(db)
         self.history = SessionHistory(self.writer)
 
     # --- the interface the REST API uses ---------------------------------------------------------
-    def is_connected(self, jumpoint_id: int) -> bool:
-        """Whether any member of the Jumpoint is connected (and admitted) now."""
-        return self.clusters.is_connected(jumpoint_id)
+    async def jumpoints_live(self, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
+        """Whether each Jumpoint may take Jumps now, and its connected members (for the API)."""
+        return self.clusters.live(jumpoint_ids)
 
     def member_links(self, jumpoint_id: int) -> list[JumpointLink]:
         """The tunnels of the Jumpoint's connected members."""
         return self.clusters.links(jumpoint_id)
 
-    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
-        """The Jumpoint's connected members by member id (for the API)."""
-        return self.clusters.members_live(jumpoint_id)
-
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
-        """Jump: join the item's running session (``join_existing``, wherever it runs) or start a new one on the
-        Jumpoint member with the fewest active sessions (live when this returns)."""
+        """Jump: join the item's running session (``join_existing``) or start a new one on the Jumpoint member with
+        the fewest active sessions (live when this returns)."""
         if jump.session_policy == "join_existing":
-            running = self._running_for_item(jump.item_id)
-            if running is not None:
-                running.admit(principal.user_id, "peer")
-                identity = identity_of(principal)
-                self.history.audit(
-                    action="session.join_requested",
-                    detail={"item_id": jump.item_id, "via": "join_existing"},
-                    session_id=running.session_id,
-                    actor=identity,
-                )
-                running.log.info("%s joins the running session through the Jump Item", principal.username)
-                return replace(running.info(), joined=True)
+            joined = self.join_running(principal, jump)
+            if joined is not None:
+                return joined
+        return await self.start_new(principal, jump)
+
+    def join_running(self, principal: Principal, jump: JumpRequest) -> SessionInfo | None:
+        """Admit the rep to the item's oldest running session here, if there is one."""
+        running = self.running_for_item(jump.item_id)
+        if running is None:
+            return None
+        running.admit(principal.user_id, "peer")
+        self.history.audit(
+            action="session.join_requested",
+            detail={"item_id": jump.item_id, "via": "join_existing"},
+            session_id=running.session_id,
+            actor=identity_of(principal),
+        )
+        running.log.info("%s joins the running session through the Jump Item", principal.username)
+        return replace(running.info(), joined=True)
+
+    async def start_new(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
+        """Start a session on the least busy member of the Jumpoint connected here."""
         link = await self.clusters.pick(jump.jumpoint_id, self._config.sessions.max_sessions_per_jumpoint)
         try:
             return await self._start_on(link, principal, jump)
         finally:
             link.reserved -= 1
 
+    def least_load(self, jumpoint_id: int) -> int | None:
+        """The load of the least busy member of the Jumpoint that may take a Jump here (None: none here). A member
+        still being admitted counts as the busiest possible choice (``start_new`` waits for its admission)."""
+        members = [m for m in self.clusters.links(jumpoint_id) if not m.closed]
+        loads = [m.load for m in members if m.routable]
+        if loads:
+            return min(loads)
+        return ADMITTING_LOAD + min(m.load for m in members) if members else None
+
     async def _start_on(self, link: JumpointLink, principal: Principal, jump: JumpRequest) -> SessionInfo:
-        session_id = secrets.token_urlsafe(16)
+        session_id = self.id_prefix + secrets.token_urlsafe(16)
         t = jump.target
         recorder = self._start_recorder(session_id, jump)
         session = LiveSession(
@@ -161,16 +179,17 @@ class Hub:
                 hint="check recordings.directory on the console (free space, permissions)",
             ) from None
 
-    def _running_for_item(self, item_id: int) -> LiveSession | None:
+    def running_for_item(self, item_id: int) -> LiveSession | None:
+        """The item's oldest session running here."""
         running = [s for s in self.sessions.values() if s.jump.item_id == item_id and s.state != "ended"]
         return min(running, key=lambda s: s.started_at) if running else None
 
-    def list_sessions(self, principal: Principal) -> list[SessionInfo]:
+    async def list_sessions(self, principal: Principal) -> list[SessionInfo]:
         """The live sessions the caller is in or may join (an admin sees all)."""
         identity = identity_of(principal)
         return [s.info() for s in self.sessions.values() if s.state != "ended" and s.may_view(identity)]
 
-    def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
+    async def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
         """One live session; NotFound when it does not exist or is not the caller's."""
         return self.visible(session_id, principal).info()
 
@@ -225,7 +244,7 @@ class Hub:
         await channel.open()
         return channel
 
-    def note_file_event(self, session_id: str, text: str) -> None:
+    async def note_file_event(self, session_id: str, text: str) -> None:
         """A file transfer event in the session's timeline (if the session still runs)."""
         session = self.sessions.get(session_id)
         if session is not None and session.state != "ended":
@@ -256,7 +275,7 @@ class Hub:
             await link.ws.close(code=1008, message=b"member revoked")
 
     # --- invitations -------------------------------------------------------------------------------
-    def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
+    async def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
         """Invite reps (already checked to exist) into a session the caller owns; reps already in it are skipped."""
         session = self.owned(session_id, principal)
         made: list[dict[str, Any]] = []
@@ -281,12 +300,12 @@ class Hub:
             )
         return made
 
-    def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+    async def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
         """Pending invitations of a session the caller owns."""
         session = self.owned(session_id, principal)
         return [i.to_dict() for i in self.invitations.for_session(session.session_id)]
 
-    def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
+    async def cancel_invitation(self, session_id: str, invitation_id: str, principal: Principal) -> None:
         """The owner cancels an invitation."""
         session = self.owned(session_id, principal)
         invitation = self.invitations.cancel(session.session_id, invitation_id)
@@ -297,11 +316,11 @@ class Hub:
             actor=identity_of(principal),
         )
 
-    def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
+    async def my_invitations(self, principal: Principal) -> list[dict[str, Any]]:
         """The caller's pending invitations."""
         return [i.to_dict() for i in self.invitations.for_user(principal.user_id)]
 
-    def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
+    async def accept_invitation(self, invitation_id: str, principal: Principal) -> str:
         """The invitee accepts and may take a seat as a peer; returns the session id."""
         invitation = self.invitations.take(invitation_id, principal.user_id)
         session = self.sessions.get(invitation.session_id)
@@ -313,7 +332,7 @@ class Hub:
         )
         return session.session_id
 
-    def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
+    async def decline_invitation(self, invitation_id: str, principal: Principal) -> None:
         """The invitee declines; the owner sees it in the timeline."""
         invitation = self.invitations.take(invitation_id, principal.user_id)
         session = self.sessions.get(invitation.session_id)
@@ -326,7 +345,7 @@ class Hub:
         if session is not None and session.state != "ended":
             session.notify(f"{principal.display_name or principal.username} declined the invitation")
 
-    def create_external_key(
+    async def create_external_key(
         self, session_id: str, principal: Principal, *, description: str, minutes: int, mode: str
     ) -> tuple[str, dict[str, Any]]:
         """A one-time key for an external invitee (the key is returned once)."""
@@ -346,12 +365,12 @@ class Hub:
         )
         return key, record.to_dict()
 
-    def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
+    async def external_keys(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
         """Unused keys of a session the caller owns."""
         session = self.owned(session_id, principal)
         return [k.to_dict() for k in self.invitations.keys_for_session(session.session_id)]
 
-    def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
+    async def cancel_external_key(self, session_id: str, key_id: str, principal: Principal) -> None:
         """The owner cancels an unused key."""
         session = self.owned(session_id, principal)
         self.invitations.cancel_key(session.session_id, key_id)
@@ -362,7 +381,7 @@ class Hub:
             actor=identity_of(principal),
         )
 
-    def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
+    async def redeem_external_key(self, key: str, display_name: str, source: str | None) -> tuple[str, Guest]:
         """Spend a one-time external key: a guest token for its session."""
         record = self.invitations.redeem(key)
         session = self.sessions.get(record.session_id)
@@ -376,6 +395,11 @@ class Hub:
             source_address=source,
         )
         return token, guest
+
+    async def guest_of(self, request: web.BaseRequest) -> Guest | None:
+        """The external guest whose cookie the request carries, if it is live."""
+        token = guest_token(request)
+        return self.guests.by_token(token) if token else None
 
     # --- SessionHooks ------------------------------------------------------------------------------
     def audit(self, session: LiveSession, action: str, detail: dict[str, Any], actor: Identity | None) -> None:
@@ -510,7 +534,7 @@ class Hub:
         return await serve_browser(self, request)
 
 
-def setup_hub(app: web.Application, hub: Hub) -> None:
-    """Add the two WebSocket routes."""
+def setup_hub(app: web.Application, hub: Hub, browser: Handler) -> None:
+    """Add the two WebSocket routes (``browser``: the hub's own, or the cluster's, which relays to other nodes)."""
     app.router.add_get("/api/v1/jumpoint/tunnel", hub.handle_tunnel)
-    app.router.add_get("/api/v1/sessions/{session_id}/ws", hub.handle_browser)
+    app.router.add_get("/api/v1/sessions/{session_id}/ws", browser)

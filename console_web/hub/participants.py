@@ -12,11 +12,12 @@ import asyncio
 import logging
 import secrets
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from aiohttp import web
+from aiohttp import WSMessage
 
 from console_web.auth.principal import Principal
 
@@ -24,6 +25,32 @@ Mode = Literal["owner", "peer", "observer"]
 DIRECT_QUEUE_LIMIT = 2000  # direct messages (chat, roster ...) waiting for one socket; past it the socket is closed
 
 log = logging.getLogger(__name__)
+
+
+class BrowserSocket(Protocol):
+    """What a session needs of a browser's socket: aiohttp's WebSocketResponse, or a socket relayed from the
+    console node the browser reached (:class:`console_web.cluster.relayed_socket.RelayedSocket`)."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed (or closing)."""
+        ...
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        """Send a text message; ConnectionError once the socket is gone."""
+        ...
+
+    async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
+        """Send a binary message; ConnectionError once the socket is gone."""
+        ...
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        """Close with a code and reason."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[WSMessage]:
+        """The browser's messages until the socket closes."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +85,7 @@ class Direct:
 class Connection:
     """One browser socket of a participant."""
 
-    ws: web.WebSocketResponse
+    ws: BrowserSocket
     participant: Participant
     cursor: int = 0
     pacing: bool = True  # holds back flow-control credit until it has taken the stream

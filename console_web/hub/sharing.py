@@ -73,7 +73,8 @@ class ExternalKey:
 class Invitations:
     """Pending invitations and external keys of every live session."""
 
-    def __init__(self) -> None:
+    def __init__(self, id_prefix: str = "") -> None:
+        self._prefix = id_prefix  # a console node's "<node>_" in a cluster: ids and keys say where they live
         self._invitations: dict[str, Invitation] = {}
         self._keys: dict[str, ExternalKey] = {}  # by key hash
 
@@ -87,7 +88,9 @@ class Invitations:
             raise Conflict("this rep already has an active invitation to this session")
         if len(pending) >= MAX_PENDING_PER_SESSION:
             raise Conflict(f"a session has at most {MAX_PENDING_PER_SESSION} pending invitations")
-        invitation = Invitation(secrets.token_hex(8), session_id, user_id, item_name, from_user_id, from_name)
+        invitation = Invitation(
+            self._prefix + secrets.token_hex(8), session_id, user_id, item_name, from_user_id, from_name
+        )
         self._invitations[invitation.id] = invitation
         return invitation
 
@@ -122,7 +125,7 @@ class Invitations:
         """A new one-time key (returned once) for an external person."""
         if sum(1 for k in self._keys.values() if k.session_id == session_id) >= MAX_PENDING_PER_SESSION:
             raise Conflict(f"a session has at most {MAX_PENDING_PER_SESSION} unused external keys")
-        key = secrets.token_urlsafe(24)
+        key = self._prefix + secrets.token_urlsafe(24)
         record = ExternalKey(
             id=secrets.token_hex(8),
             session_id=session_id,

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from console_web.appkeys import HUB_KEY
+from console_web.api.hubapi import hub_or_none
 from console_web.auth.request_auth import authenticate
 from jumpoint.core.errors import Unauthorized
 
@@ -190,16 +190,16 @@ def _page_response(request: web.Request, name: str) -> web.Response:
     return response
 
 
-def _guest_of_session(request: web.Request) -> bool:
+async def _guest_of_session(request: web.Request) -> bool:
     """Whether the request carries the guest cookie of the session in its path (external invitees)."""
-    hub = request.app.get(HUB_KEY)
-    guest = hub.guests.lookup(request) if hub is not None else None
+    hub = hub_or_none(request)
+    guest = await hub.guest_of(request) if hub is not None else None
     return guest is not None and guest.session_id == request.match_info.get("session_id")
 
 
 async def session_page(request: web.Request) -> web.StreamResponse:
     """``/sessions/{id}``: the session panel, for reps and for the external invitee of that session."""
-    if not _guest_of_session(request) and not await _logged_in(request):
+    if not await _guest_of_session(request) and not await _logged_in(request):
         return _login_redirect(request)
     return _page_response(request, "session")
 

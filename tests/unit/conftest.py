@@ -6,10 +6,10 @@ the test PostgreSQL server (``tests/fixtures/postgres.py``, through ``tests/conf
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -17,13 +17,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 
 from console_web.api import setup_api
-from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_KEY
+from console_web.api.hubapi import HubApi
+from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_API_KEY
 from console_web.auth.passwords import configure_hasher
 from console_web.auth.principal import Principal
 from console_web.config import ConsoleConfig, SecuritySettings
 from console_web.db import repo
 from console_web.db.database import Database
-from console_web.hub.clusters import MemberLive
+from console_web.hub.clusters import JumpointLive, MemberLive
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import Forbidden, JumpointUnavailable, NotFound
 
@@ -61,11 +62,8 @@ class FakeHub:
     removals: list[tuple[int, str, int, str | None]] = field(default_factory=list)
     revoked: list[tuple[int, int, str]] = field(default_factory=list)
 
-    def is_connected(self, jumpoint_id: int) -> bool:
-        return jumpoint_id in self.connected
-
-    def members_live(self, jumpoint_id: int) -> dict[int, MemberLive]:
-        return self.live_members.get(jumpoint_id, {})
+    async def jumpoints_live(self, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
+        return {j: JumpointLive(j in self.connected, self.live_members.get(j, {})) for j in jumpoint_ids}
 
     async def host_keys_removed(self, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
         self.removals.append((jumpoint_id, host, port, fingerprint))
@@ -92,10 +90,10 @@ class FakeHub:
         self.sessions[info.session_id] = info
         return info
 
-    def list_sessions(self, principal: Principal) -> list[SessionInfo]:
+    async def list_sessions(self, principal: Principal) -> list[SessionInfo]:
         return [s for s in self.sessions.values() if principal.is_admin or s.owner_user_id == principal.user_id]
 
-    def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
+    async def get_session(self, session_id: str, principal: Principal) -> SessionInfo:
         info = self.sessions.get(session_id)
         if info is None:
             raise NotFound("this session does not exist or has ended")
@@ -104,7 +102,7 @@ class FakeHub:
         return info
 
     async def end_session(self, session_id: str, principal: Principal) -> None:
-        self.get_session(session_id, principal)
+        await self.get_session(session_id, principal)
         del self.sessions[session_id]
 
     async def jumpoint_request(self, jumpoint_id: int, op: str, args: dict[str, Any]) -> Any:
@@ -166,7 +164,7 @@ async def make_console(db: Database, hub: FakeHub, tmp_path: Path) -> AsyncItera
         app = web.Application()
         app[CONFIG_KEY] = config
         app[DB_KEY] = db
-        app[HUB_KEY] = hub  # type: ignore[assignment]
+        app[HUB_API_KEY] = cast(HubApi, hub)  # implements what these tests call
         setup_api(app)
         client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
         await client.start_server()
