@@ -37,7 +37,7 @@ from console_web.api.routing import endpoint
 from console_web.auth.principal import Principal
 from console_web.db.models import User
 from console_web.db.repo import add_audit
-from console_web.hub.file_channel import FileChannel, FileOp
+from console_web.hub.file_channel import FileOp, FileOperation
 from jumpoint.core import wire
 from jumpoint.core.errors import BadRequest, Forbidden, JumpError, NotFound
 
@@ -237,7 +237,7 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
         await _finish(request, "file.upload", session_id, path, received, failure, "uploaded")
 
 
-async def _pump_upload(request: web.Request, channel: FileChannel, size: int) -> int:
+async def _pump_upload(request: web.Request, channel: FileOperation, size: int) -> int:
     received = 0
     try:
         async for chunk in request.content.iter_chunked(UPLOAD_CHUNK):

@@ -11,7 +11,7 @@ from console_web.appkeys import HUB_API_KEY, HUB_KEY
 from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
 from console_web.hub.clusters import JumpointLive
-from console_web.hub.file_channel import FileChannel, FileOp
+from console_web.hub.file_channel import FileOp, FileOperation
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.errors import ServiceError
 
@@ -55,7 +55,7 @@ class HubApi(Protocol):
         """A request through the tunnel of a connected member of the Jumpoint (``credentials.list``)."""
         ...
 
-    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:
+    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileOperation:
         """Start a file operation on a live session's target (owner or peer reps only)."""
         ...
 

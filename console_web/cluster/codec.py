@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from console_web.auth.guests import Guest
 from console_web.auth.principal import Principal
 from console_web.hub.clusters import JumpointLive, MemberLive
+from console_web.hub.file_channel import FileOp
 from console_web.hub.jump import JumpRequest, SessionInfo
 from jumpoint.core.adapter import Target
 from jumpoint.core.errors import ProtocolViolation
@@ -114,6 +115,22 @@ def merge_jumpoints(parts: list[dict[int, JumpointLive]]) -> dict[int, JumpointL
             else:
                 merged[jumpoint_id] = JumpointLive(seen.connected or state.connected, {**seen.members, **state.members})
     return merged
+
+
+def file_op_to(op: FileOp) -> dict[str, Any]:
+    """A file operation as JSON."""
+    return {**asdict(op), "roots": list(op.roots)}
+
+
+def file_op_from(data: Any) -> FileOp:
+    """A file operation from JSON (its paths are checked again on the Jumpoint)."""
+    if not isinstance(data, dict) or data.get("op") not in ("list", "download", "upload", "rename", "delete", "mkdir"):
+        raise ProtocolViolation("another console node sent a malformed file operation")
+    roots = data.get("roots")
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise ProtocolViolation("another console node sent a file operation with malformed roots")
+    op: FileOp = _fields({**data, "roots": tuple(roots)}, FileOp, "file operation")
+    return op
 
 
 def guest_to(guest: Guest) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from console_web.cluster import codec
 from console_web.cluster.node import ClusterNode
 from console_web.cluster.relayed_socket import RelayedSocket
+from console_web.cluster.remote_files import serve_file_channel
 from console_web.hub.browser_socket import guest_identity, run_socket, take_seat
 from console_web.hub.participants import Identity, Mode, identity_of
 from jumpoint.core.errors import BadRequest, JumpError, NotFound, ProtocolViolation, Unauthorized
@@ -74,6 +75,7 @@ class HubHandlers:
             "key.redeem": self._redeem,
             "guest.lookup": self._guest_lookup,
             "socket.open": self._socket_open,
+            "file.open": self._file_open,
         }
         for op, handler in ops.items():
             node.register(op, handler)
@@ -195,6 +197,25 @@ class HubHandlers:
         guest = self._hub.guests.by_token(_str(args, "token", 128))
         return codec.guest_to(guest) if guest is not None else None
 
+    # --- relayed file operations -------------------------------------------------------------------
+    async def _file_open(self, args: Args, asker: str) -> Any:
+        """Open a file channel for a request node ``asker`` received; its bytes go through the pipe it opened."""
+        principal = codec.principal_from(args.get("principal"))
+        op = codec.file_op_from(args.get("op"))
+        pipe = self._node.open_pipe(asker, _str(args, "pipe", 16))
+        try:
+            channel = await self._hub.open_file_channel(_str(args, "session_id"), principal, op)
+        except BaseException:
+            pipe.fail("the file operation did not open")
+            raise
+        self._spawn(serve_file_channel(channel, pipe))
+        return channel.result.model_dump(mode="json") if channel.result is not None else None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._sockets.add(task)
+        task.add_done_callback(self._sockets.discard)
+
     # --- relayed browser sockets -------------------------------------------------------------------
     async def _socket_open(self, args: Args, asker: str) -> Any:
         """Seat a browser that reached node ``asker`` and serve its socket through the pipe it opened."""
@@ -205,9 +226,7 @@ class HubHandlers:
             raise BadRequest("pos must be a stream position")
         session, participant, resume_from = take_seat(self._hub, session_id, identity, guest_mode, resume)
         pipe = self._node.open_pipe(asker, _str(args, "pipe", 16))
-        task = asyncio.create_task(self._serve_socket(session, participant, pipe, resume_from))
-        self._sockets.add(task)
-        task.add_done_callback(self._sockets.discard)
+        self._spawn(self._serve_socket(session, participant, pipe, resume_from))
         return {}
 
     def _identity(self, args: Args, session_id: str) -> tuple[Identity, Mode | None]:

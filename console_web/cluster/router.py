@@ -22,10 +22,12 @@ from console_web.cluster import codec
 from console_web.cluster.bus import NodeUnreachable
 from console_web.cluster.node import ClusterNode
 from console_web.cluster.relayed_socket import relay_browser
+from console_web.cluster.remote_files import RemoteFileChannel
 from console_web.hub.browser_socket import browser_socket, refuse_full, resume_position, serve_browser
 from console_web.hub.clusters import JumpointLive
-from console_web.hub.file_channel import FileChannel, FileOp
+from console_web.hub.file_channel import FileOp, FileOperation
 from console_web.hub.jump import JumpRequest, SessionInfo
+from jumpoint.core import wire
 from jumpoint.core.errors import Busy, Conflict, JumpError, JumpointUnavailable, NotFound, Unauthorized
 
 if TYPE_CHECKING:
@@ -147,15 +149,19 @@ class ClusterHub:
             except JumpError as exc:
                 log.info("the file event of session %s was not noted: %s", session_id, exc.message)
 
-    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileChannel:
-        """A file operation on a session of this node (see docs/architecture.md: file transfer is served by the
-        node the session lives on)."""
-        if self.node.node_of(session_id) == self.node.node_id:
+    async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileOperation:
+        """A file operation on the session's node: this node's own channel, or one relayed through a pipe."""
+        node = self.node.node_of(session_id)
+        if node is None or node == self.node.node_id:
             return await self.hub.open_file_channel(session_id, principal, op)
-        raise Conflict(
-            "this session's files are reached through the console node it runs on",
-            hint="open the session from the same console address it was started on",
-        )
+        pipe = self.node.open_pipe(node)
+        body = {"pipe": pipe.id, "session_id": session_id, "principal": codec.principal_to(principal)}
+        try:
+            first = await self._at(session_id, "file.open", body | {"op": codec.file_op_to(op)}, "the session ended")
+            return RemoteFileChannel(pipe, wire.FileResult.model_validate(first))
+        except BaseException:
+            await pipe.close()
+            raise
 
     # --- sharing -----------------------------------------------------------------------------------
     async def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:

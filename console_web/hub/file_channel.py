@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from jumpoint.core import wire
 from jumpoint.core.errors import JumpError, JumpointUnavailable, ProtocolViolation, TargetTimeout
@@ -51,6 +51,34 @@ class FileOp:
             overwrite=self.overwrite,
             roots=list(self.roots),
         )
+
+
+class FileOperation(Protocol):
+    """What the API uses of a file operation: this node's :class:`FileChannel`, or one relayed to the console node
+    the session lives on (:class:`console_web.cluster.remote_files.RemoteFileChannel`)."""
+
+    result: wire.FileResult | None
+    entries: list[wire.FileEntryMsg]
+
+    async def read(self) -> bytes | None:
+        """The next chunk of a download, or None at its end."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Upload bytes."""
+        ...
+
+    async def finish(self) -> wire.FileResult | None:
+        """Commit an upload and wait for the outcome."""
+        ...
+
+    async def done(self) -> wire.FileResult | None:
+        """The outcome, or raise the operation's error."""
+        ...
+
+    async def cancel(self) -> None:
+        """Stop early; never raises."""
+        ...
 
 
 class FileChannel:

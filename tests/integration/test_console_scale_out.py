@@ -4,6 +4,12 @@ real sshd, and one Jumpoint whose tunnel landed on node A. Reps reach either nod
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import pwd
+import shutil
+import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,6 +22,8 @@ from tests.fixtures.console_cluster import ConsoleCluster
 from tests.fixtures.gateway import Gateway, SessionSocket, SocketClosed
 from tests.fixtures.redis import *  # noqa: F403
 from tests.fixtures.sshd import SshServer
+
+MiB = 1 << 20
 
 
 async def _item(gw: Gateway, ssh: SshServer, members: list[int], **extra: Any) -> int:
@@ -212,3 +220,44 @@ async def test_a_socket_for_a_session_of_a_node_that_is_not_running_is_refused(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await b.attach("zz9_notasessionatall")
     assert refused.value.status == 404
+
+
+async def test_files_of_a_session_on_node_a_go_up_and_down_through_node_b_intact(
+    console_cluster: ConsoleCluster, sshd_server: SshServer, tmp_path: Path
+) -> None:
+    a, b = console_cluster.a, console_cluster.b
+    item_id = await _item(a, sshd_server, [])
+    sock = await a.jump(item_id)
+    await sock.login(sshd_server.password)
+    account = pwd.getpwnam(sshd_server.username)
+    remote = Path(account.pw_dir) / f"relayed-{uuid.uuid4().hex[:8]}"
+    remote.mkdir()
+    os.chown(remote, account.pw_uid, account.pw_gid)
+    try:
+        payload = os.urandom(MiB) * 12 + b"tail"  # bigger than a pipe's window many times over
+        files = b.url + f"/api/v1/sessions/{sock.session_id}/files"
+        async with b.http.put(
+            files + "/upload", params={"path": f"{remote}/up.bin"}, data=payload, headers=b.headers
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+        assert hashlib.sha256((remote / "up.bin").read_bytes()).digest() == hashlib.sha256(payload).digest()
+
+        async with b.http.get(files + "/download", params={"path": f"{remote}/up.bin"}, headers=b.headers) as resp:
+            assert resp.status == 200
+            assert await resp.read() == payload
+
+        listing = await b.api("GET", f"/api/v1/sessions/{sock.session_id}/files?path={remote}", expect=200)
+        assert [(e["name"], e["size"]) for e in listing["entries"]] == [("up.bin", len(payload))]
+        await b.api(
+            "POST",
+            f"/api/v1/sessions/{sock.session_id}/files/rename",
+            {"from": f"{remote}/up.bin", "to": f"{remote}/moved.bin"},
+            expect=200,
+        )
+        missing = await b.api("DELETE", f"/api/v1/sessions/{sock.session_id}/files?path={remote}/nothing", expect=404)
+        assert missing["error"]["message"] == f"{remote}/nothing does not exist on the target"
+        await b.api("DELETE", f"/api/v1/sessions/{sock.session_id}/files?path={remote}/moved.bin", expect=204)
+        assert list(remote.iterdir()) == []
+        assert (await _timeline_text(sock, "admin deleted"))["text"] == f"admin deleted {remote}/moved.bin"
+    finally:
+        shutil.rmtree(remote, ignore_errors=True)
