@@ -2,7 +2,8 @@
 
 Every hour (and once at start-up) the sweep deletes the expired files, marks each of those sessions'
 recordings deleted and audits ``recording.expired`` per session. ``retention_days: 0`` keeps recordings forever.
-A failed sweep is logged and tried again at the next interval; it never stops the console.
+A failed sweep is logged and tried again at the next interval; it never stops the console. In a cluster, one node
+per interval sweeps the shared directory (a claim in Redis), sparing the live sessions of every node.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from aiohttp import web
 from sqlalchemy import update
 
-from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_KEY
+from console_web.appkeys import CLUSTER_NODE_KEY, CONFIG_KEY, DB_KEY, HUB_KEY
 from console_web.config import ConsoleConfig
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
@@ -71,9 +72,14 @@ def live_session_ids(app: web.Application) -> list[str]:
 
 async def _sweep_forever(app: web.Application, interval: float) -> None:
     config, db = app[CONFIG_KEY], app[DB_KEY]
+    node = app.get(CLUSTER_NODE_KEY)
     while True:
         try:
-            await sweep_once(config, db, live=live_session_ids(app))
+            if node is None:
+                await sweep_once(config, db, live=live_session_ids(app))
+            elif await node.bus.claim(f"retention:{config.recordings_dir}", seconds=max(1, int(interval * 0.9))):
+                # one node of a cluster sweeps the shared directory per interval, sparing every node's live sessions
+                await sweep_once(config, db, live=await node.live_session_ids())
         except Exception:
             log.exception("retention: the recordings sweep failed; trying again in %d seconds", int(interval))
         await asyncio.sleep(interval)

@@ -124,6 +124,13 @@ class NodeBus:
         except (RedisError, OSError) as exc:
             raise ServiceError(f"the cluster's Redis failed: {exc}", hint="check the Redis server") from None
 
+    async def claim(self, name: str, seconds: int) -> bool:
+        """Whether this node got ``name`` for ``seconds`` (no other node claimed it within that time)."""
+        try:
+            return bool(await self._redis.set(f"oj:claim:{name}", self.node_id, nx=True, ex=seconds))
+        except (RedisError, OSError) as exc:
+            raise ServiceError(f"the cluster's Redis failed: {exc}", hint="check the Redis server") from None
+
     async def listeners(self, node_id: str) -> int:
         """How many subscribers a node's channel has (0: the node is not running)."""
         counts = await self._redis.pubsub_numsub(node_channel(node_id))

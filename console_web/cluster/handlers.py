@@ -18,11 +18,13 @@ from console_web.cluster.node import ClusterNode
 from console_web.cluster.relayed_socket import RelayedSocket
 from console_web.cluster.remote_files import serve_file_channel
 from console_web.hub.browser_socket import guest_identity, run_socket, take_seat
-from console_web.hub.participants import Identity, Mode, identity_of
+from console_web.hub.participants import Identity, Mode, Participant, identity_of
 from jumpoint.core.errors import BadRequest, JumpError, NotFound, ProtocolViolation, Unauthorized
 
 if TYPE_CHECKING:
+    from console_web.cluster.pipe import Pipe
     from console_web.hub.hub import Hub
+    from console_web.hub.session import LiveSession
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class HubHandlers:
             "session.for_item": self._session_for_item,
             "session.join": self._session_join,
             "sessions.list": self._sessions_list,
+            "sessions.ids": self._session_ids,
             "session.get": self._session_get,
             "session.end": self._session_end,
             "session.note": self._session_note,
@@ -129,6 +132,9 @@ class HubHandlers:
     async def _sessions_list(self, args: Args, _: str) -> Any:
         principal = codec.principal_from(args.get("principal"))
         return [codec.session_to(s) for s in await self._hub.list_sessions(principal)]
+
+    async def _session_ids(self, args: Args, _: str) -> Any:
+        return list(self._hub.sessions)
 
     async def _session_get(self, args: Args, _: str) -> Any:
         principal = codec.principal_from(args.get("principal"))
@@ -237,7 +243,9 @@ class HubHandlers:
             raise Unauthorized("this invitation is no longer valid", hint="ask for a new invitation link")
         return guest_identity(guest)
 
-    async def _serve_socket(self, session: Any, participant: Any, pipe: Any, resume_from: int | None) -> None:
+    async def _serve_socket(
+        self, session: LiveSession, participant: Participant, pipe: Pipe, resume_from: int | None
+    ) -> None:
         socket = RelayedSocket(pipe)
         try:
             await run_socket(session, participant, socket, resume_from)

@@ -107,8 +107,11 @@ class ClusterNode:
             raise JumpError.from_dict(reply.error or {})
         return reply.result
 
-    async def broadcast(self, op: str, args: dict[str, Any]) -> list[tuple[str, Any | JumpError]]:
-        """``op`` on every running node (this one included): (node, result or error) for each that answered in time."""
+    async def broadcast(
+        self, op: str, args: dict[str, Any], *, complete: bool = False
+    ) -> list[tuple[str, Any | JumpError]]:
+        """``op`` on every running node (this one included): (node, result or error) for each that answered in time
+        (``complete``: ServiceError unless every node that got the request answered)."""
         request_id = secrets.token_hex(8)
         answers = self._answers[request_id] = _Answers(1)
         try:
@@ -121,6 +124,9 @@ class ClusterNode:
         finally:
             del self._answers[request_id]
         if len(answers.replies) < answers.expected:
+            if complete:
+                missing = answers.expected - len(answers.replies)
+                raise ServiceError(f"{missing} console node(s) did not answer {op} in time")
             log.warning(
                 "%d of %d console nodes did not answer %s in time",
                 answers.expected - len(answers.replies),
@@ -156,6 +162,16 @@ class ClusterNode:
             await self.bus.send(request.sender, data)
         except JumpError as exc:
             log.info("the answer to %s did not reach node %s: %s", request.op, request.sender, exc.message)
+
+    async def live_session_ids(self) -> list[str]:
+        """The ids of the sessions live on every running node (each answers ``sessions.ids``)."""
+        ids: list[str] = []
+        for node, result in await self.broadcast("sessions.ids", {}, complete=True):
+            if isinstance(result, list):
+                ids += [i for i in result if isinstance(i, str)]
+            else:
+                raise ServiceError(f"console node {node} did not list its live sessions")
+        return ids
 
     # --- pipes -------------------------------------------------------------------------------------
     def open_pipe(self, peer: str, pipe_id: str | None = None) -> Pipe:

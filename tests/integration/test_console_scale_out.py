@@ -261,3 +261,16 @@ async def test_files_of_a_session_on_node_a_go_up_and_down_through_node_b_intact
         assert (await _timeline_text(sock, "admin deleted"))["text"] == f"admin deleted {remote}/moved.bin"
     finally:
         shutil.rmtree(remote, ignore_errors=True)
+
+
+async def test_one_node_a_time_sweeps_the_shared_recordings_sparing_every_nodes_live_sessions(
+    console_cluster: ConsoleCluster, sshd_server: SshServer
+) -> None:
+    a, b = console_cluster.a, console_cluster.b
+    sock = await a.jump(await _item(a, sshd_server, []))
+    await sock.login(sshd_server.password)
+    node_a, node_b = (node.runner.app[CLUSTER_NODE_KEY] for node in console_cluster.nodes.values())
+    assert sock.session_id in await node_b.live_session_ids()
+    claim = f"retention:{console_cluster.recordings}-{uuid.uuid4().hex}"
+    assert await node_b.bus.claim(claim, seconds=60) is True
+    assert await node_a.bus.claim(claim, seconds=60) is False
