@@ -266,7 +266,7 @@ async def test_files_of_a_session_on_node_a_go_up_and_down_through_node_b_intact
 async def test_one_node_a_time_sweeps_the_shared_recordings_sparing_every_nodes_live_sessions(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
-    a, b = console_cluster.a, console_cluster.b
+    a = console_cluster.a
     sock = await a.jump(await _item(a, sshd_server, []))
     await sock.login(sshd_server.password)
     node_a, node_b = (node.runner.app[CLUSTER_NODE_KEY] for node in console_cluster.nodes.values())
