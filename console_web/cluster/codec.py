@@ -35,10 +35,18 @@ def principal_to(principal: Principal) -> dict[str, Any]:
     return asdict(principal)
 
 
+def _typed(obj: Any, types: dict[str, type | tuple[type, ...]], what: str) -> None:
+    for name, kind in types.items():
+        value = getattr(obj, name)
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            raise ProtocolViolation(f"another console node sent a {what} whose {name} is not a {kind}")
+
+
 def principal_from(data: Any) -> Principal:
     """A principal from JSON."""
     principal: Principal = _fields(data, Principal, "principal")
-    if not isinstance(principal.user_id, int) or principal.via not in ("session", "token"):
+    _typed(principal, {"user_id": int, "username": str, "display_name": str, "is_admin": bool}, "principal")
+    if principal.via not in ("session", "token"):
         raise ProtocolViolation("another console node sent a malformed principal")
     return principal
 
@@ -70,6 +78,22 @@ def session_to(info: SessionInfo) -> dict[str, Any]:
 def session_from(data: Any) -> SessionInfo:
     """A live session's listing from JSON."""
     info: SessionInfo = _fields(data, SessionInfo, "session")
+    _typed(
+        info,
+        {
+            "session_id": str,
+            "item_id": int,
+            "item_name": str,
+            "owner_user_id": int,
+            "jumpoint_id": int,
+            "protocol": str,
+            "state": str,
+            "started_at": str,
+            "participants": list,
+            "joined": bool,
+        },
+        "session",
+    )
     return info
 
 
@@ -141,4 +165,5 @@ def guest_to(guest: Guest) -> dict[str, Any]:
 def guest_from(data: Any) -> Guest:
     """A guest from JSON."""
     guest: Guest = _fields(data, Guest, "guest")
+    _typed(guest, {"guest_id": str, "display_name": str, "session_id": str, "mode": str}, "guest")
     return guest

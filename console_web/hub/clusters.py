@@ -183,6 +183,11 @@ class Clusters:
             await asyncio.wait(set(cluster.key_tasks), timeout=KEY_SETTLE_SECONDS)
         members = cluster.routable() if cluster is not None else []
         chosen = choose_member(members)
+        if cluster is not None and chosen is None and any(m.draining and not m.closed for m in cluster.links.values()):
+            raise JumpointUnavailable(
+                f"Jumpoint {cluster.name!r} is shutting down and takes no new Jumps",
+                hint="Jump again once its service is back (sessions already running go on until it stops)",
+            )
         if cluster is None or chosen is None:
             raise JumpointUnavailable(
                 "the Jumpoint for this item is not connected",

@@ -116,7 +116,7 @@ class Hub:
     def least_load(self, jumpoint_id: int) -> int | None:
         """The load of the least busy member of the Jumpoint that may take a Jump here (None: none here). A member
         still being admitted counts as the busiest possible choice (``start_new`` waits for its admission)."""
-        members = [m for m in self.clusters.links(jumpoint_id) if not m.closed]
+        members = [m for m in self.clusters.links(jumpoint_id) if not m.closed and not m.draining]
         loads = [m.load for m in members if m.routable]
         if loads:
             return min(loads)

@@ -58,6 +58,7 @@ class JumpointLink:
         self.file_channels: dict[int, FileChannel] = {}
         self.ready = asyncio.Event()
         self.reserved = 0
+        self.draining = False  # the member said it is shutting down: it finishes its sessions, takes no new ones
         self.connected_at = datetime.now(UTC)
         self.on_host_key_saved = on_host_key_saved
         self._channels = itertools.count(1)
@@ -79,8 +80,8 @@ class JumpointLink:
 
     @property
     def routable(self) -> bool:
-        """Whether new Jumps may go to this member (admitted and still connected)."""
-        return self.ready.is_set() and not self.closed and not self.ws.closed
+        """Whether new Jumps may go to this member (admitted, still connected, not shutting down)."""
+        return self.ready.is_set() and not self.closed and not self.draining and not self.ws.closed
 
     def allocate_channel(self) -> int:
         """A channel number never used before on this tunnel."""
@@ -172,6 +173,11 @@ class JumpointLink:
                 parts.extend(msg.result)
                 return
             fut.set_result(msg)
+            return
+        if isinstance(msg, wire.Draining):
+            if not self.draining:
+                self.draining = True
+                self.log.info("%s is shutting down: no new Jumps go to it", self.label)
             return
         if isinstance(msg, wire.HostKeySaved) and self.on_host_key_saved is not None:
             self.on_host_key_saved(self, msg)

@@ -192,6 +192,7 @@ class TunnelClient:
             self.status.draining = True
             self.metrics.draining.set(1)
             self._changed()
+            await self._announce_draining()
             sessions = self._sessions()
             log.info("shutting down: refusing new Jumps; %d session(s) get up to %.0f s to end", len(sessions), seconds)
             if sessions and seconds > 0:
@@ -331,6 +332,13 @@ class TunnelClient:
             self._ws = None
             await ws.close()
 
+    async def _announce_draining(self) -> None:
+        """Tell the console that this member takes no new Jumps (best effort: a Jump it still sends is refused)."""
+        try:
+            await self._send(wire.encode_control(0, wire.Draining()))
+        except (ProtocolViolation, ConnectionError, RuntimeError) as exc:
+            log.info("could not tell the console that this Jumpoint is shutting down: %s", exc)
+
     async def _send(self, frame: bytes) -> None:
         ws = self._ws
         if ws is None or ws.closed:
@@ -382,6 +390,8 @@ class TunnelClient:
             self._connected.set()
             log.info("connected to the console %s as Jumpoint %r", self.settings.console_url, msg.name)
             self._changed()
+            if self.status.draining:  # reconnected while shutting down: the console must not route Jumps here
+                await self._announce_draining()
         elif isinstance(msg, wire.Request):
             self._requests.submit(msg)
         elif isinstance(msg, wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved):

@@ -376,6 +376,13 @@ def encode_host_key_sync(entries: list[HostKeyEntry]) -> list[bytes]:
     return frames
 
 
+class Draining(_Msg):
+    """Jumpoint -> console (channel 0): this member is shutting down and refuses new Jumps; its running sessions go on
+    until they end or the drain time is up. The console routes new Jumps to the cluster's other members."""
+
+    t: Literal["draining"] = "draining"
+
+
 ControlMessage = Annotated[
     Hello
     | Welcome
@@ -401,7 +408,8 @@ ControlMessage = Annotated[
     | HostKeySaved
     | HostKeyAdded
     | HostKeysRemoved
-    | HostKeysSync,
+    | HostKeysSync
+    | Draining,
     Field(discriminator="t"),
 ]
 _control_adapter: TypeAdapter[ControlMessage] = TypeAdapter(ControlMessage)

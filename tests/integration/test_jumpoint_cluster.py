@@ -260,6 +260,35 @@ async def test_a_member_that_dies_ends_its_own_sessions_naming_itself_and_the_su
     assert refused["error"]["code"] == "jumpoint_unavailable"
 
 
+async def test_a_member_shutting_down_gets_no_new_jumps_while_its_session_finishes(
+    cluster: tuple[Cluster, AddMember], gateway: Gateway, sshd_server: SshServer
+) -> None:
+    state, add_member = cluster
+    a = await add_member("member-a")
+    item_id = await _item(gateway, state, sshd_server)
+    first = await gateway.jump(item_id)
+    await _login(first, sshd_server.password, host_key="save")
+    await add_member("member-b")
+    a.config.write_text(a.config.read_text().replace("drain_seconds: 0", "drain_seconds: 60"))
+    a.process.send_signal(signal.SIGHUP)  # a 60 s drain, so member-a is still draining below
+    await state.until(lambda: _logged(a, "configuration reloaded"), "member-a reloaded its configuration")
+    a.process.send_signal(signal.SIGTERM)
+    await state.until(lambda: _logged(a, "shutting down: refusing new Jumps"), "member-a drains")
+
+    for _ in range(3):  # member-a has fewer sessions than none, but it is shutting down: every Jump goes to b
+        sock = await gateway.jump(item_id)
+        await _login(sock, sshd_server.password, host_key=None)
+    assert await state.sessions_by_member() == {"member-a": 1, "member-b": 3}
+    await _echo(first, "still-on-a")  # the draining member's session goes on
+
+    await first.send_keys("exit\n")
+    assert await asyncio.wait_for(a.process.wait(), 20) == 0
+
+
+async def _logged(member: Member, text: str) -> bool:
+    return text in member.log()
+
+
 async def _session_on(state: Cluster, socks: list[SessionSocket], hostname: str) -> SessionSocket:
     """Which of two sessions runs on ``hostname``: end-to-end, by its member's own list of sessions."""
     member = next(m for m in state.members if m.hostname == hostname)

@@ -271,10 +271,9 @@ async def test_sigterm_tells_participants_refuses_new_jumps_and_waits_for_the_se
     assert status == 503 and json.loads(body)["reason"] == "the Jumpoint is shutting down"
     assert (await jp.get("/healthz"))[0] == 200
 
-    refused = await gateway.jump(item_id)
-    error = (await refused.next_message("error"))["error"]
-    assert error["code"] == "jumpoint_unavailable"
-    assert error["message"] == "the Jumpoint is shutting down"
+    refused = await gateway.api("POST", f"/api/v1/jump-items/{item_id}/jump", {"cols": 80, "rows": 24}, expect=503)
+    assert refused["error"]["code"] == "jumpoint_unavailable"  # the console knows: the Jump never reaches it
+    assert refused["error"]["message"] == "Jumpoint 'LAN-A' is shutting down and takes no new Jumps"
 
     await sock.send_keys("echo still-here-$((40+2))\n")  # the running session goes on while draining
     await sock.read_until(b"still-here-42")
