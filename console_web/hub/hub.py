@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 HELLO_TIMEOUT = 10.0
 HEARTBEAT = 15.0
 ENDED_RETENTION = 120.0
+SHUTDOWN_FLUSH_SECONDS = 2.0
 ADMITTING_LOAD = 1_000_000  # how busy a Jumpoint member still being admitted looks to the cluster's routing
 
 
@@ -454,6 +455,9 @@ class Hub:
         """End every session and close every tunnel (console stopping), then write what is queued."""
         for session in list(self.sessions.values()):
             session.fail(JumpointUnavailable("the console is shutting down"))
+        senders = [c.sender for s in self.sessions.values() for c in s.connections() if c.sender is not None]
+        if senders:  # let each browser get the end of its session and its close before the tasks are cancelled
+            await asyncio.wait(senders, timeout=SHUTDOWN_FLUSH_SECONDS)
         for task in self.clusters.key_tasks():
             task.cancel()
         for link in self.clusters.links():

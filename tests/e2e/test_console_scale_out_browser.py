@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
+from tests.e2e.test_shared_sessions_browser import BOB_PASSWORD, _shared_item
 from tests.e2e.test_web_console import (
     Api,
-    builtin_jumpoint,
     connect_with_password,
     jump_from_console,
     run_in_terminal,
@@ -26,8 +26,6 @@ from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.redis import *  # noqa: F403
 from tests.fixtures.redis import RedisServer, unique_node_ids
 from tests.fixtures.sshd import SshServer
-
-BOB_PASSWORD = "bob-password-4711"
 
 
 @dataclass
@@ -82,23 +80,7 @@ def test_a_rep_on_node_b_joins_the_session_started_on_node_a_and_both_work_in_it
     a, b = two_nodes.a, two_nodes.b
     admin = Api(context, a)
     admin.login()
-    bob = admin.call("POST", "/users", {"username": "bob", "password": BOB_PASSWORD, "display_name": "Bob"})
-    group = admin.call("POST", "/jump-groups", {"name": "Support team"})
-    admin.call("PUT", f"/jump-groups/{group['id']}/members/{bob['id']}")
-    admin.call(
-        "POST",
-        "/jump-items",
-        {
-            "name": "Shared sshd",
-            "group_id": group["id"],
-            "jumpoint_id": builtin_jumpoint(admin)["id"],
-            "hostname": sshd_server.host,
-            "port": sshd_server.port,
-            "protocol": "ssh",
-            "username": sshd_server.username,
-            "session_policy": "join_existing",
-        },
-    )
+    _shared_item(admin, sshd_server)  # "Shared sshd", join existing, in a group with Bob
     console_a = context.new_page()
     console_a.goto(a.url + "/console")
     owner = jump_from_console(context, console_a, "Shared sshd")

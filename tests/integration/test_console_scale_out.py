@@ -19,27 +19,12 @@ from yarl import URL
 from console_web.appkeys import CLUSTER_NODE_KEY
 from tests.fixtures.console_cluster import *  # noqa: F403
 from tests.fixtures.console_cluster import ConsoleCluster
-from tests.fixtures.gateway import Gateway, SessionSocket, SocketClosed
+from tests.fixtures.gateway import SessionSocket, SocketClosed
 from tests.fixtures.redis import *  # noqa: F403
 from tests.fixtures.sshd import SshServer
+from tests.integration.test_shared_sessions import _shared_item
 
 MiB = 1 << 20
-
-
-async def _item(gw: Gateway, ssh: SshServer, members: list[int], **extra: Any) -> int:
-    group = await gw.api("POST", "/api/v1/jump-groups", {"name": f"team {len(members)}"}, expect=201)
-    for user_id in members:
-        await gw.api("PUT", f"/api/v1/jump-groups/{group['id']}/members/{user_id}", expect=204)
-    body = {
-        "name": "shared box",
-        "group_id": group["id"],
-        "jumpoint_id": gw.jumpoint_id,
-        "hostname": f"{ssh.host}:{ssh.port}",
-        "username": ssh.username,
-        "protocol": "ssh",
-    }
-    item = await gw.api("POST", "/api/v1/jump-items", body | extra, expect=201)
-    return int(item["id"])
 
 
 async def _timeline_text(sock: SessionSocket, needle: str) -> dict[str, Any]:
@@ -62,7 +47,7 @@ async def test_a_rep_on_node_b_joins_the_session_a_rep_started_on_node_a(
     a, b = console_cluster.a, console_cluster.b
     ann_id, ann = await a.create_rep("ann")
     bob_id, bob = await a.create_rep("bob")
-    item_id = await _item(a, sshd_server, [ann_id, bob_id])
+    item_id = await _shared_item(a, sshd_server, [ann_id, bob_id])
     owner = await a.jump(item_id, token=ann)
     await owner.login(sshd_server.password)
     await owner.send_keys("echo before-$((40+2))\n")
@@ -90,7 +75,7 @@ async def test_a_jump_on_node_b_runs_through_the_jumpoint_connected_to_node_a(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
     a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(b, sshd_server, [])
+    item_id = await _shared_item(b, sshd_server, [])
     jumpoints = await b.api("GET", "/api/v1/jumpoints", expect=200)
     assert [j["connected"] for j in jumpoints["items"]] == [True]
     sock = await b.jump(item_id)
@@ -110,7 +95,7 @@ async def test_an_invitation_made_on_one_node_is_accepted_on_the_other(
 ) -> None:
     a, b = console_cluster.a, console_cluster.b
     carol_id, carol = await a.create_rep("carol")
-    item_id = await _item(a, sshd_server, [], session_policy="start_new")
+    item_id = await _shared_item(a, sshd_server, [], session_policy="start_new")
     owner = await a.jump(item_id)
     await owner.login(sshd_server.password)
     made = await b.api("POST", f"/api/v1/sessions/{owner.session_id}/invitations", {"user_id": carol_id}, expect=201)
@@ -127,7 +112,7 @@ async def test_an_external_guest_joins_through_the_other_node(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
     a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(a, sshd_server, [])
+    item_id = await _shared_item(a, sshd_server, [])
     owner = await a.jump(item_id)
     await owner.login(sshd_server.password)
     created = await a.api(
@@ -153,7 +138,7 @@ async def test_a_session_recorded_on_node_a_plays_back_from_node_b(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
     a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(a, sshd_server, [])
+    item_id = await _shared_item(a, sshd_server, [])
     sock = await a.jump(item_id)
     await sock.login(sshd_server.password)
     await sock.send_keys("echo recorded-$((20+5))\n")
@@ -170,6 +155,15 @@ async def test_a_session_recorded_on_node_a_plays_back_from_node_b(
             await asyncio.sleep(0.2)
 
 
+async def _owner_on_a_watched_from_b(cluster: ConsoleCluster, ssh: SshServer) -> tuple[SessionSocket, SessionSocket]:
+    """The admin's session started on node A, and a second socket of theirs attached to it through node B."""
+    owner = await cluster.a.jump(await _shared_item(cluster.a, ssh, []))
+    await owner.login(ssh.password)
+    relayed = await cluster.b.attach(owner.session_id)
+    await relayed.next_of("hello")
+    return owner, relayed
+
+
 async def _closed_code(sock: SessionSocket) -> int | None:
     """Read until the socket closes; the close code the server sent."""
     async with asyncio.timeout(15):
@@ -183,12 +177,8 @@ async def _closed_code(sock: SessionSocket) -> int | None:
 async def test_when_the_sessions_node_stops_the_browser_on_the_other_node_sees_the_session_end(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
-    a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(a, sshd_server, [])
-    owner = await a.jump(item_id)
-    await owner.login(sshd_server.password)
-    relayed = await b.attach(owner.session_id)
-    await relayed.next_of("hello")
+    b = console_cluster.b
+    owner, relayed = await _owner_on_a_watched_from_b(console_cluster, sshd_server)
     await console_cluster.nodes[owner.session_id.split("_")[0]].stop()
     assert await _closed_code(relayed) == 1000
     assert {
@@ -202,12 +192,7 @@ async def test_when_the_sessions_node_stops_the_browser_on_the_other_node_sees_t
 async def test_when_the_sessions_node_vanishes_the_browser_on_the_other_node_is_told_to_reconnect(
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
-    a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(a, sshd_server, [])
-    owner = await a.jump(item_id)
-    await owner.login(sshd_server.password)
-    relayed = await b.attach(owner.session_id)
-    await relayed.next_of("hello")
+    owner, relayed = await _owner_on_a_watched_from_b(console_cluster, sshd_server)
     node_a = console_cluster.nodes[owner.session_id.split("_")[0]]
     await node_a.runner.app[CLUSTER_NODE_KEY].bus.close()  # as if its process died: it leaves Redis silently
     assert await _closed_code(relayed) == 1012  # "service restart": the page reconnects
@@ -226,7 +211,7 @@ async def test_files_of_a_session_on_node_a_go_up_and_down_through_node_b_intact
     console_cluster: ConsoleCluster, sshd_server: SshServer, tmp_path: Path
 ) -> None:
     a, b = console_cluster.a, console_cluster.b
-    item_id = await _item(a, sshd_server, [])
+    item_id = await _shared_item(a, sshd_server, [])
     sock = await a.jump(item_id)
     await sock.login(sshd_server.password)
     account = pwd.getpwnam(sshd_server.username)
@@ -267,7 +252,7 @@ async def test_one_node_a_time_sweeps_the_shared_recordings_sparing_every_nodes_
     console_cluster: ConsoleCluster, sshd_server: SshServer
 ) -> None:
     a = console_cluster.a
-    sock = await a.jump(await _item(a, sshd_server, []))
+    sock = await a.jump(await _shared_item(a, sshd_server, []))
     await sock.login(sshd_server.password)
     node_a, node_b = (node.runner.app[CLUSTER_NODE_KEY] for node in console_cluster.nodes.values())
     assert sock.session_id in await node_b.live_session_ids()
