@@ -34,14 +34,22 @@ MAX_PIPES = 20_000
 class _Answers:
     """Answers awaited for one request id."""
 
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
+    def __init__(self, expected: int | None) -> None:
+        self.expected = expected  # None until Redis said how many nodes got a broadcast
         self.replies: list[Reply] = []
         self.done = asyncio.Event()
 
     def add(self, reply: Reply) -> None:
         self.replies.append(reply)
-        if len(self.replies) >= self.expected:
+        self._check()
+
+    def expect(self, count: int) -> None:
+        """How many answers a broadcast waits for (answers may have come before Redis said so)."""
+        self.expected = count
+        self._check()
+
+    def _check(self) -> None:
+        if self.expected is not None and len(self.replies) >= self.expected:
             self.done.set()
 
 
@@ -113,26 +121,22 @@ class ClusterNode:
         """``op`` on every running node (this one included): (node, result or error) for each that answered in time
         (``complete``: ServiceError unless every node that got the request answered)."""
         request_id = secrets.token_hex(8)
-        answers = self._answers[request_id] = _Answers(1)
+        answers = self._answers[request_id] = _Answers(None)
         try:
-            reached = await self.bus.broadcast(envelope.encode_request(Request(request_id, self.node_id, op, args)))
-            answers.expected = reached
-            if len(answers.replies) >= reached:
-                answers.done.set()
+            answers.expect(
+                await self.bus.broadcast(envelope.encode_request(Request(request_id, self.node_id, op, args)))
+            )
             with contextlib.suppress(ServiceError):
                 await self._wait(answers, "")
         finally:
             del self._answers[request_id]
-        if len(answers.replies) < answers.expected:
+        expected = answers.expected or 0
+        if len(answers.replies) < expected:
             if complete:
-                missing = answers.expected - len(answers.replies)
+                missing = expected - len(answers.replies)
                 raise ServiceError(f"{missing} console node(s) did not answer {op} in time")
-            log.warning(
-                "%d of %d console nodes did not answer %s in time",
-                answers.expected - len(answers.replies),
-                answers.expected,
-                op,
-            )
+            missing_count = expected - len(answers.replies)
+            log.warning("%d of %d console nodes did not answer %s in time", missing_count, expected, op)
         return [(r.sender, r.result if r.ok else JumpError.from_dict(r.error or {})) for r in answers.replies]
 
     async def _wait(self, answers: _Answers, message: str) -> None:

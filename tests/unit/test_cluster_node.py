@@ -157,6 +157,32 @@ async def test_a_broadcast_collects_the_answer_of_every_running_node(start_node:
     )
 
 
+async def test_a_broadcast_waits_for_every_node_even_when_an_answer_beats_the_publish_reply(
+    start_node: StartNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = await start_node(), await start_node()
+
+    async def slow(args: dict[str, Any], asker: str) -> Any:
+        await asyncio.sleep(0.05)  # this node's own answer takes a moment (a database call)
+        return "a"
+
+    async def quick(args: dict[str, Any], asker: str) -> Any:
+        return "b"
+
+    a.register("load", slow)
+    b.register("load", quick)
+    publish = a.bus._publish
+
+    async def late_publish_reply(channel: str, data: bytes) -> int:
+        reached = await publish(channel, data)
+        await asyncio.sleep(0.01)  # the loop is busy before it handles Redis's reply: b's answer is already here
+        return reached
+
+    monkeypatch.setattr(a.bus, "_publish", late_publish_reply)
+    for _ in range(5):
+        assert sorted(str(result) for _, result in await a.broadcast("load", {})) == ["a", "b"]
+
+
 async def test_a_broadcast_after_a_node_stopped_collects_only_the_running_ones(start_node: StartNode) -> None:
     a, b, c = await start_node(), await start_node(), await start_node()
     _serve_whoami(a, b, c)
