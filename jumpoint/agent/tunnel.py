@@ -44,6 +44,18 @@ SHUTTING_DOWN = "the Jumpoint is shutting down"
 CLOSE_GRACE_SECONDS = 5.0  # how long closed sessions get to send their last messages before the tunnel closes
 
 
+RESTART_RETRY_SECONDS = 60.0
+
+
+def reconnect_delay(attempt: int, min_seconds: float, max_seconds: float, console_restarting: bool) -> float:
+    """How long to wait before reconnect ``attempt`` (1, 2, ...): exponential back-off with full jitter, from
+    ``min_seconds`` up to ``max_seconds``. While the console said it is going away (a restart, or one node of several
+    stopping) the wait stays at most twice ``min_seconds``, so the tunnel is back within seconds of the console (or
+    another node) listening again; the jitter still spreads many Jumpoints' attempts."""
+    cap = min_seconds * 2 if console_restarting else min(max_seconds, min_seconds * 2**attempt)
+    return random.uniform(0, min(cap, max_seconds))
+
+
 @dataclass(slots=True)
 class TunnelSettings:
     """How to reach the console and how to behave on the tunnel."""
@@ -121,6 +133,7 @@ class TunnelClient:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._console_restarting_until = 0.0  # loop time until which reconnects are retried without growing back-off
         self._connected = asyncio.Event()
         self._session_ended = asyncio.Event()
         self._hurry = asyncio.Event()
@@ -162,8 +175,9 @@ class TunnelClient:
                 attempt += 1
                 self.status.reconnects += 1
                 self.metrics.tunnel_reconnects.inc()
-                delay = random.uniform(  # full jitter
-                    0, min(self.settings.reconnect_max_seconds, self.settings.reconnect_min_seconds * 2**attempt)
+                restarting = asyncio.get_running_loop().time() < self._console_restarting_until
+                delay = reconnect_delay(
+                    attempt, self.settings.reconnect_min_seconds, self.settings.reconnect_max_seconds, restarting
                 )
                 log.info("reconnecting in %.1f s", delay)
                 with contextlib.suppress(TimeoutError):
@@ -328,6 +342,9 @@ class TunnelClient:
                     log.warning("ignoring a non-binary tunnel message of type %s", msg.type)
                     continue
                 await self._dispatch(msg.data)
+            if ws.close_code == aiohttp.WSCloseCode.GOING_AWAY:
+                # the console (node) is stopping, most likely to restart or behind a load balancer with others
+                self._console_restarting_until = asyncio.get_running_loop().time() + RESTART_RETRY_SECONDS
         finally:
             self._ws = None
             await ws.close()
