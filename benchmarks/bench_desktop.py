@@ -7,12 +7,16 @@ Measured as a browser sees it (the session socket's desktop stream, FRAME_END me
 * full motion: a 1280x800 Xvnc whose xterm redraws random colour cells ~30 times a second: frames/s delivered,
   bytes/s to the browser, console + Jumpoint CPU (% of one core), per quality level;
 * scrolling random text in a full-screen xterm (``base64 /dev/urandom``);
-* five concurrent desktop sessions on the same animation: frames/s per session and total CPU.
+* five concurrent desktop sessions on the same animation: frames/s per session and total CPU;
+* a window dragged at 60 Hz: an 80x24 xterm (a static page of text) moved by :data:`DRAGGER` (libX11 through
+  ctypes, one ``XMoveWindow`` every 1/60 s, 8 px a step, back and forth) on an otherwise empty display, so Xvnc
+  sends each move as a CopyRect plus the uncovered background; copy-rects/s are counted besides frames/s.
 
 Issue targets (guacd 1.6.0 measured on the same workloads): first desktop <= 100 ms on loopback; 30 fps video >= 25
-frames/s at <= 1.5 MB/s with Jumpoint + console <= 30 % of a core; scrolling text >= 25 frames/s at <= 40 % CPU.
+frames/s at <= 1.5 MB/s with Jumpoint + console <= 30 % of a core; scrolling text >= 25 frames/s at <= 40 % CPU;
+a window dragged at 60 Hz sent as copy-rects >= 50 frames/s (guacd: 37 fps at 48 % CPU).
 
-    .venv/bin/python -m benchmarks.bench_desktop [--quick] [--json FILE]
+    .venv/bin/python -m benchmarks.bench_desktop [--quick] [--json FILE] [--only colour,text,drag]
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +53,29 @@ from tests.fixtures.vnc import VncServer, colour_animation, launch_vnc
 
 logging.getLogger("protocols.vnc").setLevel(logging.ERROR)
 GEOMETRY = "160x50+0+0"  # the xterm nearly fills the 1280x800 desktop
+DRAG_GEOMETRY = "80x24+0+0"
+DRAGGER = """
+import ctypes, sys, time
+x11 = ctypes.CDLL("libX11.so.6")
+x11.XOpenDisplay.restype = ctypes.c_void_p
+x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x11.XMoveWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int]
+x11.XFlush.argtypes = [ctypes.c_void_p]
+display, window = x11.XOpenDisplay(None), int(sys.argv[1])
+x = y = 0
+dx, dy, step = 8, 4, 1 / 60
+tick = time.monotonic()
+while True:
+    x, y = x + dx, y + dy
+    if not 0 <= x <= 760:
+        dx, x = -dx, x - 2 * dx
+    if not 0 <= y <= 440:
+        dy, y = -dy, y - 2 * dy
+    x11.XMoveWindow(display, window, x, y)
+    x11.XFlush(display)
+    tick += step
+    time.sleep(max(0.0, tick - time.monotonic()))
+"""
 
 
 class DesktopSocket:
@@ -57,6 +86,7 @@ class DesktopSocket:
         self.scanner = dw.HeaderScanner(dw.OUTPUT_TYPES)
         self.frames = 0
         self.keyframes = 0
+        self.copies = 0
         self.bytes = 0
         self.first_complete: float | None = None
         self._in_keyframe = False
@@ -97,6 +127,8 @@ class DesktopSocket:
                 if kind == dw.KEYFRAME:
                     self.keyframes += 1
                     self._in_keyframe = True
+                elif kind == dw.COPY:
+                    self.copies += 1
                 elif kind == dw.FRAME_END:
                     self.frames += 1
                     if self._in_keyframe and self.first_complete is None:
@@ -144,6 +176,7 @@ async def motion(
     await asyncio.gather(*(s.until_complete() for s in socks))
     frames0 = [s.frames for s in socks]
     bytes0 = [s.bytes for s in socks]
+    copies0 = sum(s.copies for s in socks)
     c0, j0 = stack.cpu()
     t0 = time.perf_counter()
     await asyncio.gather(*(s.read_for(seconds) for s in socks))
@@ -160,17 +193,22 @@ async def motion(
         "console_cpu_pct": (c1 - c0) / elapsed * 100,
         "jumpoint_cpu_pct": (j1 - j0) / elapsed * 100,
         "sessions": sessions,
+        "copies_per_s": (sum(s.copies for s in socks) - copies0) / elapsed / sessions,
+        "load_1min": round(os.getloadavg()[0], 2),
     }
 
 
-async def run(quick: bool) -> dict[str, Any]:
+async def run(quick: bool, only: set[str] | None = None) -> dict[str, Any]:
     seconds = 5.0 if quick else 20.0
     results: dict[str, Any] = {"seconds": seconds}
     workloads = {
         "colour": colour_animation(cols=160, rows=50, delay=0.033),
         "text": ("sh", "-c", "base64 /dev/urandom"),
+        "drag": ("sh", "-c", "seq -w 1 2000 | paste -sd ' ' | fold -w 80 | head -24; exec sleep 100000"),
     }
     for name, command in workloads.items():
+        if only and name not in only:
+            continue
         with tempfile.TemporaryDirectory(prefix="oj-bench-desktop-") as tmp:
             work = Path(tmp)
             (work / "vnc").mkdir()
@@ -198,8 +236,12 @@ async def run(quick: bool) -> dict[str, Any]:
                             http, stack, items["full_color"], server, 3 if quick else 7
                         )
                         print("first desktop:", results["first_desktop"], flush=True)
-                    server.start_xterm(*command, geometry=GEOMETRY)
+                    server.start_xterm(*command, geometry=DRAG_GEOMETRY if name == "drag" else GEOMETRY)
                     await asyncio.sleep(1.0)
+                    if name == "drag":
+                        window = server.x("xdotool", "search", "--onlyvisible", "--class", "xterm").split()[0]
+                        server.spawn(sys.executable, "-c", DRAGGER, window)
+                        await asyncio.sleep(0.5)
                     for level, item_id in items.items():
                         figures = await motion(http, stack, item_id, seconds)
                         results[f"{name} / {level}"] = figures
@@ -226,8 +268,10 @@ def table(results: dict[str, Any]) -> str:
                     name,
                     f"{r['frames_per_s']:.1f} (min {r['min_frames_per_s']:.1f})",
                     f"{r['mb_per_s']:.2f}",
+                    f"{r.get('copies_per_s', 0):.0f}",
                     f"{r['console_cpu_pct'] + r['jumpoint_cpu_pct']:.0f}"
                     f" ({r['console_cpu_pct']:.0f} + {r['jumpoint_cpu_pct']:.0f})",
+                    f"{r.get('load_1min', 0):.2f}",
                 ]
             )
     first = results.get("first_desktop", {})
@@ -235,15 +279,18 @@ def table(results: dict[str, Any]) -> str:
         f"First complete desktop: {first.get('gateway_ms', 0):.0f} ms via the gateway, "
         f"{first.get('direct_ms', 0):.0f} ms direct\n\n"
     )
-    return head + markdown_table(["workload", "frames/s", "MB/s", "CPU % (console + Jumpoint)"], rows)
+    return head + markdown_table(
+        ["workload", "frames/s", "MB/s", "copies/s", "CPU % (console + Jumpoint)", "load"], rows
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="5 s per workload instead of 20")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", default="", help="comma-separated workloads: colour, text, drag (default: all)")
     args = parser.parse_args()
-    results = asyncio.run(run(args.quick))
+    results = asyncio.run(run(args.quick, {w for w in args.only.split(",") if w} or None))
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

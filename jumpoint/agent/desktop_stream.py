@@ -16,6 +16,13 @@ shape the channel runner, the tunnel and the console already carry for terminals
 
 Flow control needs nothing extra: the next update is only taken from the connection when the previous one was
 handed on, and the channel runner hands output on only within the tunnel's window.
+
+Pacing: frames go out at most :data:`MAX_FRAMES_PER_SECOND` a second, and after each frame the stream waits at least
+its encoding's CPU time divided by :data:`ENCODE_SHARE` (smoothed over frames; keyframes left out), so encoding
+takes at most that share of a core whatever the desktop does: cheap frames (copy-rects, what the server already
+encoded) reach 60 a second, costly ones (pixels re-encoded) come less often. Meanwhile the server (VNC: it is not
+asked for the next update) or the connection (RDP: its screen) merges what changes into the next frame, so nothing
+queues; input is never delayed.
 """
 
 from __future__ import annotations
@@ -68,7 +75,11 @@ def _cursor_message(cursor: CursorShape) -> bytes:
     return desktop_wire.encode_cursor(cursor.hot_x, cursor.hot_y, cursor.width, cursor.height, out.getvalue())
 
 
-MAX_FRAMES_PER_SECOND = 30
+MAX_FRAMES_PER_SECOND = 60
+ENCODE_SHARE = 0.5
+"""Encoding a desktop's frames takes at most this share of a core (see the module docstring)."""
+_COST_WEIGHT = 0.5
+"""Weight of the newest frame in the smoothed encoding cost."""
 
 
 class DesktopStream:
@@ -82,6 +93,8 @@ class DesktopStream:
         self._parser = desktop_wire.StreamParser(desktop_wire.INPUT_TYPES)
         self._keyframe_due = True
         self._size = (0, 0)
+        self._cost = 0.0
+        """Smoothed CPU seconds of encoding a frame (keyframes left out)."""
 
     async def events(self) -> AsyncIterator[Output | Notice]:
         """The desktop stream as ``Output`` events (one per update), and the connection's notices."""
@@ -128,10 +141,10 @@ class DesktopStream:
                 if isinstance(event, FrameEnd):
                     yield Output(self._encode_frame(frame))
                     frame = []
-                    # At most MAX_FRAMES_PER_SECOND: the server merges what changes meanwhile into the next update,
-                    # so a fast-changing desktop costs a bounded amount of CPU and bandwidth (input is not delayed).
+                    # Paced (see the module docstring): the server merges what changes meanwhile into the next
+                    # update, so a fast-changing desktop costs a bounded amount of CPU and bandwidth.
                     now = time.monotonic()
-                    wait = last_frame + 1 / MAX_FRAMES_PER_SECOND - now
+                    wait = last_frame + self.frame_interval - now
                     last_frame = now + max(wait, 0.0)
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -141,13 +154,23 @@ class DesktopStream:
                 with contextlib.suppress(BaseException):
                     await pending
 
+    @property
+    def frame_interval(self) -> float:
+        """The least time, in seconds, from one frame to the next now: 1 / :data:`MAX_FRAMES_PER_SECOND`, or the
+        smoothed encoding cost of a frame over :data:`ENCODE_SHARE` when that is longer."""
+        return max(1 / MAX_FRAMES_PER_SECOND, self._cost / ENCODE_SHARE)
+
     def _encode_frame(self, frame: list[DesktopOutput]) -> bytes:
+        started = time.thread_time()
         encoded = self._encoder.encode(frame, self._desktop.pixels)
         # A keyframe waits for an update with pixels: a server may answer the first (or a full) request with only
         # its size, and a keyframe made before the pixels came would be blank.
         has_pixels = any(isinstance(event, Damage | Image | CopyRect) for event in frame)
         if not (self._keyframe_due and self._size[0] > 0 and has_pixels):
-            return encode_messages(encoded)
+            data = encode_messages(encoded)
+            cost = time.thread_time() - started
+            self._cost += (cost - self._cost) * _COST_WEIGHT
+            return data
         # The keyframe shows the whole desktop as it is now, so the frame's pictures need not go too; its clipboard
         # text does (the keyframe carries the cursor).
         self._keyframe_due = False

@@ -28,7 +28,8 @@ Contract of :meth:`FrameEncoder.encode` (events up to and including a ``FrameEnd
   cap on one image, :data:`jumpoint.core.desktop_wire.MAX_IMAGE`): an encoded rectangle over it is halved (along
   its longer side) and the halves encoded again, recursively.
 * Each rectangle is classified (:mod:`jumpoint.desktop.classify`) and encoded per the quality level (see
-  :data:`POLICIES`); the codecs and their measured settings are in :mod:`jumpoint.desktop.codecs`.
+  :data:`POLICIES`); the codecs and their measured settings are in :mod:`jumpoint.desktop.codecs`. Under ``video``
+  a rectangle larger than :data:`TINY_TEXT` is JPEG whatever its kind, so it is not classified at all.
 * Fast-changing regions: the change of every 64x64 block is tracked. A block changed at least
   :attr:`fast_after` times in a row, each within :attr:`fast_gap` seconds of the previous change, is *fast*; a
   ``mixed`` or ``photo`` rectangle touching a fast block is sent as JPEG where the level allows (``full_color`` q85,
@@ -450,8 +451,14 @@ class FrameEncoder:
         return Choice("webp")
 
     def _encode(self, rect: Rect, pixels: Pixels, *, fast: bool, refresh: bool, track: bool = True) -> list[Image]:
+        area = rect[2] * rect[3]
+        video = self._policy.video_jpeg
+        if video is not None and area > TINY_TEXT:  # JPEG whatever its kind: no need to classify it
+            if refresh:
+                return []
+            return self._emit(rect, pixels, Choice("jpeg", video), refresh=False, track=track)
         analysis = analyse(pixels)
-        choice = self.choose(analysis, rect[2] * rect[3], fast=fast)
+        choice = self.choose(analysis, area, fast=fast)
         if refresh and choice.method == "jpeg":
             return []  # lossy by nature at this level: the JPEG already sent stands
         return self._emit(rect, pixels, choice, refresh=refresh, track=track, analysis=analysis)

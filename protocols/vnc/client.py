@@ -14,7 +14,9 @@ Contract:
 * The first event is the desktop's ``DesktopSize``. Each FramebufferUpdate yields its rectangles in order, then
   ``FrameEnd``. ``Damage`` means "these pixels changed in :attr:`RfbClient.framebuffer`": read them with
   :meth:`RfbClient.pixels` before taking the events after the next ``FrameEnd`` (until then the framebuffer does
-  not change). ``Image(codec="jpeg")`` carries a Tight JPEG rectangle unchanged (a complete JPEG file).
+  not change). ``Image(codec="jpeg")`` carries a Tight JPEG rectangle unchanged (a complete JPEG file); at the
+  levels whose :attr:`~protocols.vnc.quality.EncodingSettings.png` is set, ``Image(codec="png")`` carries a Tight
+  fill or palette rectangle, written from what the server sent (nothing to read back, no JPEG under it decoded).
 * Flow control: the next (incremental) FramebufferUpdateRequest is sent only once the consumer has taken the
   previous update's ``FrameEnd`` (and every event before it). A slow consumer makes the server merge its changes
   into fewer, later updates; at most one update's events wait (:mod:`protocols.vnc.queue` bounds them), and what
@@ -119,6 +121,7 @@ class RfbClient:
         self.security = security
         self.framebuffer = Framebuffer(width, height)
         self._reader = UpdateReader(stream, self.framebuffer, name, log)
+        self._reader.tight.png = settings_for(quality).png
         self._events = EventQueue()
         self._events.put_nowait(DesktopSize(width, height))
         self._preferred: PreferredEncoding = preferred_encoding
@@ -375,6 +378,7 @@ class RfbClient:
             self._ask_size(event.width, event.height)
         elif isinstance(event, Quality):
             self.quality = event
+            self._reader.tight.png = settings_for(event).png
             stream.write(m.set_encodings(self._encodings(event)))
         else:
             raise BadRequest(f"a VNC desktop cannot take {type(event).__name__} input")

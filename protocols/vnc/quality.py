@@ -7,7 +7,7 @@ black_and_white    lossless (no JPEG)           -                  -            
 few_colors         lossless (no JPEG)           -                  -               9
 more_colors        Tight JPEG where it pays     level 3 (fine 30)  4X (4:2:0)      6
 full_color         lossless (no JPEG)           -                  -               2
-video              Tight JPEG where it pays     level 4 (fine 40)  4X (4:2:0)      1
+video              Tight JPEG where it pays     level 1 (fine 12)  4X (4:2:0)      1
 =================  ===========================  =================  ==============  =========
 
 Colour depth: we always ask for 24-bit true colour (see :data:`~protocols.vnc.messages.RGBX`), so
@@ -16,6 +16,12 @@ Colour depth: we always ask for 24-bit true colour (see :data:`~protocols.vnc.me
 where these levels save bandwidth. Reducing the colours themselves is left to the pipeline's encoder for the
 browser; asking RFB for an 8-bit pixel format (BGR233 true colour needs no colour map) would save more on
 photographic content but is not implemented.
+
+``video`` at fine quality 12: on the 1280x800 full-motion benchmark (``benchmarks/bench_desktop.py``'s colour
+cells, our client alone, about 30 frames a second) fine 40 / 30 / 20 / 15 / 12 / 10 sent 2.7 / 2.1 / 1.7 /
+1.5-1.7 / 1.3 / 1.25 MB/s, and the target is 1.5 MB/s; frame rate and CPU do not change with it (a JPEG's own
+headers, ~600 bytes a rectangle, are why going lower saves little). Text and flat areas are not JPEG, so they stay
+sharp.
 
 "Where it pays": servers send JPEG only for areas with many colours (TigerVNC: more than a palette can hold);
 text, window borders and flat areas stay lossless. A JPEG quality level without a fine quality is what servers
@@ -53,6 +59,9 @@ class EncodingSettings:
     """A key of :data:`~protocols.vnc.messages.SUBSAMPLING`."""
     compress_level: int
     """0..9 (zlib effort on the server)."""
+    png: bool = True
+    """Tight fills and palette rectangles are handed on as PNG as they came (lossless, at most 256 colours), not
+    re-encoded from the framebuffer; off where the encoder reduces colours."""
 
     def encodings(self, preferred: PreferredEncoding = "tight") -> list[int]:
         """The SetEncodings list: the preferred pixel encoding first, then the others, then pseudo-encodings."""
@@ -71,11 +80,11 @@ class EncodingSettings:
 
 
 LEVELS: dict[str, EncodingSettings] = {
-    "black_and_white": EncodingSettings(None, None, None, 9),
-    "few_colors": EncodingSettings(None, None, None, 9),
+    "black_and_white": EncodingSettings(None, None, None, 9, png=False),
+    "few_colors": EncodingSettings(None, None, None, 9, png=False),
     "more_colors": EncodingSettings(3, 30, "4x", 6),
     "full_color": EncodingSettings(None, None, None, 2),
-    "video": EncodingSettings(4, 40, "4x", 1),
+    "video": EncodingSettings(1, 12, "4x", 1),
 }
 
 

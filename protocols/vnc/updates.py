@@ -1,8 +1,9 @@
 """Reading one FramebufferUpdate: rectangles decoded into the framebuffer, desktop events emitted in order.
 
 Per rectangle: a pixel encoding writes into the :class:`~protocols.vnc.framebuffer.Framebuffer` and emits
-``Damage`` (``Image(codec="jpeg")`` for a Tight JPEG rectangle, whose bytes are forwarded unchanged, ``CopyRect`` for
-a copy); a pseudo-encoding changes state (``DesktopSize`` after a resize, with the framebuffer re-allocated;
+``Damage`` (``Image(codec="jpeg")`` for a Tight JPEG rectangle, whose bytes are forwarded unchanged; with
+``tight.png`` set, ``Image(codec="png")`` for a Tight fill or palette rectangle, written from what came; ``CopyRect``
+for a copy); a pseudo-encoding changes state (``DesktopSize`` after a resize, with the framebuffer re-allocated;
 ``CursorShape``; the desktop name; ExtendedDesktopSize's screen layout and the answer to our SetDesktopSize). Every
 pixel rectangle must lie inside the framebuffer. ``LastRect`` ends an update whose count was 0xFFFF.
 """
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from jumpoint.core.desktop import MAX_DESKTOP_SIDE, CopyRect, Damage, DesktopOutput, DesktopSize, Image
+from jumpoint.core.desktop import MAX_DESKTOP_SIDE, CopyRect, Damage, DesktopOutput, DesktopSize
 from protocols.vnc import messages as m
 from protocols.vnc.encodings.copyrect import read_copyrect
 from protocols.vnc.encodings.cursor import read_cursor
@@ -35,6 +36,8 @@ class UpdateStats:
     updates: int = 0
     rectangles: int = 0
     jpeg_rectangles: int = 0
+    png_rectangles: int = 0
+    """Tight fills and palettes handed on as PNG (``UpdateReader.tight.png``)."""
     damage_rectangles: int = 0
     copy_rectangles: int = 0
     by_encoding: dict[str, int] = field(default_factory=dict)
@@ -49,6 +52,7 @@ class UpdateReader:
         self.name = name
         self.log = log
         self.tight = TightDecoder()
+        """``tight.png``: hand Tight fills and palettes on as PNG images (lossless) rather than as damage."""
         self.zrle = ZrleDecoder()
         self.extended_desktop_size = False
         """The server sent an ExtendedDesktopSize rectangle: it takes SetDesktopSize."""
@@ -89,18 +93,21 @@ class UpdateReader:
                 self.stats.copy_rectangles += 1
                 await emit(CopyRect(src_x, src_y, x, y, w, h), 0)
             return
-        jpeg = None
+        image = None
         if enc == m.ENC_TIGHT:
-            jpeg = await self.tight.read(stream, fb, x, y, w, h)
+            image = await self.tight.read(stream, fb, x, y, w, h)
         elif enc == m.ENC_ZRLE:
             await self.zrle.read(stream, fb, x, y, w, h)
         else:
             await read_raw(stream, fb, x, y, w, h)
         if not w or not h:
             return
-        if jpeg is not None:
-            self.stats.jpeg_rectangles += 1
-            await emit(Image(x, y, w, h, "jpeg", jpeg), len(jpeg))
+        if image is not None:
+            if image.codec == "jpeg":
+                self.stats.jpeg_rectangles += 1
+            else:
+                self.stats.png_rectangles += 1
+            await emit(image, len(image.data))
         else:
             self.stats.damage_rectangles += 1
             await emit(Damage(x, y, w, h), 0)

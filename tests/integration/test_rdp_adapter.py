@@ -249,7 +249,7 @@ async def test_clipboard_text_goes_both_ways_with_xrdp(xrdp_tls: XrdpServer, tmp
         await asyncio.sleep(1.0)
         await viewer.type_line(
             "printf '\\033]52;c;?\\a'; read -r -s -d $'\\a' reply; "
-            "text=$(printf %s \"${reply##*;}\" | base64 -d); echo \"$text\" > clip.txt"
+            'text=$(printf %s "${reply##*;}" | base64 -d); echo "$text" > clip.txt'
         )
         # The client must keep serving the server's data request meanwhile: wait in a thread.
         assert (await asyncio.to_thread(xrdp_tls.wait_for_file, "clip.txt")).strip() == "from-browser"

@@ -1,14 +1,18 @@
 """The Jumpoint's desktop stream: keyframes at the start, after a REFRESH and after a size change; clipboard text
-between updates goes out at once; input messages reach the desktop whole and in order."""
+between updates goes out at once; input messages reach the desktop whole and in order; frames are paced."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import numpy as np
+import pytest
 
-from jumpoint.agent.desktop_stream import DesktopStream
+from jumpoint.agent.desktop_stream import ENCODE_SHARE, MAX_FRAMES_PER_SECOND, DesktopStream
 from jumpoint.core import desktop_wire as dw
 from jumpoint.core.desktop import (
     Clipboard,
@@ -21,6 +25,7 @@ from jumpoint.core.desktop import (
     Refresh,
 )
 from jumpoint.core.events import Keys, Notice, Output
+from jumpoint.desktop import FrameEncoder
 
 
 class FakeDesktop:
@@ -139,3 +144,44 @@ async def test_notices_pass_and_input_messages_reach_the_desktop_in_order_a_refr
     desktop.push(Damage(0, 0, 64, 48), FrameEnd())
     (after_refresh,) = data(await outputs(stream, 1))
     assert kinds(after_refresh)[:2] == [dw.KEYFRAME, dw.SIZE]
+
+
+async def _frame_times(stream: DesktopStream, desktop: FakeDesktop, frames: int) -> list[float]:
+    """Push ``frames`` one-cell updates, all at once; when each came out of the stream (the first is the keyframe)."""
+    desktop.push(DesktopSize(64, 48))
+    for i in range(frames):
+        desktop.push(Damage(i % 4 * 16, 0, 16, 16), FrameEnd())
+    times: list[float] = []
+    events = aiter(stream.events())
+    async with asyncio.timeout(10):
+        while len(times) < frames:
+            if isinstance(await anext(events), Output):
+                times.append(time.monotonic())
+    return times
+
+
+async def test_cheap_frames_come_at_most_sixty_a_second_and_the_rest_is_merged_by_the_source() -> None:
+    desktop = FakeDesktop()
+    times = await _frame_times(DesktopStream(desktop), desktop, 13)  # type: ignore[arg-type]
+    gaps = [b - a for a, b in itertools.pairwise(times[1:])]
+    assert 0.95 / MAX_FRAMES_PER_SECOND <= sum(gaps) / len(gaps) < 1 / 30  # faster than the old cap of 30 a second
+
+
+async def test_frames_that_cost_cpu_to_encode_are_spaced_to_keep_encoding_within_its_share_of_a_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    encode = FrameEncoder.encode
+
+    def costly(self: FrameEncoder, *args: Any, **kwargs: Any) -> Any:
+        until = time.thread_time() + 0.03  # 30 ms of CPU a frame
+        while time.thread_time() < until:
+            pass
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(FrameEncoder, "encode", costly)
+    desktop = FakeDesktop()
+    stream = DesktopStream(desktop)  # type: ignore[arg-type]
+    times = await _frame_times(stream, desktop, 9)
+    assert stream.frame_interval >= 0.9 * 0.03 / ENCODE_SHARE
+    gaps = [b - a for a, b in itertools.pairwise(times[5:])]  # once the smoothed cost is known
+    assert sum(gaps) / len(gaps) >= 0.85 * 0.03 / ENCODE_SHARE

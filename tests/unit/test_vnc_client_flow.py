@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from jumpoint.core.desktop import Clipboard, Damage, DesktopSize, FrameEnd, Key, Pointer, Refresh, Wheel
+from jumpoint.core.desktop import Clipboard, DesktopSize, FrameEnd, Image, Key, Pointer, Refresh, Wheel
 from jumpoint.core.errors import TargetClosed, TargetProtocolError
 from protocols.vnc import RfbClient
 from protocols.vnc import messages as m
@@ -62,7 +62,8 @@ async def test_the_next_update_is_requested_only_after_the_consumer_took_the_fra
         writer.write(fill_update())
         updates = client.updates()
         assert await anext(updates) == DesktopSize(16, 8)
-        assert await anext(updates) == Damage(0, 0, 16, 8)
+        fill = await anext(updates)  # a Tight fill, handed on as a PNG of its colour
+        assert isinstance(fill, Image) and (fill.x, fill.y, fill.width, fill.height, fill.codec) == (0, 0, 16, 8, "png")
         with pytest.raises(TimeoutError):  # FrameEnd not taken yet: no new request
             await read_request(reader, timeout=0.3)
         assert await anext(updates) == FrameEnd()

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image as PILImage
 
 from jumpoint.core.desktop import CopyRect, CursorShape, Damage, DesktopOutput, DesktopSize, Image
+from protocols.vnc import framebuffer
 from protocols.vnc import messages as m
 from protocols.vnc.encodings.cursor import read_cursor
 from protocols.vnc.encodings.tight import TightDecoder
@@ -55,7 +56,7 @@ class Deflater:
 
 
 def rgb_of(fb: Framebuffer, x: int, y: int) -> tuple[int, int, int]:
-    r, g, b, a = (int(v) for v in fb.pixels[y, x])
+    r, g, b, a = (int(v) for v in fb.read(x, y, 1, 1)[0, 0])
     assert a == 255
     return r, g, b
 
@@ -145,9 +146,10 @@ def _jpeg(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
 async def test_a_tight_jpeg_is_returned_unchanged_and_decoded_only_when_read() -> None:
     fb = Framebuffer(32, 32)
     data = _jpeg(16, 16, (200, 30, 30))
-    assert await TightDecoder().read(stream_of(bytes([0x90]) + compact(len(data)) + data), fb, 8, 8, 16, 16) == data
+    image = await TightDecoder().read(stream_of(bytes([0x90]) + compact(len(data)) + data), fb, 8, 8, 16, 16)
+    assert image == Image(8, 8, 16, 16, "jpeg", data)
     assert fb.pending == 1
-    assert rgb_of(fb, 10, 10) == (0, 0, 0)  # not decoded yet
+    assert tuple(fb.pixels[10, 10, :3]) == (0, 0, 0)  # not decoded yet
     region = fb.read(8, 8, 4, 4)
     assert fb.pending == 0
     assert abs(int(region[0, 0, 0]) - 200) < 8
@@ -158,25 +160,132 @@ async def test_a_pending_jpeg_covered_by_a_later_rectangle_is_dropped_undecoded(
     fb = Framebuffer(32, 32)
     fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (255, 255, 255)))
     fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (0, 0, 200)))  # covers the first
-    assert fb.pending == 1
     fb.fill(0, 0, 32, 32, np.array(GREEN, np.uint8))  # covers the second
+    assert fb.pending == 3
+    assert rgb_of(fb, 5, 5) == GREEN
     assert fb.pending == 0
     assert fb.jpegs_decoded == 0
     assert fb.jpegs_dropped == 2
+
+
+async def test_a_partial_overwrite_or_a_copy_waits_behind_the_pending_jpeg_until_read() -> None:
+    fb = Framebuffer(48, 48)
+    fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (255, 255, 255)))
+    fb.fill(8, 8, 16, 16, np.array(RED, np.uint8))  # partly over the JPEG: queued after it, nothing decoded
+    fb.write_rgb(40, 40, np.full((4, 4, 3), 7, np.uint8))  # away from it: written at once
+    assert (fb.pending, fb.jpegs_decoded, fb.writes_deferred) == (2, 0, 1)
+    assert tuple(fb.pixels[41, 41, :3]) == (7, 7, 7)
+    fb.copy(0, 0, 24, 0, 8, 8)  # the source is pending: the copy waits too
+    assert (fb.pending, fb.jpegs_decoded) == (3, 0)
+    region = fb.read(0, 0, 32, 32)
+    assert fb.pending == 0
+    assert region[2, 2, 0] > 240
+    assert tuple(region[10, 10, :3]) == RED  # the fill came after the JPEG
+    assert tuple(region[20, 20, :3]) == RED
+    assert region[2, 26, 0] > 240  # copied from the JPEG
+
+
+async def test_writes_behind_pending_jpegs_are_applied_in_their_order_whatever_is_read() -> None:
+    fb = Framebuffer(64, 64)
+    fb.add_jpeg(0, 0, 32, 32, _jpeg(32, 32, (0, 0, 250)))
+    fb.fill(16, 16, 32, 32, np.array(RED, np.uint8))  # over the JPEG's corner
+    fb.add_jpeg(32, 32, 32, 32, _jpeg(32, 32, (250, 250, 250)))  # over the fill's corner
+    fb.fill(40, 40, 8, 8, np.array(GREEN, np.uint8))  # over both
+    fb.read(0, 0, 8, 8)  # settles only the first JPEG
+    assert fb.pending == 3
+    assert fb.read(20, 20, 1, 1)[0, 0, :3].tolist() == list(RED)
+    assert fb.read(42, 42, 1, 1)[0, 0, :3].tolist() == list(GREEN)
+    assert fb.read(60, 60, 1, 1)[0, 0, 0] > 240
+    assert fb.pending == 0
+
+
+async def test_a_read_paints_only_what_later_entries_do_not_paint_over() -> None:
+    fb = Framebuffer(32, 32)
+    fb.add_jpeg(0, 0, 8, 8, _jpeg(8, 8, (255, 255, 255)))
+    fb.fill(4, 4, 8, 8, np.array(RED, np.uint8))  # waits behind the JPEG
+    fb.fill(0, 0, 16, 16, np.array(GREEN, np.uint8))  # covers both
     assert rgb_of(fb, 5, 5) == GREEN
+    assert (fb.pending, fb.jpegs_decoded, fb.jpegs_dropped) == (0, 0, 1)
 
 
-async def test_a_partial_overwrite_or_a_copy_decodes_the_pending_jpeg_first() -> None:
+async def test_with_png_on_a_tight_fill_and_a_palette_come_back_as_png_of_their_pixels() -> None:
+    fb = Framebuffer(16, 16)
+    decoder = TightDecoder(png=True)
+    fill = await decoder.read(stream_of(bytes([0x80, *GREEN])), fb, 2, 2, 3, 4)
+    assert fill is not None and (fill.x, fill.y, fill.width, fill.height, fill.codec) == (2, 2, 3, 4, "png")
+    assert (np.asarray(PILImage.open(io.BytesIO(fill.data)).convert("RGB")) == GREEN).all()
+    indices = bytes([0b10000000, 0b01000000])  # 2x2, one bit a pixel
+    body = bytes([0x40, 1, 1, *RED, *BLUE]) + indices
+    palette = await decoder.read(stream_of(body), fb, 8, 8, 2, 2)
+    assert palette is not None and palette.codec == "png"
+    decoded = np.asarray(PILImage.open(io.BytesIO(palette.data)).convert("RGB"))
+    assert decoded.tolist() == [[list(BLUE), list(RED)], [list(RED), list(BLUE)]]
+    assert fb.read(8, 8, 2, 2)[:, :, :3].tolist() == decoded.tolist()
+
+
+def test_a_full_pending_list_first_drops_what_later_entries_paint_over_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(framebuffer, "MAX_PENDING", 2)
     fb = Framebuffer(32, 32)
     fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (255, 255, 255)))
-    fb.fill(8, 8, 16, 16, np.array(RED, np.uint8))  # partly over the JPEG
-    assert fb.pending == 0
-    assert rgb_of(fb, 2, 2)[0] > 240
-    assert rgb_of(fb, 10, 10) == RED
-    fb.add_jpeg(16, 16, 16, 16, _jpeg(16, 16, (0, 0, 255)))
-    fb.copy(16, 16, 0, 0, 8, 8)  # the source is pending
-    assert fb.pending == 0
-    assert rgb_of(fb, 1, 1)[2] > 240
+    fb.add_jpeg(0, 0, 8, 16, _jpeg(8, 16, (0, 0, 255)))
+    fb.add_jpeg(8, 0, 8, 16, _jpeg(8, 16, (255, 0, 0)))  # three: over the limit; the halves cover the first
+    assert (fb.pending, fb.jpegs_dropped, fb.jpegs_decoded) == (2, 1, 0)
+    fb.copy(0, 0, 16, 16, 16, 16)  # reads both halves
+    fb.add_jpeg(0, 0, 16, 16, _jpeg(16, 16, (0, 255, 0)))  # covers the halves, but the copy still reads them
+    assert fb.jpegs_dropped == 1
+    assert fb.read(20, 4 + 16, 1, 1)[0, 0, 2] > 240 and fb.read(28, 20, 1, 1)[0, 0, 0] > 240
+
+
+def _random_ops(seed: int) -> list[tuple[str, tuple[int, ...]]]:
+    rand = np.random.default_rng(seed)
+    ops: list[tuple[str, tuple[int, ...]]] = []
+    for _ in range(60):
+        w, h = (int(v) for v in rand.integers(1, 24, 2))
+        x, y = int(rand.integers(0, 48 - w + 1)), int(rand.integers(0, 48 - h + 1))
+        kind = str(rand.choice(["jpeg", "jpeg", "fill", "rgb", "palette", "copy", "read"]))
+        colour = tuple(int(v) for v in rand.integers(0, 256, 3))
+        src = (int(rand.integers(0, 48 - w + 1)), int(rand.integers(0, 48 - h + 1)))
+        ops.append((kind, (x, y, w, h, *colour, *src)))
+    return ops
+
+
+@pytest.mark.parametrize("max_pending", [512, 6])
+@pytest.mark.parametrize("seed", range(12))
+def test_deferred_writes_copies_and_jpegs_give_the_pixels_of_applying_each_as_it_came(
+    seed: int, max_pending: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(framebuffer, "MAX_PENDING", max_pending)  # small: pruned and decoded as the list fills
+    lazy, eager = Framebuffer(48, 48), np.zeros((48, 48, 3), np.uint8)
+    for kind, (x, y, w, h, r, g, b, sx, sy) in _random_ops(seed):
+        if kind == "jpeg":
+            data = _jpeg(w, h, (r, g, b))
+            lazy.add_jpeg(x, y, w, h, data)
+            eager[y : y + h, x : x + w] = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB"))
+        elif kind == "fill":
+            lazy.fill(x, y, w, h, np.array((r, g, b), np.uint8))
+            eager[y : y + h, x : x + w] = (r, g, b)
+        elif kind == "rgb":
+            block = np.random.default_rng(r).integers(0, 256, (h, w, 3), dtype=np.uint8)
+            lazy.write_rgb(x, y, block)
+            eager[y : y + h, x : x + w] = block
+        elif kind == "palette":
+            palette = np.random.default_rng(r).integers(0, 256, (5, 3), dtype=np.uint8)
+            indices = np.random.default_rng(g).integers(0, 5, (h, w), dtype=np.uint8)
+            lazy.write_palette(x, y, palette, indices)
+            eager[y : y + h, x : x + w] = palette[indices]
+        elif kind == "copy":
+            lazy.copy(sx, sy, x, y, w, h)
+            eager[y : y + h, x : x + w] = eager[sy : sy + h, sx : sx + w].copy()
+        else:
+            assert (lazy.read(x, y, w, h)[:, :, :3] == eager[y : y + h, x : x + w]).all()
+    assert (lazy.snapshot()[:, :, :3] == eager).all()
+
+
+def test_a_palette_index_past_the_palette_is_refused_when_written() -> None:
+    with pytest.raises(MalformedMessage, match="palette index 3 past a palette of 2"):
+        Framebuffer(8, 8).write_palette(0, 0, np.zeros((2, 3), np.uint8), np.full((2, 2), 3, np.uint8))
 
 
 async def test_a_jpeg_rectangle_that_is_not_a_jpeg_of_its_size_is_refused() -> None:

@@ -75,7 +75,11 @@ def test_quality_levels_map_to_jpeg_only_for_more_colors_and_video() -> None:
     assert not any(-32 <= e <= -23 for e in lossless)
     video = settings_for(Quality("video")).encodings("zrle")
     assert video[0] == m.ENC_ZRLE
-    assert m.ENC_JPEG_QUALITY_0 + 4 in video
-    assert m.ENC_FINE_QUALITY_0 + 40 in video
+    assert m.ENC_JPEG_QUALITY_0 + 1 in video
+    assert m.ENC_FINE_QUALITY_0 + 12 in video
     assert m.SUBSAMPLING["4x"] in video
     assert m.ENC_COMPRESS_LEVEL_0 + 9 in settings_for(Quality("black_and_white")).encodings()
+
+
+def test_fills_and_palettes_are_handed_on_as_png_except_where_the_encoder_reduces_colours() -> None:
+    assert {level for level, settings in LEVELS.items() if not settings.png} == {"black_and_white", "few_colors"}
