@@ -11,6 +11,7 @@ from console_web.cluster.node import ClusterNode
 from console_web.cluster.router import ClusterHub
 from console_web.config import ConsoleConfig
 from console_web.db.database import Database
+from console_web.db.node_keys import shared_key
 from console_web.hub.hub import Hub, setup_hub
 from console_web.recording import mp4_export
 from console_web.recording_retention import setup_retention
@@ -37,7 +38,7 @@ def make_app(config: ConsoleConfig, db: Database) -> web.Application:
         app[HUB_API_KEY] = cluster
         app[CLUSTER_NODE_KEY] = node
         setup_hub(app, hub, cluster.handle_browser)
-        _run_node(app, node)
+        _run_node(app, node, db)
     setup_pages(app)
     setup_retention(app)
 
@@ -49,11 +50,11 @@ def make_app(config: ConsoleConfig, db: Database) -> web.Application:
     return app
 
 
-def _run_node(app: web.Application, node: ClusterNode) -> None:
+def _run_node(app: web.Application, node: ClusterNode, db: Database) -> None:
     """Join the cluster when the app starts (ConfigError if Redis cannot be reached) and leave it last."""
 
     async def join(_: web.Application) -> None:
-        await node.start()
+        await node.start(await shared_key(db))
 
     async def leave(_: web.Application) -> None:
         await node.close()

@@ -1,6 +1,9 @@
 """A console node's connection to the cluster's Redis: its own channel, everyone's channel, publishing.
 
-Each node subscribes to ``oj:n:<node>`` (messages for it) and ``oj:all`` (broadcasts). Redis tells a publisher how
+Each node subscribes to ``oj:n:<node>`` (messages for it) and ``oj:all`` (broadcasts). Every message carries an
+HMAC-SHA256 of its channel and bytes under the key the nodes share through the database
+(:func:`console_web.db.node_keys.shared_key`); a message without a valid one is dropped, so a client of Redis that
+cannot read the database cannot speak for a node. Redis tells a publisher how
 many subscribers got a message, so a broadcast knows how many answers to wait for and a message to a node that is
 not running fails at once, without any registry of nodes. Pub/sub delivers at most once: when this node's
 subscription breaks, :meth:`NodeBus` calls ``on_lost`` (its pipes end, browsers reconnect and resume) and subscribes
@@ -11,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import random
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -24,6 +30,8 @@ from jumpoint.core.errors import ConfigError, ServiceError
 log = logging.getLogger(__name__)
 
 ALL_CHANNEL = "oj:all"
+TAG_SIZE = 32
+UNSIGNED_LOG_INTERVAL = 60.0
 CONNECT_TIMEOUT = 5.0
 RESUBSCRIBE_MAX_DELAY = 10.0
 
@@ -63,10 +71,28 @@ class NodeBus:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._key = b""
+        self._unsigned_logged_at = -UNSIGNED_LOG_INTERVAL
 
-    async def start(self) -> None:
-        """Connect and subscribe; ConfigError (naming the URL) when Redis cannot be reached, or when another running
-        node already uses this node id."""
+    def _tag(self, channel: str, data: bytes) -> bytes:
+        return hmac.new(self._key, channel.encode() + b"\0" + data, hashlib.sha256).digest()
+
+    def _verified(self, channel: object, data: bytes) -> bytes | None:
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        if len(data) > TAG_SIZE and hmac.compare_digest(data[:TAG_SIZE], self._tag(name, data[TAG_SIZE:])):
+            return data[TAG_SIZE:]
+        now = time.monotonic()
+        if now - self._unsigned_logged_at >= UNSIGNED_LOG_INTERVAL:  # at most one line a minute, whatever the flood
+            self._unsigned_logged_at = now
+            log.warning("console node %s dropped a message on %s without a valid signature", self.node_id, name)
+        return None
+
+    async def start(self, key: bytes) -> None:
+        """Connect and subscribe, signing with ``key``; ConfigError (naming the URL) when Redis cannot be reached, or
+        when another running node already uses this node id."""
+        if len(key) < 16:
+            raise ValueError("the cluster's signing key is too short")
+        self._key = key
         try:
             await self._redis.ping()
             taken = await self.listeners(self.node_id)
@@ -97,7 +123,9 @@ class NodeBus:
                     continue
                 async for message in pubsub.listen():
                     if message.get("type") == "message" and isinstance(message.get("data"), bytes):
-                        self._on_message(message["data"])
+                        data = self._verified(message.get("channel"), message["data"])
+                        if data is not None:
+                            self._on_message(data)
             except (RedisError, OSError) as exc:
                 log.error("cluster node %s lost its Redis subscription: %s", self.node_id, exc)
             self._subscribed.clear()
@@ -120,7 +148,7 @@ class NodeBus:
 
     async def _publish(self, channel: str, data: bytes) -> int:
         try:
-            return int(await self._redis.publish(channel, data))
+            return int(await self._redis.publish(channel, self._tag(channel, data) + data))
         except (RedisError, OSError) as exc:
             raise ServiceError(f"the cluster's Redis failed: {exc}", hint="check the Redis server") from None
 

@@ -82,9 +82,10 @@ class ClusterNode:
         """Serve ``op`` with ``handler(args, asking_node)``; what it returns must be JSON."""
         self._handlers[op] = handler
 
-    async def start(self) -> None:
-        """Connect to Redis and serve requests (ConfigError when Redis cannot be reached)."""
-        await self.bus.start()
+    async def start(self, key: bytes) -> None:
+        """Connect to Redis and serve requests, signing with ``key`` (the nodes' shared key; ConfigError when Redis
+        cannot be reached)."""
+        await self.bus.start(key)
         self._liveness = asyncio.create_task(self._check_peers(), name="cluster pipe liveness")
         log.info("console node %s joined the cluster", self.node_id)
 

@@ -311,10 +311,21 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class ConsoleNodeKey(Base):
+    """A key console nodes share through the database (``cluster``: the one signing their messages in Redis)."""
+
+    __tablename__ = "console_node_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hex: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "ConsoleNodeKey",
     "JumpGroup",
     "JumpGroupMember",
     "JumpItem",

@@ -5,14 +5,18 @@ not there."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
+from console_web.cluster import envelope
 from console_web.cluster import node as node_module
 from console_web.cluster.bus import NodeUnreachable
-from console_web.cluster.envelope import BINARY, TEXT
+from console_web.cluster.envelope import BINARY, TEXT, Request
 from console_web.cluster.node import ClusterNode
 from console_web.cluster.pipe import CLOSE_UNREACHABLE
 from console_web.config import ClusterSettings
@@ -22,6 +26,7 @@ from tests.fixtures.redis import RedisServer, unique_node_ids
 from tests.fixtures.servers import free_port
 
 StartNode = Callable[..., Awaitable[ClusterNode]]
+KEY = b"k" * 32  # the key nodes share through the database
 
 
 @pytest.fixture
@@ -37,7 +42,7 @@ async def start_node(redis_server: RedisServer) -> AsyncIterator[StartNode]:
         )
         node = ClusterNode(settings)
         nodes.append(node)
-        await node.start()
+        await node.start(KEY)
         return node
 
     yield start
@@ -319,3 +324,38 @@ async def test_ids_made_on_a_node_say_which_node_made_them(start_node: StartNode
     assert a.node_of("abcdefghij12_x") == "abcdefghij12"
     for not_a_cluster_id in ["5f2c", "node1_", "_5f2c", "abcdefghij123_x", "no-de_5f2c"]:
         assert a.node_of(not_a_cluster_id) is None
+
+
+async def test_a_message_without_the_shared_keys_signature_is_dropped(
+    start_node: StartNode, redis_server: RedisServer
+) -> None:
+    a, b = await start_node(), await start_node()
+    seen: list[str] = []
+
+    async def record(args: dict[str, Any], asker: str) -> Any:
+        seen.append(asker)
+        return "ok"
+
+    b.register("record", record)
+    forged = envelope.encode_request(Request("f1", "mallory", "record", {}))
+    wrong_key = hmac.new(b"w" * 32, f"oj:n:{b.node_id}".encode() + b"\0" + forged, hashlib.sha256).digest()
+    client = Redis.from_url(redis_server.url)
+    try:
+        for data in (forged, wrong_key + forged, b"\0" * 32 + forged):
+            assert await client.publish(f"oj:n:{b.node_id}", data) == 1  # b got it ...
+    finally:
+        await client.aclose()
+    assert await a.call(b.node_id, "record", {}) == "ok"  # ... and dropped all three: only a's signed call counts
+    assert seen == [a.node_id]
+
+
+async def test_nodes_with_different_keys_do_not_hear_each_other(start_node: StartNode) -> None:
+    a = await start_node()
+    b = ClusterNode(ClusterSettings(node_id=unique_node_ids(1)[0], redis_url=a.bus._url, request_timeout_seconds=0.5))
+    await b.start(b"o" * 32)
+    try:
+        _serve_whoami(b)
+        with pytest.raises(ServiceError, match="did not answer"):
+            await a.call(b.node_id, "whoami", {})
+    finally:
+        await b.close()
