@@ -51,7 +51,7 @@ class HubHandlers:
     def __init__(self, node: ClusterNode, hub: Hub) -> None:
         self._node = node
         self._hub = hub
-        self._sockets: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         ops: dict[str, Callable[[Args, str], Awaitable[Any]]] = {
             "jumpoints.live": self._jumpoints_live,
             "jumpoint.load": self._jumpoint_load,
@@ -219,8 +219,8 @@ class HubHandlers:
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
-        self._sockets.add(task)
-        task.add_done_callback(self._sockets.discard)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- relayed browser sockets -------------------------------------------------------------------
     async def _socket_open(self, args: Args, asker: str) -> Any:

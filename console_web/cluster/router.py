@@ -111,7 +111,9 @@ class ClusterHub:
             ]
             for _, session_id in sorted(running):
                 try:
-                    return codec.session_from(await self._at(session_id, "session.join", body, "ended"))
+                    return codec.session_from(
+                        await self._at(session_id, "session.join", body, "the item's running session has ended")
+                    )
                 except NotFound:
                     continue
         nodes = await self._nodes_by_load(jump.jumpoint_id)
