@@ -71,7 +71,7 @@ class _Password:
     def __init__(self, server: TelnetServer) -> None:
         self._server = server
 
-    async def fetch(self, ref: str, *, purpose: str) -> Any:
+    async def fetch(self, ref: str, *, purpose: str, username: str | None = None) -> Any:
         from jumpoint.core.credentials import Credential as StoredCredential
 
         return StoredCredential(name=ref, kind="password", password=Secret(self._server.password))

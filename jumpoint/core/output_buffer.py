@@ -5,7 +5,9 @@ where they keep their place. The reader :meth:`OutputBuffer.take` s the next eve
 bytes, joining whole chunks (one copy, only when more than one chunk waits) and splitting only a chunk larger
 than the limit. When ``limit`` output bytes or more wait unread, the buffer asks its :class:`ReadingSource` to
 stop reading (so the TCP or SSH window closes and the server stops sending); once the reader has drained it to
-half the limit, reading resumes. Memory per connection is therefore bounded.
+half the limit, reading resumes. Memory per connection is therefore bounded. While a terminal floods output, a
+small take is followed by a short hold (:mod:`jumpoint.core.output_pacing`): the source is paused and the reader
+waits, so what arrives meanwhile is read and taken in one piece.
 
 Protocol-neutral: the source is anything with ``pause_reading()`` and ``resume_reading()`` (an asyncio transport,
 an asyncssh channel), so this module depends on neither.
@@ -19,6 +21,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from jumpoint.core.events import TerminalOutput
+from jumpoint.core.output_pacing import FloodPacer
 
 DEFAULT_BUFFER_LIMIT = 256 * 1024
 
@@ -44,14 +47,27 @@ class OutputBuffer:
     the connection has ended, so a waiting reader wakes and finds it ended.
     """
 
-    __slots__ = ("_buffered", "_closed", "_items", "_limit", "_paused", "_resume_below", "_waiter", "source")
+    __slots__ = (
+        "_buffered",
+        "_closed",
+        "_held",
+        "_items",
+        "_limit",
+        "_pacer",
+        "_paused",
+        "_resume_below",
+        "_waiter",
+        "source",
+    )
 
     def __init__(self, limit: int = DEFAULT_BUFFER_LIMIT, initial: Iterable[TerminalOutput] = ()) -> None:
         self._limit = limit
         self._resume_below = limit // 2
         self._items: deque[Item] = deque(initial)
         self._buffered = 0
-        self._paused = False
+        self._paused = False  # past the limit
+        self._held: asyncio.TimerHandle | None = None  # holding during a flood, until this timer fires
+        self._pacer = FloodPacer()
         self._closed = False
         self._waiter: asyncio.Future[None] | None = None
         self.source: ReadingSource | None = None
@@ -61,19 +77,25 @@ class OutputBuffer:
         """Queue received output; stop the source when the reader falls too far behind."""
         self._items.append(data)
         self._buffered += len(data)
-        if self._buffered >= self._limit and not self._paused and self.source is not None:
+        if self._buffered >= self._limit and not self._paused:
             self._paused = True
-            self.source.pause_reading()
-        self._wake()
+            if self._held is None and self.source is not None:
+                self.source.pause_reading()
+        if self._held is None:
+            self._wake()
 
     def push(self, event: TerminalOutput) -> None:
         """Queue an event after the output received so far."""
         self._items.append(event)
-        self._wake()
+        if self._held is None:
+            self._wake()
 
     def close(self) -> None:
         """The connection ended: wake the reader (what is queued can still be taken)."""
         self._closed = True
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         self._wake()
 
     # --- the reader's side --------------------------------------------------------------------------
@@ -88,8 +110,8 @@ class OutputBuffer:
             waiter.set_result(None)
 
     async def wait(self) -> None:
-        """Wait until something is queued or the buffer is closed."""
-        if self._items or self._closed:
+        """Wait until something can be taken or the buffer is closed."""
+        if (self._items and self._held is None) or self._closed:
             return
         self._waiter = asyncio.get_running_loop().create_future()
         try:
@@ -98,9 +120,10 @@ class OutputBuffer:
             self._waiter = None
 
     def take(self, limit: int) -> bytes | TerminalOutput | None:
-        """The next event, or up to ``limit`` queued output bytes (whole chunks where possible); None if empty."""
+        """The next event, or up to ``limit`` queued output bytes (whole chunks where possible); None if empty or
+        holding during a flood (then :meth:`wait` returns when the hold ends)."""
         items = self._items
-        if not items:
+        if not items or self._held is not None:
             return None
         first = items.popleft()
         if not isinstance(first, bytes):
@@ -126,7 +149,31 @@ class OutputBuffer:
             else:
                 out = first
         self._buffered -= len(out)
-        if self._paused and self._buffered <= self._resume_below and self.source is not None:
+        if self._paused and self._buffered <= self._resume_below:
             self._paused = False
-            self.source.resume_reading()
+            if self.source is not None:
+                self.source.resume_reading()
+        self._pace(len(out))
         return out
+
+    def _pace(self, size: int) -> None:
+        """Start a hold if the pacer asks for one (only with a running event loop and an open buffer)."""
+        if self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        hold = self._pacer.took(size, loop.time())
+        if not hold:
+            return
+        self._held = loop.call_later(hold, self._release)
+        if not self._paused and self.source is not None:
+            self.source.pause_reading()
+
+    def _release(self) -> None:
+        self._held = None
+        if not self._paused and self.source is not None:
+            self.source.resume_reading()
+        if self._items:
+            self._wake()

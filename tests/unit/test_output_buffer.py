@@ -69,3 +69,45 @@ async def test_a_waiting_reader_wakes_on_output_and_on_close() -> None:
     buf.close()
     await asyncio.wait_for(waiting, 1)
     await asyncio.wait_for(buf.wait(), 1)  # closed: returns at once
+
+
+async def test_a_flood_of_small_chunks_is_held_briefly_and_taken_in_one_piece() -> None:
+    buf = OutputBuffer()
+    buf.source = source = Source()
+    line = b"x" * 100 + b"\r\n"
+    for _ in range(200):  # 20 KiB arriving a line at a time, the reader keeping up
+        buf.append(line)
+        assert buf.take(64 * 1024) == line or not source.reading
+        if not source.reading:
+            break
+    assert not source.reading  # holding: the socket is not read, so the kernel gathers what arrives
+    assert buf.take(64 * 1024) is None
+    for _ in range(50):
+        buf.append(line)  # what was already read still lands in the buffer
+    assert buf.take(64 * 1024) is None
+    await asyncio.wait_for(buf.wait(), 1)  # the hold ends on its own
+    assert source.reading
+    assert buf.take(64 * 1024) == line * 50
+
+
+async def test_typing_echo_is_never_held() -> None:
+    buf = OutputBuffer()
+    buf.source = source = Source()
+    for key in b"echo hello, this is a rep typing quickly":
+        buf.append(bytes([key]))
+        assert buf.take(64 * 1024) == bytes([key])
+    assert source.reading
+    assert source.pauses == 0
+
+
+async def test_a_hold_during_a_flood_ends_at_once_when_the_connection_closes() -> None:
+    buf = OutputBuffer()
+    buf.source = Source()
+    for _ in range(3):
+        buf.append(b"y" * 8000)
+        buf.take(64 * 1024)
+    buf.append(b"last words")
+    assert buf.take(64 * 1024) is None
+    buf.close()
+    await asyncio.wait_for(buf.wait(), 0.0005)
+    assert buf.take(64 * 1024) == b"last words"
