@@ -20,13 +20,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from console_web.recording.appender import FileAppender, direct_io_supported
 from console_web.recording.asciicast import CastWriter
 from console_web.recording.files import CAST, SUFFIXES, TIME_INDEX, TRANSCRIPT, recording_path
 from console_web.recording.transcript import TranscriptWriter
@@ -44,7 +44,6 @@ COALESCE_BYTES: Final = 256 * 1024
 FLUSH_BYTES: Final = 1 << 20
 MAX_BACKLOG_BYTES: Final = 256 << 20
 WRITER_THREADS: Final = 4
-_IOV_MAX: Final = 512
 
 Event = tuple[str, float, bytes | str]  # code ("o", "i", "r", "m"), seconds, data
 _pool_lock = threading.Lock()
@@ -60,53 +59,45 @@ def _writer_pool() -> concurrent.futures.ThreadPoolExecutor:
 
 
 class _Files:
-    """A recording's append-only files, one per suffix (0600, created exclusively; a terminal's three by default)."""
+    """A recording's append-only files, one per suffix (0600, created exclusively; a terminal's three by default),
+    each a :class:`~console_web.recording.appender.FileAppender`."""
 
     def __init__(self, directory: Path, session_id: str, suffixes: tuple[str, ...] = SUFFIXES) -> None:
         self.paths = {suffix: recording_path(directory, session_id, suffix) for suffix in suffixes}
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            direct = direct_io_supported(directory)
         except OSError as exc:
             raise InternalError(f"cannot create the recordings directory {directory}: {exc.strerror}") from None
-        self.fds: dict[str, int] = {}
+        self.files: dict[str, FileAppender] = {}
+        self.written = 0
+        """Bytes appended so far, every file together."""
         try:
             for suffix, path in self.paths.items():
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
-                self.fds[suffix] = os.open(path, flags, 0o600)
-        except OSError as exc:
+                self.files[suffix] = FileAppender(path, direct=direct)
+        except InternalError:
             self.close(remove=True)
-            raise InternalError(f"cannot create the recording file {exc.filename}: {exc.strerror}") from None
-        self.written = 0
+            raise
 
     def write(self, suffix: str, parts: list[bytes]) -> None:
-        """Append ``parts`` to one file, in order (any thread; one caller at a time). writev: no joining copy."""
-        fd = self.fds[suffix]
-        views = [memoryview(part) for part in parts if part]
-        try:
-            while views:
-                done = os.writev(fd, views[:_IOV_MAX])
-                self.written += done
-                while views and done >= len(views[0]):
-                    done -= len(views.pop(0))
-                if done:
-                    views[0] = views[0][done:]
-        except OSError as exc:
-            raise InternalError(f"cannot write the recording file {self.paths[suffix]}: {exc.strerror}") from None
+        """Append ``parts`` to one file, in order (any thread; one caller at a time)."""
+        file = self.files[suffix]
+        before = file.size
+        file.append(parts)
+        self.written += file.size - before
 
     def close(self, *, remove: bool = False) -> None:
-        """Close every open file; ``remove`` deletes them too (a recording that never started). No fsync: the data is
-        with the operating system already, which is what surviving a crash of the console needs, and an fsync could
-        hold the event loop on a busy disk."""
+        """Close every open file; ``remove`` deletes them too (a recording that never started)."""
         failure: InternalError | None = None
-        for suffix, fd in self.fds.items():
+        for suffix, file in self.files.items():
             try:
-                os.close(fd)
-            except OSError as exc:
-                failure = failure or InternalError(f"cannot close the recording {self.paths[suffix]}: {exc.strerror}")
+                file.close()
+            except InternalError as exc:
+                failure = failure or exc
             if remove:
                 with contextlib.suppress(OSError):
                     self.paths[suffix].unlink()
-        self.fds.clear()
+        self.files.clear()
         if failure is not None:
             raise failure
 

@@ -28,6 +28,7 @@ from console_web.config import ConsoleConfig
 from console_web.db.models import AuditEvent, SessionParticipant, SessionRecord
 from console_web.recording import desktop_file as df
 from console_web.recording import mp4_export
+from console_web.recording.appender import FileAppender
 from console_web.recording.desktop_recorder import DesktopRecorder
 from console_web.recording.recorder import FLUSH_INTERVAL
 from console_web.recording.retention import delete_recording, sweep
@@ -289,13 +290,13 @@ async def test_a_slow_disk_builds_a_bounded_backlog_and_nothing_is_dropped(
     written: list[int] = []
     recorder.on_written = lambda: written.append(recorder.backlog_bytes)
     gate = threading.Event()
-    real_writev = os.writev
+    real_append = FileAppender.append
 
-    def slow_writev(fd: int, buffers: Any) -> int:
+    def slow_append(self: FileAppender, parts: Any) -> None:
         gate.wait(10)
-        return real_writev(fd, buffers)
+        real_append(self, parts)
 
-    monkeypatch.setattr("console_web.recording.recorder.os.writev", slow_writev)
+    monkeypatch.setattr(FileAppender, "append", slow_append)
     frame = keyframe((1, 2, 3))
     for _ in range(40):
         recorder.output(frame)
