@@ -117,11 +117,13 @@ async def recording_run(http: aiohttp.ClientSession, stack: Stack, item: int, cm
     await term.until_prompt()
     await asyncio.sleep(0.3)
     u0, s0 = harness.cpu_split(stack.console.pid)
+    j0 = harness.cpu_seconds(stack.jumpoint.pid)
     t0 = time.perf_counter()
     await term.send(cmd)
     got = await term.read_until(DONE_MARK, timeout=600)
     wall = time.perf_counter() - t0
     u1, s1 = harness.cpu_split(stack.console.pid)
+    j1 = harness.cpu_seconds(stack.jumpoint.pid)
     await term.close()
     await asyncio.sleep(0.2)
     cast = stack.work / "console" / "recordings" / f"{term.session_id}.cast"
@@ -129,6 +131,7 @@ async def recording_run(http: aiohttp.ClientSession, stack: Stack, item: int, cm
         "console_cpu_s": u1 - u0 + s1 - s0,
         "console_user_s": u1 - u0,
         "console_sys_s": s1 - s0,
+        "jumpoint_cpu_s": j1 - j0,
         "wall_s": wall,
         "bytes": got,
         "mb_s": got / wall / 1e6,
@@ -196,6 +199,12 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
                 "cpu_on_s": cpu_on,
                 "cpu_off_s": cpu_off,
                 "overhead": cpu_on / cpu_off - 1 if cpu_off else None,
+                "jumpoint_cpu_on_s": median(r["jumpoint_cpu_s"] for r in on),
+                "jumpoint_cpu_off_s": median(r["jumpoint_cpu_s"] for r in off),
+                "gateway_overhead_per_pair": median(
+                    (a["console_cpu_s"] + a["jumpoint_cpu_s"]) / (b["console_cpu_s"] + b["jumpoint_cpu_s"]) - 1
+                    for a, b in zip(on, off, strict=True)
+                ),
                 "mb_s_on": median(r["mb_s"] for r in on),
                 "mb_s_off": median(r["mb_s"] for r in off),
                 "cast_bytes_on": median(r["cast_bytes"] for r in on),
@@ -245,7 +254,9 @@ def table(r: dict[str, Any]) -> str:
                 f"{g['sys_off_s']:.2f}), {g['mb_s_off']:.1f} MB/s",
                 f"+{g['overhead'] * 100:.0f}% CPU (median of pairs +{g['overhead_per_pair'] * 100:.0f}%; user "
                 f"{(g['user_on_s'] - g['user_off_s']) * 1000:+.0f} ms, "
-                f"system {(g['sys_on_s'] - g['sys_off_s']) * 1000:+.0f} ms); cast {g['cast_bytes_on'] / 1e6:.1f} MB"
+                f"system {(g['sys_on_s'] - g['sys_off_s']) * 1000:+.0f} ms); cast {g['cast_bytes_on'] / 1e6:.1f} MB; "
+                f"console + Jumpoint +{g['gateway_overhead_per_pair'] * 100:.0f}% (Jumpoint "
+                f"{g['jumpoint_cpu_off_s']:.2f} s)"
                 if g["overhead"] is not None
                 else "",
                 "<= 10%",

@@ -498,8 +498,13 @@ class DirectTerm(DirectClient):
         self.conn.close()
 
 
-async def echo_latency(term: Term | DirectClient, keys: int) -> list[float]:
-    """Per-key echo round trips (ms) of ``keys`` single letters typed into ``cat``."""
+TYPING_GAP = 0.05
+"""Seconds between keys for the paced echo: 20 keys a second, a fast typist (guacd adds ~10 ms there)."""
+
+
+async def echo_latency(term: Term | DirectClient, keys: int, gap: float = 0.0) -> list[float]:
+    """Per-key echo round trips (ms) of ``keys`` single letters typed into ``cat``, back to back or ``gap`` seconds
+    apart (every process on the path then goes idle between keys, as with a person typing)."""
     await term.send(b"stty -echoctl; cat\n")
     await asyncio.sleep(0.5)
     while True:  # drain
@@ -510,6 +515,8 @@ async def echo_latency(term: Term | DirectClient, keys: int) -> list[float]:
     samples = []
     for i in range(keys):
         ch = bytes([97 + i % 26])
+        if gap:
+            await asyncio.sleep(gap)
         t0 = time.perf_counter()
         await term.send(ch)
         got = b""
@@ -553,16 +560,21 @@ async def jump_to_prompt_ms(
 
 
 async def echo_both(
-    http: aiohttp.ClientSession, stack: Stack, open_direct: Callable[[], Awaitable[DirectClient]], keys: int
+    http: aiohttp.ClientSession,
+    stack: Stack,
+    open_direct: Callable[[], Awaitable[DirectClient]],
+    keys: int,
+    gap: float = 0.0,
 ) -> tuple[list[float], list[float]]:
-    """Echo round trips (ms) of ``keys`` keys into ``cat``, direct and then through the gateway."""
+    """Echo round trips (ms) of ``keys`` keys into ``cat`` (``gap`` seconds apart), direct and then through the
+    gateway."""
     d = await open_direct()
     await d.until_prompt()
-    direct = await echo_latency(d, keys)
+    direct = await echo_latency(d, keys, gap)
     await d.close()
     term = await Term.jump(http, stack)
     await term.until_prompt()
-    via = await echo_latency(term, keys)
+    via = await echo_latency(term, keys, gap)
     await term.close()
     return direct, via
 

@@ -97,16 +97,19 @@ class CastWriter:
         return text
 
     def take(self) -> list[bytes]:
-        """The lines encoded since the last call (a list, to write without joining)."""
+        """The lines encoded since the last call, as pieces to write in order without joining (a line may span
+        several pieces)."""
         parts, self._parts = self._parts, []
         self.pending_bytes = 0
         return parts
 
     def _event(self, at: float, code: str, data: str, controls: bool | None = None) -> None:
-        # as json.dumps writes it: the float with repr(), ", " between the items; the code is one ASCII letter
-        line = b'[%s, "%s", %s]\n' % (repr(round(at, 6)).encode(), code.encode(), json_utf8(data, controls))
-        self._parts.append(line)
-        self.pending_bytes += len(line)
+        # as json.dumps writes it: the float with repr(), ", " between the items; the code is one ASCII letter. The
+        # escaped text stays its own piece: output events are up to 256 KiB, and each copy of them counts.
+        head = b'[%s, "%s", "' % (repr(round(at, 6)).encode(), code.encode())
+        body = json_utf8_body(data, controls)
+        self._parts += (head, body, b'"]\n')
+        self.pending_bytes += len(head) + len(body) + 3
 
 
 _RARE_CONTROLS: Final = tuple(bytes([c]) for c in range(0x20) if c not in b"\b\t\n\f\r\x1b")
@@ -122,7 +125,12 @@ _COMMON_ESCAPES: Final = (
 
 def json_utf8(text: str, controls: bool | None = None) -> bytes:
     """``text`` as a JSON string literal in UTF-8: exactly ``json.dumps(text, ensure_ascii=False).encode()``, but
-    with U+2028 and U+2029 escaped (some line readers split there).
+    with U+2028 and U+2029 escaped (some line readers split there). See :func:`json_utf8_body`."""
+    return b'"' + json_utf8_body(text, controls) + b'"'
+
+
+def json_utf8_body(text: str, controls: bool | None = None) -> bytes:
+    """What goes between the quotes of :func:`json_utf8`'s literal.
 
     Terminal output is mostly text with a few kinds of characters to escape, so instead of the encoder's walk
     character by character this replaces each kind that occurs in the UTF-8 bytes (every byte to escape is ASCII,
@@ -147,7 +155,7 @@ def json_utf8(text: str, controls: bool | None = None) -> bytes:
             data = data.replace(b"\xe2\x80\xa8", b"\\u2028")
         if b"\xe2\x80\xa9" in data:
             data = data.replace(b"\xe2\x80\xa9", b"\\u2029")
-    return b'"' + data + b'"'
+    return data
 
 
 def _line(value: object) -> bytes:
