@@ -67,7 +67,8 @@ def _probe(directory: Path) -> bool:
     try:
         direct = os.open(name, os.O_WRONLY | _O_DIRECT | os.O_CLOEXEC)
         try:
-            return os.pwrite(direct, _thread_buffer()[:BLOCK], 0) == BLOCK
+            with mmap.mmap(-1, BLOCK) as zeros:  # page-aligned, and never a recording's bytes
+                return os.pwrite(direct, zeros, 0) == BLOCK
         finally:
             os.close(direct)
     except OSError:
