@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Protocol, cast
 
 from jumpoint.core.events import EchoChanged, TerminalOutput
 from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
@@ -73,9 +73,9 @@ class TelnetProtocol(asyncio.Protocol):
     # --- asyncio callbacks ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Send our opening requests and start the keep-alive."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.output.source = transport
+        # A stream transport (create_connection); uvloop's does not subclass asyncio.Transport, so no isinstance.
+        self.transport = cast(asyncio.Transport, transport)
+        self.output.source = self.transport
         self.negotiator.start()
         self._flush_negotiation()
         if self._keepalive > 0:
