@@ -15,9 +15,9 @@ benchmarks compare against; other floors subclass :class:`DirectClient`). A benc
             stop_stack(stack)
 
 Public names (other benchmark scripts import them; keep them stable): ROOT, CLK, PROMPT_RE, cpu_seconds, cpu_split,
-rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
-create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, echo_stats, jump_to_prompt_ms, echo_both,
-GatewayBulk, bulk_via_gateway, start_item_stack, running_stack, markdown_table.
+cpu_precise, rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
+create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, start_cat, type_keys, echo_stats,
+jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, start_item_stack, running_stack, markdown_table.
 """
 
 from __future__ import annotations
@@ -61,6 +61,20 @@ def cpu_split(pid: int) -> tuple[float, float]:
     """User and system CPU of a process so far (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) / CLK, int(fields[12]) / CLK
+
+
+def cpu_precise(pid: int) -> float:
+    """CPU time of a process's live threads so far, to the nanosecond (the scheduler's own count; ``cpu_seconds``
+    counts in 10 ms ticks, too coarse for differences of a few tens of ms). A thread that exits takes its time
+    with it: compare deltas only over spans where the process keeps its threads (the console's and the Jumpoint's
+    pools do)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread exited meanwhile
+    return total / 1e9
 
 
 def rss_kib(pid: int) -> int:
@@ -505,13 +519,25 @@ TYPING_GAP = 0.05
 async def echo_latency(term: Term | DirectClient, keys: int, gap: float = 0.0) -> list[float]:
     """Per-key echo round trips (ms) of ``keys`` single letters typed into ``cat``, back to back or ``gap`` seconds
     apart (every process on the path then goes idle between keys, as with a person typing)."""
+    await start_cat(term)
+    samples = await type_keys(term, keys, gap)
+    await term.send(b"\x03")
+    return samples
+
+
+async def start_cat(term: Term | DirectClient) -> None:
+    """Run ``cat`` in the terminal (control characters echoed as themselves) and drain what came before."""
     await term.send(b"stty -echoctl; cat\n")
     await asyncio.sleep(0.5)
-    while True:  # drain
+    while True:
         try:
             await asyncio.wait_for(term.recv_some(), 0.3)
         except TimeoutError:
             break
+
+
+async def type_keys(term: Term | DirectClient, keys: int, gap: float = 0.0) -> list[float]:
+    """Echo round trips (ms) of ``keys`` letters typed into a running ``cat``, each awaited before the next."""
     samples = []
     for i in range(keys):
         ch = bytes([97 + i % 26])
@@ -523,7 +549,6 @@ async def echo_latency(term: Term | DirectClient, keys: int, gap: float = 0.0) -
         while ch not in got:
             got += await term.recv_some()
         samples.append((time.perf_counter() - t0) * 1000)
-    await term.send(b"\x03")
     return samples
 
 
@@ -559,6 +584,10 @@ async def jump_to_prompt_ms(
     return jump_ms, direct_ms
 
 
+ECHO_BLOCK = 25
+"""echo_both alternates between the two sessions every this many keys."""
+
+
 async def echo_both(
     http: aiohttp.ClientSession,
     stack: Stack,
@@ -566,15 +595,23 @@ async def echo_both(
     keys: int,
     gap: float = 0.0,
 ) -> tuple[list[float], list[float]]:
-    """Echo round trips (ms) of ``keys`` keys into ``cat`` (``gap`` seconds apart), direct and then through the
-    gateway."""
+    """Echo round trips (ms) of ``keys`` keys into ``cat`` (``gap`` seconds apart), direct and through the gateway.
+
+    Both sessions stay open and the typing alternates between them in blocks of ``ECHO_BLOCK`` keys, so drift in
+    the machine's state over the run (other load, CPU frequency, the VM's vCPUs) lands on both alike."""
     d = await open_direct()
     await d.until_prompt()
-    direct = await echo_latency(d, keys, gap)
-    await d.close()
     term = await Term.jump(http, stack)
     await term.until_prompt()
-    via = await echo_latency(term, keys, gap)
+    await start_cat(d)
+    await start_cat(term)
+    direct: list[float] = []
+    via: list[float] = []
+    while len(via) < keys:
+        block = min(ECHO_BLOCK, keys - len(via))
+        direct += await type_keys(d, block, gap)
+        via += await type_keys(term, block, gap)
+    await d.close()
     await term.close()
     return direct, via
 
