@@ -97,9 +97,12 @@ class TelnetAdapter:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(target.connect_timeout):
-                await loop.create_connection(lambda: proto, target.hostname, target.port)
+                transport, _ = await loop.create_connection(lambda: proto, target.hostname, target.port)
         except TimeoutError as exc:
             raise timed_out(where, target.connect_timeout, "TCP connect") from exc
+        if proto.transport is None:  # connection_made failed (a bug of ours, logged by the loop): fail now, not hang
+            transport.close()
+            raise InternalError(f"the Telnet connection to {where} could not be set up; the Jumpoint's log says why")
         ctx.log.warning(
             "telnet to %s is not encrypted: the session, login included, crosses the network in clear", where
         )

@@ -16,7 +16,15 @@ import pytest
 
 from credential_store.local import LocalCredentialStore
 from jumpoint.core.adapter import AdapterContext, Target
-from jumpoint.core.errors import BadRequest, Cancelled, TargetAuthFailed, TargetClosed, TargetTimeout, TargetUnreachable
+from jumpoint.core.errors import (
+    BadRequest,
+    Cancelled,
+    InternalError,
+    TargetAuthFailed,
+    TargetClosed,
+    TargetTimeout,
+    TargetUnreachable,
+)
 from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
 from jumpoint.core.secret import Secret
 from protocols.telnet import TelnetAdapter, TelnetConnection
@@ -289,6 +297,19 @@ async def test_an_unresolvable_host_is_reported_unreachable(tmp_path: Path) -> N
     target = Target(protocol="telnet", hostname="no-such-host.invalid", port=23)
     with pytest.raises(TargetUnreachable, match=r"no-such-host\.invalid"):
         await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))
+
+
+async def test_a_connection_whose_set_up_fails_is_an_error_at_once_not_a_hang(
+    busybox_telnetd: TelnetServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, transport: asyncio.BaseTransport) -> None:
+        raise RuntimeError("set-up bug")
+
+    monkeypatch.setattr("protocols.telnet.protocol.TelnetProtocol.connection_made", broken)
+    started = time.monotonic()
+    with pytest.raises(InternalError, match=r"could not be set up.*Jumpoint's log"):
+        await TelnetAdapter().connect(target_for(busybox_telnetd), make_ctx(tmp_path, ScriptedRep()))
+    assert time.monotonic() - started < 5
 
 
 # --- the terminal --------------------------------------------------------------------------------
