@@ -25,7 +25,7 @@ from console_web.config import ConsoleConfig, load_console_config
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.tls import server_ssl_context
-from jumpoint.core import event_loop
+from jumpoint.core import event_loop, malloc_tuning
 from jumpoint.core.errors import ConfigError
 from jumpoint.core.logs import setup_logging
 
@@ -143,6 +143,7 @@ def serve(config_path: Path | None, all_in_one: bool = False) -> int:
                 update={"builtin_jumpoint": config.builtin_jumpoint.model_copy(update={"enabled": True})}
             )
         setup_logging(config.log_level)
+        malloc_tuning.keep_freed_memory()
         event_loop.run(run_console(config))
     except ConfigError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

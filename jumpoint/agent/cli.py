@@ -25,7 +25,7 @@ from jumpoint.agent.daemon import JumpointDaemon, start_logging
 from jumpoint.agent.registration import load_registration, register, save_registration
 from jumpoint.agent.service import host_key_store
 from jumpoint.agent.state_file import ago, read_state
-from jumpoint.core import event_loop
+from jumpoint.core import event_loop, malloc_tuning
 from jumpoint.core.errors import BadRequest, ConfigError, JumpError
 from jumpoint.core.logs import setup_logging
 from jumpoint.core.secret import Secret
@@ -142,6 +142,7 @@ def _run(config: JumpointConfig, config_path: Path | None) -> int:
         log.info("Jumpoint %r (id %d) connecting to %s", reg.name, reg.jumpoint_id, daemon.client.settings.console_url)
         await daemon.run()
 
+    malloc_tuning.keep_freed_memory()
     event_loop.run(run())
     return 0
 
