@@ -30,7 +30,7 @@ from benchmarks.harness import (
     TYPING_GAP,
     DirectClient,
     Stack,
-    bulk_via_gateway,
+    bulk_pairs,
     echo_both,
     echo_stats,
     jump_to_prompt_ms,
@@ -148,35 +148,9 @@ async def measure(results: dict[str, Any], stack: Stack, server: TelnetServer, q
         results["echo_typing_ms"] = {"keys": keys, "keys_per_second": 1 / TYPING_GAP, **echo_stats(direct, via)}
 
         # 3. bulk output: direct and gateway interleaved, medians (single runs move by 30% on a shared machine)
-        runs = []
-        for _ in range(1 if quick else 5):
-            d = await DirectTelnet.open(server)
-            await d.until_prompt()
-            t0, p0 = time.perf_counter(), time.process_time()
-            await d.send((BULK_CMD + "\r").encode())
-            direct_bytes = await d.read_until(BULK_MARK)
-            direct_s, direct_cpu = time.perf_counter() - t0, time.process_time() - p0
-            await d.close()
-            gw = await bulk_via_gateway(http, stack, (BULK_CMD + "\r").encode(), BULK_MARK)
-            runs.append(
-                {
-                    "direct_s": direct_s,
-                    "direct_bytes": direct_bytes,
-                    "direct_client_cpu_s": direct_cpu,
-                    "gateway_s": gw.seconds,
-                    "gateway_bytes": gw.received,
-                    "console_cpu_s": gw.console_cpu_s,
-                    "jumpoint_cpu_s": gw.jumpoint_cpu_s,
-                }
-            )
-        bulk: dict[str, Any] = {k: median(r[k] for r in runs) for k in runs[0]}
-        bulk["direct_mb_s"] = bulk["direct_bytes"] / bulk["direct_s"] / 1e6
-        bulk["gateway_mb_s"] = bulk["gateway_bytes"] / bulk["gateway_s"] / 1e6
-        bulk["throughput_ratio"] = bulk["direct_s"] / bulk["gateway_s"]
-        bulk["throughput_ratio_per_pair"] = median(r["direct_s"] / r["gateway_s"] for r in runs)
-        bulk["every_byte"] = all(r["gateway_bytes"] >= r["direct_bytes"] for r in runs)
-        bulk["runs"] = runs
-        results["bulk"] = bulk
+        results["bulk"] = await bulk_pairs(
+            http, stack, lambda: DirectTelnet.open(server), (BULK_CMD + "\r").encode(), BULK_MARK, 1 if quick else 5
+        )
 
 
 def table(r: dict[str, Any]) -> str:

@@ -17,7 +17,8 @@ benchmarks compare against; other floors subclass :class:`DirectClient`). A benc
 Public names (other benchmark scripts import them; keep them stable): ROOT, CLK, PROMPT_RE, cpu_seconds, cpu_split,
 cpu_precise, rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
 create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, start_cat, type_keys, echo_stats,
-jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, start_item_stack, running_stack, markdown_table.
+jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, bulk_pairs, start_item_stack, running_stack,
+markdown_table.
 """
 
 from __future__ import annotations
@@ -638,6 +639,47 @@ async def bulk_via_gateway(http: aiohttp.ClientSession, stack: Stack, command: b
     c1, j1 = stack.cpu()
     await term.close()
     return GatewayBulk(got, seconds, c1 - c0, j1 - j0)
+
+
+async def bulk_pairs(
+    http: aiohttp.ClientSession,
+    stack: Stack,
+    open_direct: Callable[[], Awaitable[DirectClient]],
+    command: bytes,
+    mark: bytes,
+    pairs: int,
+) -> dict[str, Any]:
+    """``command`` (ending at ``mark``) run ``pairs`` times direct and through the gateway, interleaved: the medians
+    of each figure (single runs move by 30 % on a shared machine), the throughput ratio, and the runs."""
+    runs = []
+    for _ in range(pairs):
+        d = await open_direct()
+        await d.until_prompt()
+        t0, p0 = time.perf_counter(), time.process_time()
+        await d.send(command)
+        direct_bytes = await d.read_until(mark)
+        direct_s, direct_cpu = time.perf_counter() - t0, time.process_time() - p0
+        await d.close()
+        gw = await bulk_via_gateway(http, stack, command, mark)
+        runs.append(
+            {
+                "direct_s": direct_s,
+                "direct_bytes": direct_bytes,
+                "direct_client_cpu_s": direct_cpu,
+                "gateway_s": gw.seconds,
+                "gateway_bytes": gw.received,
+                "console_cpu_s": gw.console_cpu_s,
+                "jumpoint_cpu_s": gw.jumpoint_cpu_s,
+            }
+        )
+    bulk: dict[str, Any] = {k: median(r[k] for r in runs) for k in runs[0]}
+    bulk["direct_mb_s"] = bulk["direct_bytes"] / bulk["direct_s"] / 1e6
+    bulk["gateway_mb_s"] = bulk["gateway_bytes"] / bulk["gateway_s"] / 1e6
+    bulk["throughput_ratio"] = bulk["direct_s"] / bulk["gateway_s"]
+    bulk["throughput_ratio_per_pair"] = median(r["direct_s"] / r["gateway_s"] for r in runs)
+    bulk["every_byte"] = all(r["gateway_bytes"] >= r["direct_bytes"] for r in runs)
+    bulk["runs"] = runs
+    return bulk
 
 
 async def start_item_stack(work: Path, server: LoginServer, protocol: str) -> Stack:
