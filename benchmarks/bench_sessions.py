@@ -288,7 +288,8 @@ def main() -> None:
     parser.add_argument("--out", metavar="FILE", help="results file (default benchmarks/results/sessions*.json)")
     args = parser.parse_args()
     results = asyncio.run(run(args))
-    name = "sessions-quick.json" if args.quick else "sessions.json"
+    # a run of one workload (--only) never overwrites the full run's file
+    name = f"sessions{'-' + args.only if args.only else ''}{'-quick' if args.quick else ''}.json"
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
     out.write_text(json.dumps(results, indent=2))
     print(table(results))
