@@ -2,8 +2,8 @@
 
 uvloop (libuv, with its TLS transport in Cython) by default: every keystroke crosses four TLS sockets between the
 browser and the target, and asyncio's pure-Python SSL transport and loop were a measurable part of each hop
-(docs/performance.md, "uvloop and the allocator"). ``OPENJUMP_EVENT_LOOP=asyncio`` selects the standard loop instead, for a
-platform without uvloop or to rule the loop out while chasing a problem; any other value is refused.
+(docs/performance.md, "uvloop and the allocator"). ``OPENJUMP_EVENT_LOOP=asyncio`` selects the standard loop
+instead, for a platform without uvloop or to rule the loop out while chasing a problem; any other value is refused.
 """
 
 from __future__ import annotations
