@@ -13,6 +13,7 @@
    desktop size the browser asked for at Jump;
 4. a participant asking for another desktop size gets it by a new connection at that size once the window has
    settled (servers such as xrdp give the same session back); a server that keeps its own size is said once.
+   The participants' clipboard text is offered again on the new connection (the session still pastes it).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from typing import Literal
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.certificate_trust import DecisionNeeded, PresentedIdentity, settle_identity
 from jumpoint.core.credentials import fetch_item_credential
-from jumpoint.core.desktop import DesktopInput, DesktopOutput, DesktopSize, FrameEnd
+from jumpoint.core.desktop import Clipboard, DesktopInput, DesktopOutput, DesktopSize, FrameEnd
 from jumpoint.core.errors import BadRequest, JumpError
 from jumpoint.core.events import Notice
 from jumpoint.core.hostkeys import certificate_fingerprint
 from protocols.rdp import errors
-from protocols.rdp.client import QUIET_REFUSAL_SECONDS, RdpClient, RdpSettings, ServerIdentity
+from protocols.rdp.client import RdpClient, RdpSettings, ServerIdentity
 
 DEFAULT_SIZE = (1280, 800)
 RESIZE_SETTLE_SECONDS = 0.8
@@ -106,6 +107,7 @@ class RdpDesktop:
         self._ready.set()
         self._notices: list[Notice] = list(login.notices)
         login.notices = []
+        self._clipboard: Clipboard | None = None
 
     @property
     def kind(self) -> Literal["desktop"]:
@@ -156,6 +158,8 @@ class RdpDesktop:
             return
         # While a new connection is being made, input waits for it (never dropped, never sent to the old one).
         await self._ready.wait()
+        if isinstance(event, Clipboard):
+            self._clipboard = event
         await self.client.send(event)
 
     def _request_size(self, width: int, height: int) -> None:
@@ -180,16 +184,21 @@ class RdpDesktop:
         self._wanted = None
         settings = self._login.settings
         settings.width, settings.height = width, height
-        # Only a connection that outlived the quiet-refusal window proved the password (xrdp checks it after
-        # activation and closes within a few seconds when it is wrong).
-        settings.logged_on_before = settings.logged_on_before or self.client.active_seconds >= QUIET_REFUSAL_SECONDS
+        # Servers such as xrdp check the password after activation and close within seconds when it is wrong: once
+        # the old connection proved the logon, the new one closing early is not a refused password.
+        settings.logged_on_before = settings.logged_on_before or self.client.logged_on
         self._ready.clear()
+        client: RdpClient | None = None
         try:
             client = await RdpClient.connect(settings, self._login.check, self._login.ctx.log)
             # The server shows the session on the new connection once it drew on it; input waits until then.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(client.screen.drawn.wait(), DRAW_WAIT_SECONDS)
+            if self._clipboard is not None:
+                await client.send(self._clipboard)
         except JumpError as exc:
+            if client is not None:
+                await client.close()
             self._notices.append(Notice(kind="info", text=f"{self._where}: the desktop could not be resized ({exc})"))
             self._fixed_size = True
             return

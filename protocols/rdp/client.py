@@ -183,11 +183,19 @@ class RdpClient:
         self._exchange = b""
         self._server_key: ServerKey | None = None
         self._activated_at = 0.0
+        self._session_info = False
 
     @property
     def active_seconds(self) -> float:
         """How long the session has been active on this connection (0 before activation)."""
         return time.monotonic() - self._activated_at if self._active.is_set() else 0.0
+
+    @property
+    def logged_on(self) -> bool:
+        """Whether the server showed that the user's session runs: it said so (Save Session Info), the session's
+        clipboard service spoke (xrdp runs it inside the user's session only), or the connection outlived the
+        window in which servers refuse a wrong password by closing."""
+        return self._session_info or self._clipboard.ready or self.active_seconds >= QUIET_REFUSAL_SECONDS
 
     # ---- connecting ------------------------------------------------------------------------------------------
 
@@ -507,6 +515,7 @@ class RdpClient:
                     "rdp %s: error info %#x (%s)", self.where, self._error_info, pdu.error_info_text(self._error_info)
                 )
         elif kind == pdu.PDUTYPE2_SAVE_SESSION_INFO:
+            self._session_info = True
             self.log.info("rdp %s: the user is logged on", self.where)
 
     def _fastpath(self, data: bytes) -> None:
@@ -592,6 +601,8 @@ class RdpClient:
             not self._error_info
             and self._selected != x224.PROTOCOL_HYBRID
             and not self.settings.logged_on_before
+            and not self._session_info
+            and not self._clipboard.ready
             and lived < QUIET_REFUSAL_SECONDS
         ):
             # Without NLA the password travels in the Client Info PDU and servers such as xrdp and FreeRDP's shadow

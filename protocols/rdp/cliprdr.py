@@ -36,6 +36,11 @@ class ClipboardChannel:
         self._ready = False
         self._awaiting_data = False
 
+    @property
+    def ready(self) -> bool:
+        """Whether the server's side announced itself (Monitor Ready)."""
+        return self._ready
+
     def receive(self, message: bytes) -> tuple[list[bytes], str | None]:
         """Process one server message: the messages to send back, and clipboard text the server gave (if any)."""
         reader = Reader(message, "clipboard message")

@@ -257,6 +257,27 @@ async def test_clipboard_text_goes_both_ways_with_xrdp(xrdp_tls: XrdpServer, tmp
         await viewer.desktop.close()
 
 
+async def test_the_participants_clipboard_survives_a_new_window_size(xrdp_tls: XrdpServer, tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, ScriptedRep("save"))
+    viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
+    try:
+        xrdp_tls.wait_session_ready()
+        await viewer.desktop.send(Clipboard("copied-before-resize"))
+        await asyncio.sleep(0.5)
+        # The new size is a new connection: the text copied on the old one is still what the session pastes.
+        await viewer.desktop.send(DesktopSize(900, 600))
+        await viewer.until(lambda: viewer.size == (900, 600))
+        await viewer.until(lambda: isinstance(viewer.seen[-1], FrameEnd) and viewer.damaged() > 0)
+        await asyncio.sleep(1.0)
+        await viewer.type_line(
+            "printf '\\033]52;c;?\\a'; read -r -s -d $'\\a' reply; "
+            'text=$(printf %s "${reply##*;}" | base64 -d); echo "$text" > clip-resized.txt'
+        )
+        assert (await asyncio.to_thread(xrdp_tls.wait_for_file, "clip-resized.txt")).strip() == "copied-before-resize"
+    finally:
+        await viewer.desktop.close()
+
+
 async def test_a_new_window_size_reconnects_xrdp_at_that_size(xrdp_tls: XrdpServer, tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, ScriptedRep("save"))
     viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
@@ -301,3 +322,22 @@ async def test_a_wrong_password_over_tls_ends_the_session_as_a_refused_login(
         assert "Not-It-1" not in str(caught.value)
     finally:
         await desktop.close()
+
+
+async def test_a_session_closed_soon_after_a_new_window_size_is_not_called_a_refused_login(
+    start_xrdp: Callable[..., XrdpServer], tmp_path: Path
+) -> None:
+    server = start_xrdp(security="tls")
+    ctx = make_ctx(tmp_path, ScriptedRep("save"))
+    viewer = await jump(server, ctx, credential_ref=with_credential(ctx, tmp_path, server))
+    try:
+        server.wait_session_ready()
+        await viewer.desktop.send(DesktopSize(900, 600))
+        await viewer.until(lambda: viewer.size == (900, 600))
+        # Seconds after the Jump, the session's only program exits and xrdp closes the connection: the logon was
+        # proven on the first connection, so this is the session ending (no error), not a wrong password.
+        await viewer.type_line("exit")
+        with pytest.raises(StopAsyncIteration):
+            await viewer.until(lambda: False)
+    finally:
+        await viewer.desktop.close()

@@ -73,6 +73,14 @@ def test_monitor_ready_is_answered_with_the_client_s_capabilities_and_an_empty_f
     assert replies[1] == message(cliprdr.CB_FORMAT_LIST, b"")
 
 
+def test_the_channel_is_ready_only_once_the_server_s_side_announced_itself() -> None:
+    channel = ClipboardChannel()
+    channel.receive(message(cliprdr.CB_CLIP_CAPS, struct.pack("<HHHHII", 1, 0, 1, 12, 2, 0)))
+    assert not channel.ready
+    channel.receive(message(cliprdr.CB_MONITOR_READY, b""))
+    assert channel.ready
+
+
 def test_a_format_list_with_long_names_offering_text_is_acknowledged_and_the_text_asked_for() -> None:
     channel = ready_channel(long_names=True)
 
