@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ import aiohttp
 
 from benchmarks import harness
 from benchmarks.harness import ROOT, Credential, Stack, Term, create_item, markdown_table, median, running_stack
+from console_web.recording.recorder import SessionRecorder
 from tests.fixtures.sshd import SshServer, start_sshd
 
 FAN_COUNTS = (1, 5, 10)
@@ -54,6 +56,27 @@ def seq_command(count: int) -> bytes:
 def bulk_command(raw_bytes: int) -> bytes:
     """``raw_bytes`` of zeros as base64 lines of 100 (4/3 as much output), then the done mark."""
     return f"head -c {raw_bytes} /dev/zero | base64 -w 100; echo BULK-$((6*7))-DONE\n".encode()
+
+
+async def recorder_alone(raw_bytes: int, reps: int, directory: Path) -> list[float]:
+    """CPU seconds of :class:`SessionRecorder` recording the workload's output alone (this process, its writer
+    threads included): the same bytes as the terminal shows them, in the tunnel's 32 KiB chunks, written to files in
+    ``directory``; nothing else runs, so this moves far less than the console's CPU under the whole flow."""
+    encoded = base64.b64encode(bytes(raw_bytes))
+    shown = b"".join(encoded[i : i + 100] + b"\r\n" for i in range(0, len(encoded), 100))
+    chunks = [shown[i : i + 32 * 1024] for i in range(0, len(shown), 32 * 1024)]
+    seconds = []
+    for rep in range(reps + 1):
+        started = time.process_time()
+        recorder = SessionRecorder.start(directory, f"alone{rep}", cols=100, rows=30, title="alone", record_input=False)
+        for number, chunk in enumerate(chunks):
+            recorder.output(chunk)
+            if number % 8 == 7:
+                await asyncio.sleep(0)  # the console's loop turns between tunnel frames
+        recorder.close()
+        if rep:  # the first warms the writer threads and their buffers
+            seconds.append(time.process_time() - started)
+    return seconds
 
 
 class Spy:
@@ -193,6 +216,7 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
                     async with spy.sample(f"recording-{label}-rep{rep}"):
                         into.append(await recording_run(http, stack, item, cmd))
             cpu_on, cpu_off = median(r["console_cpu_s"] for r in on), median(r["console_cpu_s"] for r in off)
+            alone = await recorder_alone(raw, reps, stack.work / "recorder-alone")
             results["recording"] = {
                 "raw_bytes": raw,
                 "reps": reps,
@@ -215,6 +239,8 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
                 "overhead_per_pair": median(
                     a["console_cpu_s"] / b["console_cpu_s"] - 1 for a, b in zip(on, off, strict=True)
                 ),
+                "recorder_alone_cpu_s": median(alone),
+                "recorder_alone_runs_s": alone,
                 "runs_on": on,
                 "runs_off": off,
             }
@@ -256,7 +282,7 @@ def table(r: dict[str, Any]) -> str:
                 f"{(g['user_on_s'] - g['user_off_s']) * 1000:+.0f} ms, "
                 f"system {(g['sys_on_s'] - g['sys_off_s']) * 1000:+.0f} ms); cast {g['cast_bytes_on'] / 1e6:.1f} MB; "
                 f"console + Jumpoint +{g['gateway_overhead_per_pair'] * 100:.0f}% (Jumpoint "
-                f"{g['jumpoint_cpu_off_s']:.2f} s)"
+                f"{g['jumpoint_cpu_off_s']:.2f} s); the recorder alone {g['recorder_alone_cpu_s'] * 1000:.0f} ms"
                 if g["overhead"] is not None
                 else "",
                 "<= 10%",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final, NamedTuple
 
+from console_web.recording.plain_output import PlainOutput
 from jumpoint.core.errors import InternalError, NotFound
 
 TAIL_BYTES: Final = 1 << 20
@@ -72,6 +73,15 @@ class CastWriter:
         if text:
             self._event(at, "o", text, controls)
 
+    @property
+    def can_take_plain(self) -> bool:
+        """Whether :meth:`output_plain` may be used now: no part of a character is waiting from earlier output."""
+        return not self._output.getstate()[0]
+
+    def output_plain(self, plain: PlainOutput, at: float) -> None:
+        """An ``o`` event of plain output (only when :attr:`can_take_plain`): the same line :meth:`output` writes."""
+        self._add(at, "o", _plain_body(plain))
+
     def input(self, data: bytes, at: float) -> None:
         """An ``i`` event."""
         text = self._input.decode(data)
@@ -104,10 +114,12 @@ class CastWriter:
         return parts
 
     def _event(self, at: float, code: str, data: str, controls: bool | None = None) -> None:
+        self._add(at, code, json_utf8_body(data, controls))
+
+    def _add(self, at: float, code: str, body: bytes) -> None:
         # as json.dumps writes it: the float with repr(), ", " between the items; the code is one ASCII letter. The
         # escaped text stays its own piece: output events are up to 256 KiB, and each copy of them counts.
         head = b'[%s, "%s", "' % (repr(round(at, 6)).encode(), code.encode())
-        body = json_utf8_body(data, controls)
         self._parts += (head, body, b'"]\n')
         self.pending_bytes += len(head) + len(body) + 3
 
@@ -156,6 +168,18 @@ def json_utf8_body(text: str, controls: bool | None = None) -> bytes:
         if b"\xe2\x80\xa9" in data:
             data = data.replace(b"\xe2\x80\xa9", b"\\u2029")
     return data
+
+
+def _plain_body(plain: PlainOutput) -> bytes:
+    """:func:`json_utf8_body` of plain output: one replacement for each CR LF."""
+    data = plain.bare
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b'"' in data:
+        data = data.replace(b'"', b'\\"')
+    if b"\t" in data:
+        data = data.replace(b"\t", b"\\t")
+    return data.replace(b"\n", b"\\r\\n" if plain.crlf else b"\\n")
 
 
 def _line(value: object) -> bytes:

@@ -7,7 +7,8 @@ and in order, so neither the encoding nor a slow or stuck disk blocks the event 
 once when ``FLUSH_BYTES`` are waiting. The files are append-only and written whole lines at a time, so a SIGKILL
 leaves at most a torn last line, which the readers ignore. Within a batch, output chunks that arrived within
 ``COALESCE_SECONDS`` of an event's first chunk join that event (its time; up to ``COALESCE_BYTES``): one cast line
-and one pass of the transcript, so a flood of output costs a few passes over its bytes at memory speed.
+and one pass of the transcript, so a flood of output costs a few passes over its bytes at memory speed (plain lines
+of text, one vectorised scan: :mod:`console_web.recording.plain_output`).
 
 ``backlog_bytes`` tells the hub when recording falls behind (it then withholds flow-control credit, so nothing is
 dropped); past ``MAX_BACKLOG_BYTES`` the recording fails. A failure (disk full ...) is logged with the file's path
@@ -29,7 +30,8 @@ from typing import Final
 from console_web.recording.appender import FileAppender, direct_io_supported
 from console_web.recording.asciicast import CastWriter
 from console_web.recording.files import CAST, SUFFIXES, TIME_INDEX, TRANSCRIPT, recording_path
-from console_web.recording.transcript import TranscriptWriter
+from console_web.recording.plain_output import scan_plain
+from console_web.recording.transcript import MAX_LINE, TranscriptWriter
 from console_web.recording.vtstrip import has_controls
 from jumpoint.core.errors import InternalError
 
@@ -344,6 +346,11 @@ class SessionRecorder:
                         size += len(events[i][2])
                         i += 1
                     data = b"".join(parts)
+                plain = scan_plain(data, MAX_LINE)
+                if plain is not None and cast.can_take_plain and transcript.can_take_plain:
+                    cast.output_plain(plain, at)
+                    transcript.output_plain(plain, at)
+                    continue
                 text = cast.decode_output(data)
                 if text:
                     controls = has_controls(text)  # one scan for both encoders

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from console_web.recording.files import TIME_INDEX, TRANSCRIPT, is_session_id, recording_path
+from console_web.recording.plain_output import PlainOutput
 from console_web.recording.vtstrip import ERASE_TO_END, LINE_BREAK, MOVE_RIGHT, EscapeStripper
 from jumpoint.core.errors import BadRequest, InternalError
 
@@ -72,6 +73,19 @@ class TranscriptWriter:
             self._complete([self._line], at)
             self._line, self._col = "", 0
 
+    @property
+    def can_take_plain(self) -> bool:
+        """Whether :meth:`output_plain` may be used now: no escape sequence is pending and the cursor is at the end
+        of the line in progress."""
+        return self._stripper.idle and self._col == len(self._line)
+
+    def output_plain(self, plain: PlainOutput, at: float) -> None:
+        """Plain output (only when :attr:`can_take_plain`): the same lines :meth:`output` makes of it."""
+        self._append(plain.bare, plain.lines, at, plain)
+        if len(self._line) > MAX_LINE:
+            self._complete([self._line], at)
+            self._line, self._col = "", 0
+
     def finish(self, at: float) -> None:
         """The recording ends: the line in progress (if it has text) is completed."""
         self._stripper.finish()
@@ -87,14 +101,16 @@ class TranscriptWriter:
         self.pending_bytes = 0
         return text, times
 
-    def _append(self, raw: bytes, count: int | None, at: float) -> None:
+    def _append(self, raw: bytes, count: int | None, at: float, plain: PlainOutput | None = None) -> None:
         """UTF-8 text without edits or CRs, the cursor at the end of the line: whole lines, at C speed, without
         splitting them when none can be over MAX_LINE (the rare other case takes the general way). ``count``: the
-        number of LFs in ``raw``, if known."""
+        number of LFs in ``raw``, if known; ``plain``: what a scan of the output already found out."""
         last = raw.rfind(b"\n")
         if last < 0:
             self._line += raw.decode()
-        elif len(self._line) + raw.find(b"\n") > MAX_LINE or _long_line_inside(raw, last):
+        elif len(self._line) + raw.find(b"\n") > MAX_LINE or (
+            plain.long_line_inside if plain is not None else _long_line_inside(raw, last)
+        ):
             lines = raw.decode().split("\n")  # lengths in bytes were only an upper bound: count characters
             lines[0] = self._line + lines[0]
             self._line = lines.pop()
@@ -102,10 +118,8 @@ class TranscriptWriter:
         else:
             head = raw if last == len(raw) - 1 else raw[: last + 1]
             prefix = self._line.encode()
-            if (
-                _TRAILING_SPACE_B.search(head)
-                or (b"\t" in head and _TRAILING_TAB_B.search(head))
-                or (head[:1] == b"\n" and prefix[-1:] in (b" ", b"\t"))
+            if (plain.blank_before_lf if plain is not None else _blank_before_lf(head)) or (
+                head[:1] == b"\n" and prefix[-1:] in (b" ", b"\t")
             ):
                 head = _TRAILING_BLANKS_B.sub(b"\n", prefix + head)
                 prefix = b""
@@ -155,6 +169,11 @@ class TranscriptWriter:
 
 def _split(line: str) -> list[str]:
     return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [""]
+
+
+def _blank_before_lf(text: bytes) -> bool:
+    """Whether a line of ``text`` ends in a space or a TAB."""
+    return _TRAILING_SPACE_B.search(text) is not None or (b"\t" in text and _TRAILING_TAB_B.search(text) is not None)
 
 
 def _without_crlf(raw: bytes) -> tuple[bytes, int] | None:

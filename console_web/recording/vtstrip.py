@@ -84,6 +84,11 @@ class EscapeStripper:
         self._carry = ""
         self._skipping: Skipping = ""
 
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is carried or being skipped: then text without ESC and controls passes unchanged."""
+        return not self._carry and not self._skipping
+
     def feed(self, text: str, controls: bool | None = None) -> str:
         """The text of ``text`` (plus what was carried), without the sequences; the moves as tokens. ``controls``:
         what :func:`has_controls` says of ``text`` (None: not known); False skips deleting controls."""
