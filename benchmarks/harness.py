@@ -45,6 +45,7 @@ from console_web.db import repo
 from console_web.db.api_tokens import create_api_token
 from console_web.db.database import Database
 from jumpoint.agent.registration import Registration, save_registration
+from protocols.ssh.adapter import PREFERRED_ENCRYPTION
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT_RE = re.compile(rb"[$#] $")
@@ -496,6 +497,7 @@ class DirectTerm(DirectClient):
             client_keys=None,
             agent_path=None,
             preferred_auth="password",
+            encryption_algs=PREFERRED_ENCRYPTION,  # the Jumpoint's cipher: the floor differs by the gateway only
         )
         proc = await conn.create_process(term_type="xterm", term_size=(120, 40), encoding=None)
         return cls(conn, proc)

@@ -238,9 +238,18 @@ class _CredentialOnce:
         return await fetch_item_credential(self._ctx.credentials, ref, purpose=self._purpose, username=self._username)
 
 
+PREFERRED_ENCRYPTION = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+"""asyncssh's default ciphers with AES-GCM first (asyncssh's ``^`` prefix): both it and asyncssh's first choice,
+ChaCha20-Poly1305, are authenticated ciphers every OpenSSH offers, but with the AES instructions of today's CPUs GCM
+costs far less per byte: the Jumpoint's CPU for 27 MB of terminal output fell from ~0.46 to ~0.28 s
+(docs/performance.md). A server without GCM gets ChaCha20-Poly1305 as before."""
+
+
 def _isolated_options() -> asyncssh.SSHClientConnectionOptions:
-    """Options that read nothing of the local user's (no ~/.ssh config, keys, agent, certificates)."""
+    """Options that read nothing of the local user's (no ~/.ssh config, keys, agent, certificates), with the
+    cipher preference above."""
     return asyncssh.SSHClientConnectionOptions(
+        encryption_algs=PREFERRED_ENCRYPTION,
         config=[],
         client_keys=None,
         agent_path=None,

@@ -341,3 +341,27 @@ async def test_a_reader_that_stops_reading_pauses_the_channel_instead_of_bufferi
         await shell.conn.send(Keys(b"\x03"))
     finally:
         await shell.conn.close()
+
+
+# --- ciphers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("server_ciphers", "negotiated"),
+    [
+        (None, "aes128-gcm@openssh.com"),  # OpenSSH's defaults: AES-GCM, the Jumpoint's first choice
+        ("chacha20-poly1305@openssh.com,aes256-ctr", "chacha20-poly1305@openssh.com"),  # no GCM: as before
+    ],
+)
+async def test_the_jumpoint_prefers_aes_gcm_and_takes_what_the_server_offers_otherwise(
+    fresh_sshd: Callable[..., SshServer], tmp_path: Path, server_ciphers: str | None, negotiated: str
+) -> None:
+    server = fresh_sshd({"LogLevel": "DEBUG1", **({"Ciphers": server_ciphers} if server_ciphers else {})})
+    shell = await open_shell(server, make_ctx(tmp_path, ScriptedRep("save", answer=typing(server.password))))
+    try:
+        assert await shell.run("echo ciphered") == "ciphered"
+    finally:
+        await shell.conn.close()
+    log = server.log_path.read_text()
+    assert f"kex: client->server cipher: {negotiated}" in log
+    assert f"kex: server->client cipher: {negotiated}" in log
