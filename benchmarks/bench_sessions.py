@@ -141,17 +141,20 @@ async def recording_run(http: aiohttp.ClientSession, stack: Stack, item: int, cm
     await asyncio.sleep(0.3)
     u0, s0 = harness.cpu_split(stack.console.pid)
     c0, j0 = harness.cpu_precise(stack.console.pid), harness.cpu_precise(stack.jumpoint.pid)
+    m0 = harness.cpu_main_thread(stack.console.pid)
     t0 = time.perf_counter()
     await term.send(cmd)
     got = await term.read_until(DONE_MARK, timeout=600)
     wall = time.perf_counter() - t0
     u1, s1 = harness.cpu_split(stack.console.pid)
     c1, j1 = harness.cpu_precise(stack.console.pid), harness.cpu_precise(stack.jumpoint.pid)
+    m1 = harness.cpu_main_thread(stack.console.pid)
     await term.close()
     await asyncio.sleep(0.2)
     cast = stack.work / "console" / "recordings" / f"{term.session_id}.cast"
     return {
         "console_cpu_s": c1 - c0,
+        "console_main_thread_cpu_s": m1 - m0,  # the event loop's; the rest is the recording writers' and others'
         "console_user_s": u1 - u0,  # the split in 10 ms ticks
         "console_sys_s": s1 - s0,
         "jumpoint_cpu_s": j1 - j0,
@@ -239,6 +242,8 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
                 "overhead_per_pair": median(
                     a["console_cpu_s"] / b["console_cpu_s"] - 1 for a, b in zip(on, off, strict=True)
                 ),
+                "main_thread_on_s": median(r["console_main_thread_cpu_s"] for r in on),
+                "main_thread_off_s": median(r["console_main_thread_cpu_s"] for r in off),
                 "recorder_alone_cpu_s": median(alone),
                 "recorder_alone_runs_s": alone,
                 "runs_on": on,
@@ -282,7 +287,8 @@ def table(r: dict[str, Any]) -> str:
                 f"{(g['user_on_s'] - g['user_off_s']) * 1000:+.0f} ms, "
                 f"system {(g['sys_on_s'] - g['sys_off_s']) * 1000:+.0f} ms); cast {g['cast_bytes_on'] / 1e6:.1f} MB; "
                 f"console + Jumpoint +{g['gateway_overhead_per_pair'] * 100:.0f}% (Jumpoint "
-                f"{g['jumpoint_cpu_off_s']:.2f} s); the recorder alone {g['recorder_alone_cpu_s'] * 1000:.0f} ms"
+                f"{g['jumpoint_cpu_off_s']:.2f} s); the console's event loop on/off {g['main_thread_on_s']:.2f} / "
+                f"{g['main_thread_off_s']:.2f} s; the recorder alone {g['recorder_alone_cpu_s'] * 1000:.0f} ms"
                 if g["overhead"] is not None
                 else "",
                 "<= 10%",

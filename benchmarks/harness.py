@@ -79,6 +79,11 @@ def cpu_precise(pid: int) -> float:
     return total / 1e9
 
 
+def cpu_main_thread(pid: int) -> float:
+    """CPU time of a process's main thread (its event loop's, in the console and the Jumpoint), to the nanosecond."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
