@@ -85,6 +85,16 @@ class Viewer:
         return np.frombuffer(self.desktop.pixels(0, 0, width, height), np.uint8).reshape(height, width, 4)
 
 
+async def session_clipboard(viewer: Viewer, server: XrdpServer, file: str) -> str:
+    """What the session pastes: the xterm reads the CLIPBOARD (OSC 52 query) into ``file``."""
+    await viewer.type_line(
+        "printf '\\033]52;c;?\\a'; read -r -s -d $'\\a' reply; "
+        f'text=$(printf %s "${{reply##*;}}" | base64 -d); echo "$text" > {file}'
+    )
+    # The client must keep serving the server's data request meanwhile: wait in a thread.
+    return (await asyncio.to_thread(server.wait_for_file, file)).strip()
+
+
 async def jump(server: RdpServer, ctx: AdapterContext, **overrides: object) -> Viewer:
     desktop = await RdpAdapter().connect(rdp_target(server, **overrides), ctx)
     viewer = Viewer(desktop)
@@ -247,12 +257,7 @@ async def test_clipboard_text_goes_both_ways_with_xrdp(xrdp_tls: XrdpServer, tmp
         # A participant's clipboard reaches the session: the xterm reads the CLIPBOARD back (OSC 52 query).
         await viewer.desktop.send(Clipboard("from-browser"))
         await asyncio.sleep(1.0)
-        await viewer.type_line(
-            "printf '\\033]52;c;?\\a'; read -r -s -d $'\\a' reply; "
-            'text=$(printf %s "${reply##*;}" | base64 -d); echo "$text" > clip.txt'
-        )
-        # The client must keep serving the server's data request meanwhile: wait in a thread.
-        assert (await asyncio.to_thread(xrdp_tls.wait_for_file, "clip.txt")).strip() == "from-browser"
+        assert await session_clipboard(viewer, xrdp_tls, "clip.txt") == "from-browser"
     finally:
         await viewer.desktop.close()
 
@@ -269,11 +274,7 @@ async def test_the_participants_clipboard_survives_a_new_window_size(xrdp_tls: X
         await viewer.until(lambda: viewer.size == (900, 600))
         await viewer.until(lambda: isinstance(viewer.seen[-1], FrameEnd) and viewer.damaged() > 0)
         await asyncio.sleep(1.0)
-        await viewer.type_line(
-            "printf '\\033]52;c;?\\a'; read -r -s -d $'\\a' reply; "
-            'text=$(printf %s "${reply##*;}" | base64 -d); echo "$text" > clip-resized.txt'
-        )
-        assert (await asyncio.to_thread(xrdp_tls.wait_for_file, "clip-resized.txt")).strip() == "copied-before-resize"
+        assert await session_clipboard(viewer, xrdp_tls, "clip-resized.txt") == "copied-before-resize"
     finally:
         await viewer.desktop.close()
 
