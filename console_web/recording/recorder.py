@@ -346,6 +346,15 @@ class SessionRecorder:
                         size += len(events[i][2])
                         i += 1
                     data = b"".join(parts)
+                if data[-1:] == b"\r" and i < count and events[i][0] == "o":
+                    # A CR LF split between two chunks (Telnet servers flush a CR alone, often): the CR goes with its
+                    # LF, so both events stay plain lines instead of one taking the general way for a lone CR.
+                    _, after, following = events[i]
+                    assert isinstance(following, bytes)
+                    events[i] = ("o", after, b"\r" + following)
+                    data = data[:-1]
+                    if not data:
+                        continue
                 plain = scan_plain(data, MAX_LINE)
                 if plain is not None and cast.can_take_plain and transcript.can_take_plain:
                     cast.output_plain(plain, at)

@@ -259,6 +259,25 @@ async def test_output_arriving_within_a_few_ms_is_one_event_that_reads_the_same(
     assert (tmp_path / "s1.tidx").read_text() == "1.000\n1.000\n1.500\n"
 
 
+async def test_a_cr_lf_split_between_chunks_is_recorded_whole_and_a_last_lone_cr_is_kept(tmp_path: Path) -> None:
+    recorder = start(tmp_path)
+    times = iter([1.0, 1.5, 2.0, 2.5])
+    recorder._seconds = lambda: next(times)  # type: ignore[method-assign]
+    lines = b"".join(b"line %05d\r\n" % n for n in range(3000))  # 33 KB: large enough for the plain way
+    cut = lines.index(b"\n", 20_000)  # the CR ends the first chunk, its LF starts the second (as Telnet servers send)
+    for chunk in (lines[:cut], lines[cut:], b"progress 50%\r"):
+        recorder.output(chunk)
+    recorder.flush()
+    recorder.close()
+    cast = read_cast(recorder.cast_path)[1]
+    # the CR travels with its LF (to the next event), the output as a whole is unchanged, and the last CR, with no
+    # output after it, stays in its own event
+    assert "".join(e.data for e in cast).encode() == lines + b"progress 50%\r"
+    assert [e.time for e in cast] == [1.0, 1.5, 2.0]
+    assert cast[0].data == lines[: cut - 1].decode() and cast[1].data == lines[cut - 1 :].decode()
+    assert recorder.transcript_path.read_bytes() == lines.replace(b"\r\n", b"\n") + b"progress 50%\n"
+
+
 # --- retention ------------------------------------------------------------------------------------------
 def age(path: Path, days: float) -> None:
     then = time.time() - days * 86400
