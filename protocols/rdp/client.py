@@ -601,9 +601,8 @@ class RdpClient:
             not self._error_info
             and self._selected != x224.PROTOCOL_HYBRID
             and not self.settings.logged_on_before
-            and not self._session_info
-            and not self._clipboard.ready
             and lived < QUIET_REFUSAL_SECONDS
+            and not self.logged_on
         ):
             # Without NLA the password travels in the Client Info PDU and servers such as xrdp and FreeRDP's shadow
             # server check it after activation: a refusal is the connection closing soon after, without a reason.
