@@ -8,6 +8,7 @@ certificate question and the cache, and the error messages of a refused login.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -83,6 +84,24 @@ class Viewer:
         assert self.size is not None
         width, height = self.size
         return np.frombuffer(self.desktop.pixels(0, 0, width, height), np.uint8).reshape(height, width, 4)
+
+
+@contextlib.asynccontextmanager
+async def logged_in(server: RdpServer, tmp_path: Path) -> AsyncIterator[Viewer]:
+    """A Jump to ``server`` with its password as the item's credential, the desktop drawn; closed afterwards."""
+    ctx = make_ctx(tmp_path, ScriptedRep("save"))
+    viewer = await jump(server, ctx, credential_ref=with_credential(ctx, tmp_path, server))
+    try:
+        yield viewer
+    finally:
+        await viewer.desktop.close()
+
+
+async def resize(viewer: Viewer, width: int, height: int) -> None:
+    """Ask for a new window size and wait until the desktop is drawn at it."""
+    await viewer.desktop.send(DesktopSize(width, height))
+    await viewer.until(lambda: viewer.size == (width, height))
+    await viewer.until(lambda: isinstance(viewer.seen[-1], FrameEnd) and viewer.damaged() > 0)
 
 
 async def session_clipboard(viewer: Viewer, server: XrdpServer, file: str) -> str:
@@ -212,16 +231,12 @@ async def test_ignore_untrusted_certificate_connects_without_asking_and_says_so(
 async def test_xrdp_over_tls_types_into_the_session_and_sends_the_pointer_shape(
     xrdp_tls: XrdpServer, tmp_path: Path
 ) -> None:
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
-    try:
+    async with logged_in(xrdp_tls, tmp_path) as viewer:
         xrdp_tls.wait_session_ready()
         await viewer.type_line("echo over-tls > tls.txt")
         assert xrdp_tls.wait_for_file("tls.txt").strip() == "over-tls"
         await viewer.desktop.send(Pointer(100, 100, 0))
         await viewer.until(lambda: any(isinstance(event, CursorShape) for event in viewer.seen))
-    finally:
-        await viewer.desktop.close()
 
 
 async def test_xrdp_with_classic_rdp_security_works_when_the_item_allows_it_and_says_it_is_weak(
@@ -247,9 +262,7 @@ async def test_xrdp_with_classic_rdp_security_works_when_the_item_allows_it_and_
 
 
 async def test_clipboard_text_goes_both_ways_with_xrdp(xrdp_tls: XrdpServer, tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
-    try:
+    async with logged_in(xrdp_tls, tmp_path) as viewer:
         xrdp_tls.wait_session_ready()
         # The xterm sets the CLIPBOARD selection (OSC 52); xrdp's clipboard channel hands it to the client.
         await viewer.type_line("printf '\\033]52;c;%s\\a' $(printf from-remote | base64)")
@@ -258,55 +271,37 @@ async def test_clipboard_text_goes_both_ways_with_xrdp(xrdp_tls: XrdpServer, tmp
         await viewer.desktop.send(Clipboard("from-browser"))
         await asyncio.sleep(1.0)
         assert await session_clipboard(viewer, xrdp_tls, "clip.txt") == "from-browser"
-    finally:
-        await viewer.desktop.close()
 
 
 async def test_the_participants_clipboard_survives_a_new_window_size(xrdp_tls: XrdpServer, tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
-    try:
+    async with logged_in(xrdp_tls, tmp_path) as viewer:
         xrdp_tls.wait_session_ready()
         await viewer.desktop.send(Clipboard("copied-before-resize"))
         await asyncio.sleep(0.5)
         # The new size is a new connection: the text copied on the old one is still what the session pastes.
-        await viewer.desktop.send(DesktopSize(900, 600))
-        await viewer.until(lambda: viewer.size == (900, 600))
-        await viewer.until(lambda: isinstance(viewer.seen[-1], FrameEnd) and viewer.damaged() > 0)
+        await resize(viewer, 900, 600)
         await asyncio.sleep(1.0)
         assert await session_clipboard(viewer, xrdp_tls, "clip-resized.txt") == "copied-before-resize"
-    finally:
-        await viewer.desktop.close()
 
 
 async def test_a_new_window_size_reconnects_xrdp_at_that_size(xrdp_tls: XrdpServer, tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(xrdp_tls, ctx, credential_ref=with_credential(ctx, tmp_path, xrdp_tls))
-    try:
+    async with logged_in(xrdp_tls, tmp_path) as viewer:
         assert viewer.size == (1024, 768)
-        await viewer.desktop.send(DesktopSize(900, 600))
-        await viewer.until(lambda: viewer.size == (900, 600))
-        await viewer.until(lambda: isinstance(viewer.seen[-1], FrameEnd) and viewer.damaged() > 0)
+        await resize(viewer, 900, 600)
         await viewer.type_line("echo resized > resized.txt")
         assert xrdp_tls.wait_for_file("resized.txt").strip() == "resized"
-    finally:
-        await viewer.desktop.close()
 
 
 async def test_the_shadow_server_keeps_its_size_and_the_rep_is_told_once(
     start_rdp_shadow: object, tmp_path: Path
 ) -> None:
     server: ShadowServer = start_rdp_shadow(security="nla", width=1024, height=768)  # type: ignore[operator]
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(server, ctx, credential_ref=with_credential(ctx, tmp_path, server))
-    try:
+    async with logged_in(server, tmp_path) as viewer:
         await viewer.desktop.send(DesktopSize(800, 600))
         await viewer.until(
             lambda: any(isinstance(e, Notice) and "keeps its desktop size of 1024x768" in e.text for e in viewer.seen)
         )
         assert viewer.size == (1024, 768)
-    finally:
-        await viewer.desktop.close()
 
 
 async def test_a_wrong_password_over_tls_ends_the_session_as_a_refused_login(
@@ -329,9 +324,7 @@ async def test_a_session_closed_soon_after_a_new_window_size_is_not_called_a_ref
     start_xrdp: Callable[..., XrdpServer], tmp_path: Path
 ) -> None:
     server = start_xrdp(security="tls")
-    ctx = make_ctx(tmp_path, ScriptedRep("save"))
-    viewer = await jump(server, ctx, credential_ref=with_credential(ctx, tmp_path, server))
-    try:
+    async with logged_in(server, tmp_path) as viewer:
         server.wait_session_ready()
         await viewer.desktop.send(DesktopSize(900, 600))
         await viewer.until(lambda: viewer.size == (900, 600))
@@ -340,5 +333,3 @@ async def test_a_session_closed_soon_after_a_new_window_size_is_not_called_a_ref
         await viewer.type_line("exit")
         with pytest.raises(StopAsyncIteration):
             await viewer.until(lambda: False)
-    finally:
-        await viewer.desktop.close()
