@@ -70,18 +70,23 @@ def cpu_precise(pid: int) -> float:
     counts in 10 ms ticks, too coarse for differences of a few tens of ms). A thread that exits takes its time
     with it: compare deltas only over spans where the process keeps its threads (the console's and the Jumpoint's
     pools do)."""
-    total = 0
+    total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            total += int((task / "schedstat").read_text().split()[0])
+            total += _thread_cpu(task)
         except (FileNotFoundError, ProcessLookupError):
             pass  # the thread exited meanwhile
-    return total / 1e9
+    return total
 
 
 def cpu_main_thread(pid: int) -> float:
     """CPU time of a process's main thread (its event loop's, in the console and the Jumpoint), to the nanosecond."""
-    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[0]) / 1e9
+    return _thread_cpu(Path(f"/proc/{pid}/task/{pid}"))
+
+
+def _thread_cpu(task: Path) -> float:
+    """Seconds on the CPU of one thread (``/proc/PID/task/TID``), from the scheduler's nanosecond count."""
+    return int((task / "schedstat").read_text().split()[0]) / 1e9
 
 
 def rss_kib(pid: int) -> int:

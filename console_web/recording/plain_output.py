@@ -25,18 +25,16 @@ class PlainOutput:
     """Output that is ASCII text whose only controls are LF, TAB and CR, and if it has CRs, each LF right after one
     (a terminal's new line is CR LF)."""
 
-    raw: bytes
-    """The output as received."""
     bare: bytes
-    """``raw`` without its CRs: the text a terminal shows, line by line."""
+    """The output without its CRs: the text a terminal shows, line by line."""
     lines: int
     """The number of LFs."""
     crlf: bool
-    """Whether ``raw`` has CRs (then it is ``bare`` with each LF as CR LF)."""
+    """Whether the output has CRs (then it is ``bare`` with each LF as CR LF)."""
     long_line_inside: bool
     """Whether a line between the first and the last LF may be longer than the transcript's line limit."""
     blank_before_lf: bool
-    """Whether a space or a TAB ends a line that ends in ``raw`` (not counting a LF at its very start)."""
+    """Whether a space or a TAB ends a line that ends in the output (not counting a LF at its very start)."""
 
 
 def scan_plain(data: bytes, max_line: int) -> PlainOutput | None:
@@ -62,7 +60,6 @@ def scan_plain(data: bytes, max_line: int) -> PlainOutput | None:
     before = array[ends]
     inner = np.diff(lfs)
     return PlainOutput(
-        raw=data,
         bare=bare,
         lines=len(lfs),
         crlf=bool(crs),
