@@ -73,6 +73,11 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
         if only == "echo":
             await echo(results, http, stack, ssh, keys)
             return
+        if only == "bulk":
+            results["bulk"] = await bulk_pairs(
+                http, stack, lambda: DirectTerm.open(ssh), (BULK_CMD + "\n").encode(), BULK_MARK, 1 if quick else 5
+            )
+            return
         # 1. Jump to first prompt (median of 10)
         jump_ms, direct_ms = await jump_to_prompt_ms(http, stack, lambda: DirectTerm.open(ssh), 5 if quick else 10)
         results["jump_to_prompt_ms"] = {
@@ -236,7 +241,7 @@ def table(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller workloads, for a smoke run")
-    parser.add_argument("--only", choices=["burst", "echo"], help="run one workload only")
+    parser.add_argument("--only", choices=["burst", "bulk", "echo"], help="run one workload only")
     args = parser.parse_args()
     results = asyncio.run(run(args.quick, args.only))
     out = ROOT / "benchmarks" / "results" / ("ssh-quick.json" if args.quick else "ssh.json")

@@ -24,7 +24,9 @@ formatter does not do by itself:
 Known limits. In the scrollback (never on the screen), cells that were never written, between a cell with a
 background or underline and later text on the same row, take that cell's style. Widths: Ghostty lays out emoji by
 Unicode 15, xterm.js 6 without its unicode11 addon by Unicode 6, so a row with emoji can differ from what the other
-participants' xterm.js shows (xterm.js's unicode11 or unicode-graphemes addon brings the two much closer).
+participants' xterm.js shows (xterm.js's unicode11 or unicode-graphemes addon brings the two much closer). A
+string (OSC, DCS) left open for more than ``CONTINUATION_MAX_BYTES`` when a snapshot is taken is ended there (CAN)
+in the hub's emulator: its rest then shows as text there and to later joiners, but not to those who watched it begin.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ _sized: Callable[[str], Any] = _ghostty_core.init_sized
 MAX_COLS: Final = 1000
 MAX_ROWS: Final = 500
 MAX_SCROLLBACK_LINES: Final = 100_000
-BATCH_BYTES: Final = 64 * 1024
-"""feed() hands output to the emulator once this much is pending (fewer, larger native calls)."""
+BATCH_BYTES: Final = 1024 * 1024
+"""feed() hands output to the emulator once this much is pending (fewer, larger native calls, and a flood's lines
+that nobody will see again can be passed over: see :meth:`TerminalScreen._unseen_prefix`)."""
+PASS_OVER_MIN_BYTES: Final = 256 * 1024
+"""Pending output shorter than this is fed whole (looking for lines to pass over would cost more than it saves)."""
 CONTINUATION_MAX_BYTES: Final = 4096
 """An escape sequence left open longer than this is not carried into a snapshot (its tail may then show as text)."""
 
@@ -59,6 +64,10 @@ _NO_VALUE: Final = -4
 _WIDE: Final = 1
 _WIDE_SPACER_TAIL: Final = 2
 _WIDE_SPACER_HEAD: Final = 3
+_STATEFUL_ASCII: Final = (b"\x1b", b"\x08", b"\x0e", b"\x0f")
+"""The ASCII bytes that change more than cells and the cursor's place on its row or below: ESC starts every sequence
+that does; BS may go up a line (reverse wrap); SO and SI switch charsets."""
+_RUNS_LOOKED_AT: Final = 16
 _ALT_SCREEN_MODES: Final = (1049, 1047, 47)
 _ORIGIN_MODE: Final = 6
 _INSERT_MODE: Final = 4  # an ANSI mode
@@ -68,6 +77,8 @@ _CHARSETS_DEFAULT: Final = b"\x1b(B\x1b)B\x1b*B\x1b+B\x0f"
 _CHARSET_SEQUENCE = re.compile(rb"\x1b[()*+][^B]|\x0e|\x1b[no~|]")
 _MARGINS_TOP_BOTTOM = re.compile(rb"\x1b\[(\d+);(\d+)r")
 _MARGINS_LEFT_RIGHT = re.compile(rb"\x1b\[(\d+);(\d+)s")
+_MARGINS_SET = re.compile(rb"\x1b\[\d+;\d+[rs]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 _SGR_256 = re.compile(rb"\x1b\[([34])8;5;(\d+)m")
 _SGR = re.compile(rb"\x1b\[[0-9;:]*m")
 
@@ -175,8 +186,21 @@ class _Vt:
         return cls(handle)
 
     def clone(self) -> _Vt:
-        """An independent copy (Ghostty's own snapshot codec), to change freely while formatting."""
-        data = _read_sized(lambda b, n, o: _lib.ghostty_snapshot_encode_buf(self._t, b, n, o), "snapshot_encode")
+        """An independent copy (Ghostty's own snapshot codec), to change freely while formatting.
+
+        The codec cannot copy a parser inside a string (OSC, DCS) longer than ``CONTINUATION_MAX_BYTES``; such a
+        string is first cut short here (CAN), as no snapshot could carry it either."""
+
+        def encode(buf: Any, size: int, out: Any) -> int:
+            return int(_lib.ghostty_snapshot_encode_buf(self._t, buf, size, out))
+
+        try:
+            data = _read_sized(encode, "snapshot_encode")
+        except InternalError:
+            if self.in_ground_state:
+                raise
+            self.write(b"\x18")
+            data = _read_sized(encode, "snapshot_encode")
         decoder = _ffi.new("GhosttySnapshotDecoder*")
         _check(_lib.ghostty_snapshot_decoder_new_buf(_ffi.NULL, decoder, data, len(data)), "snapshot_decoder_new")
         try:
@@ -240,6 +264,11 @@ class _Vt:
         return int(self.get(_lib.GHOSTTY_TERMINAL_DATA_CURSOR_X, "uint16_t")), int(
             self.get(_lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y, "uint16_t")
         )
+
+    @property
+    def in_ground_state(self) -> bool:
+        """Whether the parser is between sequences and characters (nothing left unfinished by the last write)."""
+        return bool(self.get(_lib.GHOSTTY_TERMINAL_DATA_VT_GROUND, "bool"))
 
     @property
     def pending_wrap(self) -> bool:
@@ -388,14 +417,17 @@ class _Vt:
     def format(self, selection: Any, *, plain: bool = False, unwrap: bool = False, state: str = "") -> bytes:
         """Ghostty's formatter over ``selection``: VT (or plain text) with no extra state, ``state="all"`` for the
         modes, tabstops, scrolling region, keyboard modes and the cursor (position, style, charsets, hyperlink,
-        protection, kitty flags), ``state="cursor"`` for the cursor's position, style and charsets only."""
+        protection, kitty flags), ``state="cursor"`` for the cursor's position, style and charsets only,
+        ``state="margins"`` for the scrolling region alone (DECSTBM and DECSLRM when not the whole screen)."""
         opts = _sized("GhosttyFormatterTerminalOptions")
         opts.emit = _lib.GHOSTTY_FORMATTER_FORMAT_PLAIN if plain else _lib.GHOSTTY_FORMATTER_FORMAT_VT
         opts.unwrap = unwrap
         opts.trim = True
         opts.selection = selection
         extra = opts.extra
-        if state:
+        if state == "margins":
+            extra.scrolling_region = True
+        elif state:
             everything = state == "all"
             extra.modes = extra.scrolling_region = extra.tabstops = extra.keyboard = everything
             screen = extra.screen
@@ -568,11 +600,31 @@ class TerminalScreen:
         return self._vt
 
     def _apply_pending(self) -> None:
-        assert self._vt is not None
+        """Hand the pending output to the emulator, leaving out the lines of a flood that no snapshot can show.
+
+        A flood (a log, ``base64``) is mostly lines nobody will see again: only the screen and the scrollback a
+        snapshot carries are ever read. Plain text (ASCII without the bytes of ``_STATEFUL_ASCII``) changes cells
+        only where the cursor goes, and moves it right, down or back to column 0. From a CR, the same bytes move the
+        cursor through the same columns whatever came before. After ``rows - 1`` line feeds it is on the bottom row;
+        from then on every line feed scrolls in a blank row, which the same bytes fill the same way. So when enough
+        line feeds of plain text follow a CR for their rows to fill the largest screen and the scrollback (no later
+        resize can then bring up an older row), the plain text before that CR changes no row a snapshot shows, and
+        is left out. That needs line feeds that scroll the whole screen and a parser between sequences where the
+        left-out text starts (``_lines_scroll_the_whole_screen``). The tests compare snapshots fed both ways.
+        """
+        vt = self._vt
+        assert vt is not None
         data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        self._vt.write(data)
+        if len(data) >= PASS_OVER_MIN_BYTES:
+            need = self._scrollback_lines + vt.size[1] + MAX_ROWS + 1
+            start, cut = max(((s, _cut_before_lines(data, s, e, need)) for s, e in _plain_runs(data)), key=_length)
+            if cut > start:
+                if start:
+                    vt.write(data[:start])
+                data = data[cut:] if _lines_scroll_the_whole_screen(vt) else data[start:]
+        vt.write(data)
 
     def _set_scrollback_budget(self, cols: int) -> None:
         assert self._vt is not None
@@ -734,11 +786,61 @@ def _scratch(vt: _Vt) -> _Vt:
     return copy
 
 
+def _plain_runs(data: bytes) -> list[tuple[int, int]]:
+    """Runs of plain text (ASCII without the bytes of ``_STATEFUL_ASCII``) in ``data``, as (start, end): the one
+    that starts it, and the last ones up to ``_RUNS_LOOKED_AT`` (a flood between two prompts is one of them)."""
+    ascii_only = data.isascii()
+    first = min((found for byte in _STATEFUL_ASCII if (found := data.find(byte)) >= 0), default=len(data))
+    if not ascii_only and (non_ascii := _NON_ASCII.search(data, 0, first)) is not None:
+        first = non_ascii.start()
+    runs = [(0, first)]
+    end = len(data)
+    for _ in range(_RUNS_LOOKED_AT):
+        last = max(data.rfind(byte, 0, end) for byte in _STATEFUL_ASCII)
+        if last < first:
+            break
+        # From the line after the stateful byte: a sequence it starts has ended there, in all but odd cases (which
+        # the parser's state, checked before anything is left out, catches).
+        start = data.find(b"\n", last + 1, end) + 1
+        if start and (ascii_only or data[start:end].isascii()):
+            runs.append((start, end))
+        end = last
+    return runs
+
+
+def _cut_before_lines(data: bytes, start: int, end: int, lines: int) -> int:
+    """The latest CR in ``data[start:end]`` that at least ``lines`` LFs follow before ``end``, or ``start``."""
+    span = lines * 128
+    while True:
+        begin = max(start, end - span)
+        cut = data.find(b"\r", begin, end)
+        if cut >= 0 and data.count(b"\n", cut, end) >= lines:
+            return cut
+        if begin == start:
+            return start
+        span *= 4
+
+
+def _length(run: tuple[int, int]) -> int:
+    return run[1] - run[0]
+
+
+def _lines_scroll_the_whole_screen(vt: _Vt) -> bool:
+    """Whether a line feed at the bottom scrolls every row (no scrolling region, no left and right margins) and the
+    parser is between sequences and characters: where the passing over of plain lines is exact."""
+    return vt.in_ground_state and not _MARGINS_SET.search(vt.format(_top_left(vt), state="margins"))
+
+
+def _top_left(vt: _Vt) -> Any:
+    """A selection of the active screen's top-left cell (for the formatter's state alone)."""
+    return vt.selection(_lib.GHOSTTY_POINT_TAG_ACTIVE, 0, 0, 0, 0)
+
+
 def _state_only(vt: _Vt, what: str) -> bytes:
     """The formatter's state output alone: the screen is erased first (erased cells keep at most a background,
     which the formatter does not write) and only the top-left cell is selected."""
     vt.write(b"\x1b[2J")
-    return vt.format(vt.selection(_lib.GHOSTTY_POINT_TAG_ACTIVE, 0, 0, 0, 0), state=what)
+    return vt.format(_top_left(vt), state=what)
 
 
 def _cursor_state(scratch: _Vt) -> bytes:

@@ -351,3 +351,15 @@ def _first_difference(a: dict[str, Any], b: dict[str, Any]) -> str:
         if la != lb:
             return f"line {y}: {la[:2]} != {lb[:2]}"
     return f"{len(a['lines'])} lines != {len(b['lines'])} lines"
+
+
+@pytest.mark.parametrize("opener", [b"\x1b]2;", b"\x1bP"], ids=["OSC", "DCS"])
+def test_a_joiner_gets_the_screen_while_a_long_string_is_left_open(opener: bytes) -> None:
+    lines = b"".join(b"line %d of a binary file\r\n" % i for i in range(400))
+    screen = screen_of(b"before\r\n" + opener + lines, cols=40, rows=10)
+    joiner = replay(screen)
+    assert joiner.text().startswith("before")
+    screen.feed(b"\x07\x1b\\\r\nafter")
+    joiner.feed(b"\x07\x1b\\\r\nafter")
+    assert "after" in joiner.text()
+    assert joiner.text() == screen.text()
