@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.harness import (
+    BULK_PAIRS,
     ROOT,
     TYPING_GAP,
     DirectTerm,
@@ -74,9 +75,7 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
             await echo(results, http, stack, ssh, keys)
             return
         if only == "bulk":
-            results["bulk"] = await bulk_pairs(
-                http, stack, lambda: DirectTerm.open(ssh), (BULK_CMD + "\n").encode(), BULK_MARK, 1 if quick else 5
-            )
+            results["bulk"] = await bulk(http, stack, ssh, quick)
             return
         # 1. Jump to first prompt (median of 10)
         jump_ms, direct_ms = await jump_to_prompt_ms(http, stack, lambda: DirectTerm.open(ssh), 5 if quick else 10)
@@ -89,9 +88,7 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, quick: 
         await echo(results, http, stack, ssh, keys)
 
         # 3. bulk output
-        results["bulk"] = await bulk_pairs(
-            http, stack, lambda: DirectTerm.open(ssh), (BULK_CMD + "\n").encode(), BULK_MARK, 1 if quick else 5
-        )
+        results["bulk"] = await bulk(http, stack, ssh, quick)
 
         # 4. 20 sessions x 6 lines every 0.1 s for 20 s
         n, seconds = (5, 5) if quick else (20, 20)
@@ -184,6 +181,13 @@ def echo_typing_row(r: dict[str, Any]) -> list[tuple[str, ...]]:
             "no penalty for fast typing",
         )
     ]
+
+
+async def bulk(http: aiohttp.ClientSession, stack: Stack, ssh: SshServer, quick: bool) -> dict[str, Any]:
+    """The bulk-output workload: direct and through the gateway, interleaved pairs."""
+    return await bulk_pairs(
+        http, stack, lambda: DirectTerm.open(ssh), (BULK_CMD + "\n").encode(), BULK_MARK, 1 if quick else BULK_PAIRS
+    )
 
 
 def table(r: dict[str, Any]) -> str:
