@@ -52,7 +52,7 @@ MAX_ROWS: Final = 500
 MAX_SCROLLBACK_LINES: Final = 100_000
 BATCH_BYTES: Final = 1024 * 1024
 """feed() hands output to the emulator once this much is pending (fewer, larger native calls, and a flood's lines
-that nobody will see again can be passed over: see :meth:`TerminalScreen._unseen_prefix`)."""
+that nobody will see again can be passed over: see :meth:`TerminalScreen._apply_pending`)."""
 PASS_OVER_MIN_BYTES: Final = 256 * 1024
 """Pending output shorter than this is fed whole (looking for lines to pass over would cost more than it saves)."""
 CONTINUATION_MAX_BYTES: Final = 4096
@@ -68,6 +68,8 @@ _STATEFUL_ASCII: Final = (b"\x1b", b"\x08", b"\x0e", b"\x0f")
 """The ASCII bytes that change more than cells and the cursor's place on its row or below: ESC starts every sequence
 that does; BS may go up a line (reverse wrap); SO and SI switch charsets."""
 _RUNS_LOOKED_AT: Final = 16
+"""How many runs of plain text before the end of a batch are looked at for lines to pass over (a bound on the work
+for output that is escape sequences throughout)."""
 _ALT_SCREEN_MODES: Final = (1049, 1047, 47)
 _ORIGIN_MODE: Final = 6
 _INSERT_MODE: Final = 4  # an ANSI mode
