@@ -190,19 +190,16 @@ class _Vt:
     def clone(self) -> _Vt:
         """An independent copy (Ghostty's own snapshot codec), to change freely while formatting.
 
-        The codec cannot copy a parser inside a string (OSC, DCS) longer than ``CONTINUATION_MAX_BYTES``; such a
-        string is first cut short here (CAN), as no snapshot could carry it either."""
-
-        def encode(buf: Any, size: int, out: Any) -> int:
-            return int(_lib.ghostty_snapshot_encode_buf(self._t, buf, size, out))
-
-        try:
-            data = _read_sized(encode, "snapshot_encode")
-        except InternalError:
-            if self.in_ground_state:
-                raise
+        The codec cannot copy a parser inside a string (OSC, DCS) longer than ``CONTINUATION_MAX_BYTES``: such a
+        string is first cut short here (CAN), as no snapshot could carry it either. Nor can it copy a few states
+        Ghostty reaches by itself (a wide character on a screen resized to one column, autowrap off): then the copy
+        is a new terminal given this one's screen and state as the formatter writes them (no scrollback)."""
+        data = self._encoded()
+        if data is None and not self.in_ground_state:
             self.write(b"\x18")
-            data = _read_sized(encode, "snapshot_encode")
+            data = self._encoded()
+        if data is None:
+            return self._redrawn()
         decoder = _ffi.new("GhosttySnapshotDecoder*")
         _check(_lib.ghostty_snapshot_decoder_new_buf(_ffi.NULL, decoder, data, len(data)), "snapshot_decoder_new")
         try:
@@ -211,6 +208,19 @@ class _Vt:
         finally:
             _lib.ghostty_snapshot_decoder_free(decoder[0])
         return _Vt(handle)
+
+    def _encoded(self) -> bytes | None:
+        """The terminal in Ghostty's snapshot encoding, or None when the codec refuses its state."""
+        try:
+            return _read_sized(lambda b, n, o: _lib.ghostty_snapshot_encode_buf(self._t, b, n, o), "snapshot_encode")
+        except InternalError:
+            return None
+
+    def _redrawn(self) -> _Vt:
+        cols, rows = self.size
+        copy = _Vt.new(cols, rows)
+        copy.write(self.format(self.selection(_lib.GHOSTTY_POINT_TAG_ACTIVE, 0, 0, cols - 1, rows - 1), state="all"))
+        return copy
 
     def close(self) -> None:
         self._free()

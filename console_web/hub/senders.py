@@ -17,7 +17,8 @@ import time
 from typing import TYPE_CHECKING
 
 from console_web.hub.participants import Connection
-from console_web.hub.session_hooks import CLOSE_ENDED, CLOSE_TOO_SLOW, dumps
+from console_web.hub.session_hooks import CLOSE_ENDED, CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, dumps
+from jumpoint.core.errors import InternalError
 
 if TYPE_CHECKING:
     from console_web.hub.session import LiveSession
@@ -104,6 +105,10 @@ class Senders:
             await self._close_too_slow(conn, f"no send completed in {SEND_TIMEOUT:.0f} s")
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             await self._close_too_slow(conn, repr(exc))
+        except InternalError as exc:  # e.g. no snapshot of the screen: this socket goes, the session goes on
+            conn.participant.logger(session.log).error("closing a socket the console could not serve: %s", exc)
+            with contextlib.suppress(Exception):
+                await ws.close(code=CLOSE_INTERNAL_ERROR, message=b"the console could not send the session's screen")
         finally:
             if conn.watchdog is not None:
                 conn.watchdog.cancel()

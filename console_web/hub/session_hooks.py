@@ -19,6 +19,7 @@ State = Literal["connecting", "connected", "ended"]
 
 # WebSocket close codes of a session socket (docs/protocol.md)
 CLOSE_ENDED = 1000
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TOO_SLOW = 1013
 CLOSE_REMOVED = 4001
 CLOSE_LEFT = 4002

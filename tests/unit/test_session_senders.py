@@ -14,8 +14,9 @@ import pytest
 from console_web.hub import senders as senders_module
 from console_web.hub.participants import Connection, Identity, Participant
 from console_web.hub.senders import Senders
-from console_web.hub.session_hooks import CLOSE_TOO_SLOW
+from console_web.hub.session_hooks import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW
 from console_web.hub.stream import StreamLog
+from jumpoint.core.errors import InternalError
 
 
 class FakeSocket:
@@ -97,3 +98,32 @@ async def test_a_socket_that_cannot_take_a_send_in_time_is_closed_as_too_slow(
     await asyncio.wait_for(conn.sender, 2)
     assert socket.close_code == CLOSE_TOO_SLOW
     assert session.disconnected == [conn]
+
+
+class BrokenScreen:
+    size = (80, 24)
+
+    def snapshot(self) -> bytes:
+        raise InternalError("the terminal emulator failed: snapshot_encode returned -2")
+
+
+async def test_a_socket_the_console_cannot_send_the_screen_is_closed_and_the_session_goes_on() -> None:
+    session = FakeSession()
+    session.pump.screen = BrokenScreen()
+    session.pump.desktop = None
+    socket, other = FakeSocket(), FakeSocket()
+    _senders, conn = attach(session, socket)
+    _senders2, other_conn = attach(session, other)
+    conn.needs_sync = True
+    conn.wake.set()
+    assert conn.sender is not None
+    await asyncio.wait_for(conn.sender, 2)
+    assert socket.close_code == CLOSE_INTERNAL_ERROR
+    assert session.disconnected == [conn]
+    session.pump.stream.append_output(b"still live")
+    other_conn.wake.set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert other.frames == [b"still live"]
+    assert other_conn.sender is not None
+    other_conn.sender.cancel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -363,3 +364,45 @@ def test_a_joiner_gets_the_screen_while_a_long_string_is_left_open(opener: bytes
     joiner.feed(b"\x07\x1b\\\r\nafter")
     assert "after" in joiner.text()
     assert joiner.text() == screen.text()
+
+
+def test_a_joiner_gets_the_screen_after_a_wide_character_is_squeezed_into_one_column() -> None:
+    screen = screen_of(b"\x1b[?7l\xf0\x9f\x98\x80 no wrap", cols=133, rows=50)
+    screen.resize(1, 45)  # Ghostty's own snapshot codec refuses the state this leaves
+    joiner = replay(screen)
+    assert joiner.size == (1, 45)
+    assert joiner.cursor == screen.cursor
+
+
+_FUZZ_PIECES = [
+    *(b"\x1b[", b"\x1b]", b"\x1bP", b"\x1b_", b"\x1b^", b"\x07", b"\x1b\\", b"\x9b", b"\x90", b"\x1b[?1049h"),
+    *(b"\x1b[?1049l", b"\x1b[5;10r", b"\x1b[?69h", b"\x1b[2;30s", b"\x1b[?6h", b"\x1b(0", b"\x0e", b"\x0f"),
+    *(b"\x1b[4h", b"\x1b[?7l", b"\x1b[?45h", b"\x1b[1;31;4;7m", b"\x1b]8;;http://x\x1b\\", b"\x1b]0;title\x07"),
+    *(b"\x1b]4;1;rgb:ff/00/00\x07", b"\x1b7", b"\x1b8", b"\x1bc", b"\x1b[20;70H", b"\x1b[2J", b"\x1b[L", b"\x1b[P"),
+    *(b"\x1b[3g", b"\x1bH", b"\t", b"\r", b"\n", b"\x08", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xcc\x81", b"\xff"),
+    *(b"\x1b[?2004h", b"\x1b[6n", b"\x1b#8", b"\x1b[?1000h", b"\x1b[5 q", b"\x1b_Gf=100;AAAA\x1b\\", b"\x1bM"),
+]
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_a_joiner_always_gets_a_snapshot_whatever_the_target_printed(seed: int) -> None:
+    rng = random.Random(seed)
+    cols, rows = rng.choice([(1, 1), (2, 3), (20, 6), (80, 24), (133, 50)])
+    screen = TerminalScreen(cols, rows, rng.choice([0, 10, 100]))
+    pieces = []
+    for _ in range(rng.randrange(10, 400)):
+        kind = rng.random()
+        if kind < 0.55:
+            pieces.append(rng.choice(_FUZZ_PIECES))
+        elif kind < 0.75:
+            pieces.append(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 20))))
+        else:
+            pieces.append(b"text " * rng.randrange(1, 30))
+    data = b"".join(pieces)
+    for i in range(0, len(data), 7):
+        screen.feed(data[i : i + 7])
+        if rng.random() < 0.02:
+            screen.resize(rng.randrange(1, 200), rng.randrange(1, 80))
+    joiner = replay(screen)
+    assert joiner.size == screen.size
+    assert joiner.cursor == screen.cursor
