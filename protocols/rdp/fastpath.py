@@ -54,9 +54,10 @@ class FastPathUpdate:
 
 def parse_output_header(pdu: bytes) -> tuple[int, int]:
     """The header flags and where the updates (or the data signature) start."""
-    flags = pdu[0]
-    offset = 3 if pdu[1] & 0x80 else 2
-    return flags, offset
+    offset = 3 if len(pdu) > 1 and pdu[1] & 0x80 else 2
+    if len(pdu) < offset:
+        raise MalformedPdu(f"a fast-path output header of {len(pdu)} bytes is cut short")
+    return pdu[0], offset
 
 
 def parse_updates(body: bytes) -> Iterator[FastPathUpdate]:

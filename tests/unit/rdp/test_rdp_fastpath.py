@@ -73,6 +73,12 @@ def test_the_output_header_gives_the_flags_and_where_the_updates_start(second: i
     assert fastpath.parse_output_header(bytes((0xC0, second, 0x10))) == (0xC0, offset)
 
 
+@pytest.mark.parametrize("header", [b"", b"\xc0", b"\xc0\x80"])
+def test_a_fast_path_output_header_cut_short_is_a_malformed_pdu(header: bytes) -> None:
+    with pytest.raises(MalformedPdu, match="cut short"):
+        fastpath.parse_output_header(header)
+
+
 # --- output: reassembly ----------------------------------------------------------------------------------------------
 
 
