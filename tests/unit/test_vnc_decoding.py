@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import random
 import struct
 import zlib
 
@@ -415,3 +416,45 @@ async def test_a_tight_jpeg_rectangle_in_an_update_is_an_image_event() -> None:
         Framebuffer(8, 8), [(RectHeader(0, 0, 8, 8, m.ENC_TIGHT), b"\x90" + compact(len(data)) + data)]
     )
     assert events == [Image(0, 0, 8, 8, "jpeg", data)]
+
+
+def _random_update(rng: random.Random) -> bytes:
+    """A FramebufferUpdate of one to five rectangles of any encoding, bodies partly valid and partly noise, with some
+    bytes then replaced at random."""
+    rects = []
+    for _ in range(rng.randrange(1, 6)):
+        enc = rng.choice([m.ENC_RAW, m.ENC_COPYRECT, m.ENC_TIGHT, m.ENC_ZRLE, m.ENC_CURSOR, m.ENC_DESKTOP_SIZE])
+        w, h = rng.choice([0, 1, 4, 16, 64, 65535]), rng.choice([0, 1, 3, 48, 65535])
+        header = RectHeader(rng.choice([0, 3, 60, 65000]), rng.choice([0, 2, 47, 65000]), w, h, enc).pack()
+        noise = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 64)))
+        if enc == m.ENC_TIGHT and rng.random() < 0.5:
+            packed = zlib.compress(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+            noise = bytes([rng.randrange(256)]) + compact(len(packed)) + packed
+        elif enc == m.ENC_ZRLE and rng.random() < 0.5:
+            packed = zlib.compress(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))))
+            noise = struct.pack(">I", len(packed)) + packed
+        elif enc == m.ENC_COPYRECT and rng.random() < 0.7:
+            noise = struct.pack(">HH", rng.randrange(70), rng.randrange(70))
+        rects.append(header + noise)
+    data = bytearray(struct.pack(">xH", rng.choice([len(rects), len(rects) + 1, 65535])) + b"".join(rects))
+    for _ in range(rng.randrange(0, 4)):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    return bytes(data)
+
+
+async def test_random_updates_from_a_broken_server_raise_only_malformed_message_or_end_of_stream() -> None:
+    unexpected = []
+    for seed in range(300):
+        data = _random_update(random.Random(seed))
+        reader = UpdateReader(stream_of(data), Framebuffer(64, 48), "desk", logging.getLogger("test"))
+
+        async def emit(event: DesktopOutput, size: int) -> None:
+            pass
+
+        try:
+            await asyncio.wait_for(reader.read(emit), 5)
+        except (MalformedMessage, asyncio.IncompleteReadError):
+            continue
+        except Exception as exc:  # anything else would be a bug in a parser of what a server sends
+            unexpected.append(f"seed {seed}: {type(exc).__name__}: {exc}")
+    assert unexpected == []
