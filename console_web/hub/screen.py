@@ -217,6 +217,7 @@ class _Vt:
             return None
 
     def _redrawn(self) -> _Vt:
+        """A new terminal of this size given this one's active screen and state, as the formatter writes them."""
         cols, rows = self.size
         copy = _Vt.new(cols, rows)
         copy.write(self.format(self.selection(_lib.GHOSTTY_POINT_TAG_ACTIVE, 0, 0, cols - 1, rows - 1), state="all"))
@@ -807,10 +808,13 @@ def _plain_runs(data: bytes) -> list[tuple[int, int]]:
         first = non_ascii.start()
     runs = [(0, first)]
     end = len(data)
+    # The last place of each stateful byte before ``end``: only the one found last needs looking up again.
+    lasts = {byte: data.rfind(byte) for byte in _STATEFUL_ASCII}
     for _ in range(_RUNS_LOOKED_AT):
-        last = max(data.rfind(byte, 0, end) for byte in _STATEFUL_ASCII)
+        byte, last = max(lasts.items(), key=_place)
         if last < first:
             break
+        lasts[byte] = data.rfind(byte, 0, last)
         # From the line after the stateful byte: a sequence it starts has ended there, in all but odd cases (which
         # the parser's state, checked before anything is left out, catches).
         start = data.find(b"\n", last + 1, end) + 1
@@ -835,6 +839,10 @@ def _cut_before_lines(data: bytes, start: int, end: int, lines: int) -> int:
 
 def _length(run: tuple[int, int]) -> int:
     return run[1] - run[0]
+
+
+def _place(found: tuple[bytes, int]) -> int:
+    return found[1]
 
 
 def _lines_scroll_the_whole_screen(vt: _Vt) -> bool:
