@@ -32,6 +32,7 @@ from protocols.ssh.connection import ShellSession, SshConnection
 from protocols.ssh.errors import from_ssh_error
 from protocols.ssh.hostkeys import PROBE_HOST_KEY_ALGS, pinned_algorithms, to_host_key, verify
 from protocols.ssh.net import Endpoint, open_socket, resolve
+from protocols.ssh.read_pieces import SocketInPieces
 
 _T = TypeVar("_T")
 
@@ -167,7 +168,7 @@ class SshAdapter:
         sock = await _bounded(open_socket(endpoint), where, timeout, "TCP connect")
         task = asyncio.ensure_future(
             asyncssh.connect(
-                sock=sock,
+                tunnel=SocketInPieces(sock),
                 client_factory=lambda: client,
                 username=username,
                 options=_isolated_options(),
