@@ -92,6 +92,7 @@ def test_an_rdp_item_is_made_and_edited_in_the_editor_and_its_jump_sends_the_des
     with context.expect_page() as opened, page.expect_request(lambda r: r.url.endswith("/jump")) as sent:
         row.get_by_role("button", name="Jump").click()
     body = sent.value.post_data_json
+    assert body is not None
     inner = page.evaluate("[innerWidth, innerHeight]")
     assert body["desktop_width"] == inner[0] - 320 and body["desktop_height"] == inner[1] - 114, (body, inner)
     session = opened.value
@@ -130,6 +131,7 @@ def test_the_desktop_size_a_jump_sends_is_the_room_the_session_page_gives_the_de
         with context.expect_page() as opened, page.expect_request(lambda r: r.url.endswith("/jump")) as sent:
             row.get_by_role("button", name="Jump").click()
         body = sent.value.post_data_json
+        assert body is not None
         session = opened.value
         session.set_viewport_size({"width": width, "height": height})
         session.wait_for_url(re.compile(r"/sessions/[A-Za-z0-9_-]+$"))

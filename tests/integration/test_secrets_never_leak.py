@@ -179,8 +179,8 @@ async def test_no_secret_reaches_the_browser_the_logs_the_recordings_the_audit_o
         if p.is_file() and p.name not in (STORE_FILE, KEY_FILE)
     ]
     assert any(p.suffix == ".cast" for p in written), "the sessions were recorded"
-    for path in written:
-        _assert_absent(secrets | key_body, str(path), path.read_bytes())
+    for file in written:
+        _assert_absent(secrets | key_body, str(file), file.read_bytes())
     log_text = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
     assert "credential 'vault:secret/linux/web01' injected" in log_text
     _assert_absent(secrets | key_body, "the logs", log_text)

@@ -29,6 +29,7 @@ from jumpoint.core.events import Keys, Notice, Output, Resize
 from jumpoint.core.hostkeys import HostKey
 from jumpoint.core.secret import Secret
 from protocols.ssh import SshAdapter
+from protocols.ssh.connection import SshConnection
 from tests.fixtures.sshd import SshServer
 from tests.integration.adapters import ScriptedRep, Shell, adapter_target, make_ctx, typing
 
@@ -336,6 +337,7 @@ async def test_a_reader_that_stops_reading_pauses_the_channel_instead_of_bufferi
         assert await shell.run("echo ready") == "ready"
         await shell.conn.send(Keys(b"yes | head -c 50000000; echo '<'DONE'>'\n"))
         await asyncio.sleep(1.5)
+        assert isinstance(shell.conn, SshConnection)
         assert shell.conn.buffered_bytes <= 256 * 1024 + 64 * 1024
         assert shell.conn.buffered_bytes >= 128 * 1024
         await shell.conn.send(Keys(b"\x03"))

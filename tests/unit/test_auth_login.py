@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import timedelta
 from typing import Any
 
@@ -152,7 +153,8 @@ def test_cookie_over_https_is_host_prefixed_and_secure() -> None:
     from console_web.auth.cookies import set_session_cookie
 
     response = web.Response()
-    set_session_cookie(response, make_mocked_request("GET", "/", sslcontext=True), "tok", 3600)
+    secure = make_mocked_request("GET", "/", sslcontext=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    set_session_cookie(response, secure, "tok", 3600)
     cookie = response.cookies.output()
     assert "__Host-oj_session=tok" in cookie
     for flag in ("HttpOnly", "Path=/", "SameSite=Strict", "Secure"):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 import textwrap
 
 import pytest
-
-from jumpoint.core import malloc_tuning
 
 _FAULTS_OF_REPEATED_BUFFERS = textwrap.dedent(
     """
@@ -37,7 +36,7 @@ def _faults(mode: str) -> int:
     return int(done.stdout)
 
 
-@pytest.mark.skipif(malloc_tuning.platform.libc_ver()[0] != "glibc", reason="a glibc setting")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="a glibc setting")
 def test_the_buffers_of_a_burst_are_not_faulted_in_again_at_the_next_burst() -> None:
     pages = (16 * (256 << 10)) // 4096  # of one burst
     assert _faults("default") >= 10 * pages  # the premise: glibc gives the memory back and faults it in again

@@ -29,7 +29,7 @@ def emulator_input() -> Iterator[list[int]]:
         count[0] += len(data)
         original(vt, data)
 
-    screen_module._Vt.write = write  # type: ignore[method-assign]
+    screen_module._Vt.write = write  # type: ignore[method-assign,assignment]
     try:
         yield count
     finally:
