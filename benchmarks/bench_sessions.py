@@ -8,8 +8,10 @@ Real OpenSSH sshd, real console (``openjump serve``) and built-in Jumpoint as se
   plus other admins attached to the same session as observers (each a distinct user, so a seat each, as when
   colleagues open the session panel). Every participant must get every byte. Runs are interleaved (1, 5, 10, then
   10, 5, 1 ...) and the medians reported. Target: each extra participant costs <= 15% of the first one's CPU.
-* Recording: the same bulk output through a Jump Item with ``record_session`` true and one with false, interleaved
-  on/off and repeated; medians. Target: recording adds <= 10% console CPU.
+* Recording: the same bulk output through a Jump Item with ``record_session`` true, one with false, and a third
+  whose recording only writes the output unencoded to both files (the floor of any recorder that writes them while
+  the session runs: ``benchmarks/recording_floor_console.py``, which is what runs the console here), interleaved
+  and repeated; medians. Target: recording adds <= 10% CPU.
 
 Run as root (the sshd fixture creates a test user)::
 
@@ -40,6 +42,7 @@ import aiohttp
 
 from benchmarks import harness
 from benchmarks.harness import ROOT, Credential, Stack, Term, create_item, markdown_table, median, running_stack
+from benchmarks.recording_floor_console import FLOOR_PREFIX
 from console_web.recording.recorder import SessionRecorder
 from jumpoint.core.malloc_tuning import keep_freed_memory
 from tests.fixtures.sshd import SshServer, start_sshd
@@ -179,6 +182,9 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
         )  # fmt: skip
         rec_on = await create_item(http, stack, **common, credential_ref="bench", name="rec-on", record_session=True)
         rec_off = await create_item(http, stack, **common, credential_ref="bench", name="rec-off", record_session=False)
+        rec_floor = await create_item(
+            http, stack, **common, credential_ref="bench", name=f"{FLOOR_PREFIX}-rec", record_session=True
+        )
         first = await Term.jump(http, stack, rec_off)  # trust the host key once
         await first.until_prompt(host_key="save")
         await first.close()
@@ -216,9 +222,10 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
             cmd = bulk_command(raw)
             on: list[dict[str, Any]] = []
             off: list[dict[str, Any]] = []
+            floor: list[dict[str, Any]] = []
+            ways = ((rec_on, on, "on"), (rec_floor, floor, "floor"), (rec_off, off, "off"))
             for rep in range(reps):
-                pairs = ((rec_on, on, "on"), (rec_off, off, "off"))
-                for item, into, label in pairs if rep % 2 == 0 else reversed(pairs):
+                for item, into, label in ways[rep % 3 :] + ways[: rep % 3]:
                     async with spy.sample(f"recording-{label}-rep{rep}"):
                         into.append(await recording_run(http, stack, item, cmd))
             cpu_on, cpu_off = median(r["console_cpu_s"] for r in on), median(r["console_cpu_s"] for r in off)
@@ -245,12 +252,22 @@ async def measure(results: dict[str, Any], stack: Stack, ssh: SshServer, args: a
                 "overhead_per_pair": median(
                     a["console_cpu_s"] / b["console_cpu_s"] - 1 for a, b in zip(on, off, strict=True)
                 ),
+                "cpu_floor_s": median(r["console_cpu_s"] for r in floor),
+                "floor_overhead_per_pair": median(
+                    a["console_cpu_s"] / b["console_cpu_s"] - 1 for a, b in zip(floor, off, strict=True)
+                ),
+                "gateway_floor_overhead_per_pair": median(
+                    (a["console_cpu_s"] + a["jumpoint_cpu_s"]) / (b["console_cpu_s"] + b["jumpoint_cpu_s"]) - 1
+                    for a, b in zip(floor, off, strict=True)
+                ),
+                "main_thread_floor_s": median(r["console_main_thread_cpu_s"] for r in floor),
                 "main_thread_on_s": median(r["console_main_thread_cpu_s"] for r in on),
                 "main_thread_off_s": median(r["console_main_thread_cpu_s"] for r in off),
                 "recorder_alone_cpu_s": median(alone),
                 "recorder_alone_runs_s": alone,
                 "runs_on": on,
                 "runs_off": off,
+                "runs_floor": floor,
             }
 
 
@@ -291,7 +308,10 @@ def table(r: dict[str, Any]) -> str:
                 f"system {(g['sys_on_s'] - g['sys_off_s']) * 1000:+.0f} ms); cast {g['cast_bytes_on'] / 1e6:.1f} MB; "
                 f"console + Jumpoint +{g['gateway_overhead_per_pair'] * 100:.0f}% (Jumpoint "
                 f"{g['jumpoint_cpu_off_s']:.2f} s); the console's event loop on/off {g['main_thread_on_s']:.2f} / "
-                f"{g['main_thread_off_s']:.2f} s; the recorder alone {g['recorder_alone_cpu_s'] * 1000:.0f} ms"
+                f"{g['main_thread_off_s']:.2f} s; the recorder alone {g['recorder_alone_cpu_s'] * 1000:.0f} ms. "
+                f"Floor (the same batches written unencoded): console {g['cpu_floor_s']:.2f} s, "
+                f"{g['floor_overhead_per_pair'] * 100:+.0f}% (pairs); console + Jumpoint "
+                f"{g['gateway_floor_overhead_per_pair'] * 100:+.0f}%"
                 if g["overhead"] is not None
                 else "",
                 "<= 10%",
@@ -306,7 +326,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         ssh = start_sshd(work / "sshd")
         starting = harness.start_stack(
-            work, [Credential("bench", ssh.username, ssh.password)], users=max(FAN_COUNTS) - 1
+            work,
+            [Credential("bench", ssh.username, ssh.password)],
+            users=max(FAN_COUNTS) - 1,
+            console_module="benchmarks.recording_floor_console",  # items named floor... record unencoded
         )
         async with running_stack(work, ssh, starting) as stack:
             spy = Spy(Path(args.spy).resolve() if args.spy else None, stack.console.pid)

@@ -18,7 +18,7 @@ Public names (other benchmark scripts import them; keep them stable): ROOT, CLK,
 cpu_precise, rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
 create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, start_cat, type_keys, echo_stats,
 jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, bulk_pairs, start_item_stack, running_stack,
-markdown_table.
+markdown_table, isolate_target.
 """
 
 from __future__ import annotations
@@ -115,6 +115,24 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
 
+_CPUS_AT_START: Final = sorted(os.sched_getaffinity(0))
+
+
+def isolate_target(target_pid: int) -> bool:
+    """Run the target (``target_pid`` and whatever it starts from now on) on CPU 0, and this process (and whatever it
+    starts from now on: console, Jumpoint, relays) on the other CPUs, as if the target had a machine of its own.
+
+    On a shared machine the gateway's CPU is taken from the target's: busybox telnetd is itself CPU-bound, and each
+    CPU-second the gateway spends slows the server it reads. A deployed target runs elsewhere. Returns False,
+    changing nothing, with fewer than 2 CPUs."""
+    cpus = _CPUS_AT_START
+    if len(cpus) < 2:
+        return False
+    os.sched_setaffinity(target_pid, {cpus[0]})
+    os.sched_setaffinity(0, set(cpus[1:]))
+    return True
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """A Markdown table: ``header`` then one line per row."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -180,13 +198,18 @@ async def api_json(
 
 
 async def start_stack(
-    work: Path, credentials: Sequence[Credential] = (), console_config: str = "", users: int = 0
+    work: Path,
+    credentials: Sequence[Credential] = (),
+    console_config: str = "",
+    users: int = 0,
+    console_module: str = "console_web.cli",
 ) -> Stack:
     """Start console and Jumpoint (separate processes, TLS) in the empty directory ``work``; wait until connected.
 
     The console database gets an admin user ``bench`` with an API token; the built-in Jumpoint ``LAN`` gets
     ``credentials`` in its local store. ``console_config`` is appended to console.yaml. ``users`` more admins
-    (``bench1`` ...) get API tokens in ``stack.more_tokens`` (distinct people, e.g. observers). Stop with
+    (``bench1`` ...) get API tokens in ``stack.more_tokens`` (distinct people, e.g. observers). ``console_module``
+    is what runs the console (a benchmark's variant of ``openjump``'s entry point). Stop with
     :func:`stop_stack`; logs are ``work/console.log`` and ``work/jumpoint.log``.
     """
     port = free_port()
@@ -210,7 +233,7 @@ async def start_stack(
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     console_log = (work / "console.log").open("wb")
     console = subprocess.Popen(
-        [sys.executable, "-m", "console_web.cli", "serve", "--config", str(cfg)],
+        [sys.executable, "-m", console_module, "serve", "--config", str(cfg)],
         stdout=console_log,
         stderr=subprocess.STDOUT,
         env=env,
