@@ -37,9 +37,10 @@ from benchmarks.harness import (
     ROOT,
     LoginServer,
     Stack,
+    bulk_direct,
     bulk_via_gateway,
     cpu_precise,
-    create_item,
+    create_server_item,
     isolate_target,
     markdown_table,
     median,
@@ -87,16 +88,8 @@ async def one_protocol(protocol: str, runs: int, isolate: bool) -> dict[str, Any
             aiohttp.ClientSession(connector=connector) as http,
         ):
             recorded = stack.item_id
-            unrecorded = await create_item(
-                http,
-                stack,
-                protocol=protocol,
-                hostname=server.host,
-                port=server.port,
-                username=server.username,
-                credential_ref="bench",
-                name="unrecorded",
-                record_session=False,
+            unrecorded = await create_server_item(
+                http, stack, server, protocol, name="unrecorded", record_session=False
             )
             assert recorded is not None
             items = {"gateway": recorded, "gateway_unrecorded": unrecorded}
@@ -127,13 +120,7 @@ async def one_run(
         gw = await bulk_via_gateway(http, stack, command, mark)
         return {"seconds": gw.seconds, "bytes": gw.received, "cpu_s": gw.console_cpu_s + gw.jumpoint_cpu_s}
     if way == "direct":
-        client = await open_direct(protocol, server)
-        await client.until_prompt()
-        t0, p0 = time.perf_counter(), time.process_time()
-        await client.send(command)
-        received = await client.read_until(mark)
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - p0
-        await client.close()
+        received, seconds, cpu = await bulk_direct(await open_direct(protocol, server), command, mark)
         return {"seconds": seconds, "bytes": received, "cpu_s": cpu}
     pids = (relay.agent.pid, relay.relay.pid)
     c0 = sum(cpu_precise(pid) for pid in pids)

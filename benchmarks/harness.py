@@ -17,8 +17,8 @@ benchmarks compare against; other floors subclass :class:`DirectClient`). A benc
 Public names (other benchmark scripts import them; keep them stable): ROOT, CLK, PROMPT_RE, cpu_seconds, cpu_split,
 cpu_precise, rss_kib, free_port, pct, median, Credential, Stack, start_stack, stop_stack, dump_logs, headers, api_json,
 create_item, Term, LoginServer, DirectClient, DirectTerm, echo_latency, start_cat, type_keys, echo_stats,
-jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, bulk_pairs, start_item_stack, running_stack,
-markdown_table, isolate_target.
+jump_to_prompt_ms, echo_both, GatewayBulk, bulk_via_gateway, bulk_direct, bulk_pairs, start_item_stack,
+create_server_item, running_stack, markdown_table, isolate_target.
 """
 
 from __future__ import annotations
@@ -676,6 +676,18 @@ async def bulk_via_gateway(http: aiohttp.ClientSession, stack: Stack, command: b
     return GatewayBulk(got, seconds, c1 - c0, j1 - j0)
 
 
+async def bulk_direct(client: DirectClient, command: bytes, mark: bytes) -> tuple[int, float, float]:
+    """Wait for ``client``'s prompt, run ``command`` and read until ``mark``, then close it: the bytes read, the
+    seconds it took and this process's CPU seconds meanwhile."""
+    await client.until_prompt()
+    t0, p0 = time.perf_counter(), time.process_time()
+    await client.send(command)
+    received = await client.read_until(mark)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - p0
+    await client.close()
+    return received, seconds, cpu
+
+
 BULK_PAIRS: Final = 9
 """Direct and gateway runs of a bulk workload, interleaved: single runs on this shared VM move by 30 %."""
 
@@ -692,13 +704,7 @@ async def bulk_pairs(
     of each figure (single runs move by 30 % on a shared machine), the throughput ratio, and the runs."""
     runs = []
     for _ in range(pairs):
-        d = await open_direct()
-        await d.until_prompt()
-        t0, p0 = time.perf_counter(), time.process_time()
-        await d.send(command)
-        direct_bytes = await d.read_until(mark)
-        direct_s, direct_cpu = time.perf_counter() - t0, time.process_time() - p0
-        await d.close()
+        direct_bytes, direct_s, direct_cpu = await bulk_direct(await open_direct(), command, mark)
         gw = await bulk_via_gateway(http, stack, command, mark)
         runs.append(
             {
@@ -726,17 +732,25 @@ async def start_item_stack(work: Path, server: LoginServer, protocol: str) -> St
     with the server's password stored as the credential ``bench``."""
     stack = await start_stack(work, [Credential("bench", server.username, server.password)])
     async with aiohttp.ClientSession() as http:
-        stack.item_id = await create_item(
-            http,
-            stack,
-            protocol=protocol,
-            hostname=server.host,
-            port=server.port,
-            username=server.username,
-            credential_ref="bench",
-            session_policy="start_new",
-        )
+        stack.item_id = await create_server_item(http, stack, server, protocol)
     return stack
+
+
+async def create_server_item(
+    http: aiohttp.ClientSession, stack: Stack, server: LoginServer, protocol: str, **options: Any
+) -> int:
+    """A ``start_new`` Jump Item of ``protocol`` to ``server`` that logs in with the credential ``bench`` (as
+    :func:`start_item_stack` stores it); ``options`` as :func:`create_item` takes them."""
+    return await create_item(
+        http,
+        stack,
+        protocol=protocol,
+        hostname=server.host,
+        port=server.port,
+        username=server.username,
+        credential_ref="bench",
+        **{"session_policy": "start_new", **options},
+    )
 
 
 @asynccontextmanager
