@@ -61,13 +61,13 @@ class Senders:
                 ):
                     await ws.close(code=conn.closing[0], message=conn.closing[1].encode()[:120])
                     return
-                if conn.needs_sync:
+                # the hello and the other messages queued at attach go before a resynchronisation: the page sets up
+                # its terminal or desktop view on them, and would drop a screen or keyframe that came first
+                if conn.needs_sync and not (conn.direct and conn.direct[0].after < 0):
                     if pump.desktop is None:
                         await self._send_screen(conn)
                         continue
-                    # the hello and the other messages queued at attach go first: the page sets up its view on them
-                    queued_first = bool(conn.direct) and conn.direct[0].after < 0
-                    if not queued_first and await self._restart_at_keyframe(conn):
+                    if await self._restart_at_keyframe(conn):
                         continue
                 direct = conn.direct
                 if direct and direct[0].after <= conn.cursor:

@@ -342,7 +342,14 @@ class LiveSession:
         return self.seats.take(identity, mode)
 
     def connect(self, participant: Participant, conn: Connection, resume_from: int | None) -> None:
-        """Attach a socket to a seat: hello, where its stream starts, state, roster, timeline, pending prompt."""
+        """Attach a socket to a seat: hello, where its stream starts, state, roster, timeline, pending prompt. A seat
+        released meanwhile (removed, left, or its grace period over while the socket was being opened) gets its
+        socket closed instead."""
+        if not self.seated(participant):
+            conn.closing = (CLOSE_LEFT, "no longer in the session")
+            participant.logger(self.log).info("refused a socket: the seat was released while it opened")
+            self.senders.start(conn)
+            return
         participant.connections.append(conn)
         participant.released_at_deadline = None
         stream = self.stream
@@ -370,6 +377,10 @@ class LiveSession:
         self.pump.credit_wake.set()
         participant.logger(self.log).info("attached (%s)", "resumed" if start and resume_from is not None else "new")
 
+    def seated(self, participant: Participant) -> bool:
+        """Whether ``participant`` still holds its seat (a released seat's sockets may still be closing)."""
+        return self.participants.get(participant.identity.key) is participant
+
     def disconnect(self, conn: Connection) -> None:
         """A socket went away; the seat is kept for the reconnect grace period."""
         participant = conn.participant
@@ -378,7 +389,7 @@ class LiveSession:
         conn.closing = conn.closing or (CLOSE_ENDED, "")
         conn.wake.set()
         self.pump.credit_wake.set()
-        if participant.connections or participant.identity.key not in self.participants or self.state == "ended":
+        if participant.connections or not self.seated(participant) or self.state == "ended":
             return
         grace = self.settings.reconnect_grace_seconds
         participant.released_at_deadline = time.monotonic() + grace
@@ -412,7 +423,7 @@ class LiveSession:
     async def send_keys(self, actor: Participant, data: bytes) -> None:
         """Forward keys (a desktop: input messages, checked whole) within the input window; waits (never drops)
         when the target is slow. Raises ProtocolViolation for a malformed desktop input frame."""
-        if not actor.may_type or self.state != "connected":
+        if not actor.may_type or self.state != "connected" or not self.seated(actor):
             return
         desktop = self.pump.desktop is not None
         if desktop:

@@ -10,9 +10,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from pyghostty import Terminal  # type: ignore[import-untyped]
 from yarl import URL
 
+from console_web.hub import browser_socket as browser_socket_module
 from console_web.recording.asciicast import read_cast
 from tests.fixtures.gateway import Gateway, SessionSocket, SocketClosed
 from tests.fixtures.sshd import SshServer
@@ -147,6 +149,31 @@ async def test_a_removed_participant_is_disconnected_and_cannot_come_back(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await gateway.attach(owner.session_id, token=bob)
     assert refused.value.status == 404
+
+
+async def test_a_seat_released_while_its_socket_opens_gets_that_socket_closed_and_no_keys_through(
+    gateway: Gateway, sshd_server: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bob_id, bob = await gateway.create_rep("bob")
+    item_id, owner = await _owner_session(gateway, sshd_server, [bob_id], session_policy="join_existing")
+    await gateway.api_as(bob, "POST", f"/api/v1/jump-items/{item_id}/jump", {}, expect=201)
+    session = gateway.hub.sessions[owner.session_id]
+
+    class RemovedWhileOpening(web.WebSocketResponse):
+        async def prepare(self, request: web.BaseRequest) -> Any:
+            seat = next(p for p in session.participants.values() if p.identity.user_id == bob_id)
+            session.remove(session.owner, seat.id)  # the owner removes Bob while his socket opens
+            return await super().prepare(request)
+
+    monkeypatch.setattr(browser_socket_module, "browser_socket", lambda hub: RemovedWhileOpening())
+    late = await gateway.attach(owner.session_id, token=bob)
+    await late.send_keys("echo SHOULD-NOT-RUN\n")
+    with pytest.raises(SocketClosed) as closed:
+        await late.read_until(b"never")
+    assert closed.value.code == 4002
+    await owner.send_keys("echo OWNER-$((6*7))\n")
+    seen = await owner.read_until(b"OWNER-42")
+    assert b"SHOULD-NOT-RUN" not in seen
 
 
 async def test_an_external_key_works_once_and_not_after_it_expires(gateway: Gateway, sshd_server: SshServer) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from console_web.hub import senders as senders_module
 from console_web.hub.participants import Connection, Identity, Participant
+from console_web.hub.screen import TerminalScreen
 from console_web.hub.senders import Senders
 from console_web.hub.session_hooks import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW
 from console_web.hub.stream import StreamLog
@@ -127,3 +128,27 @@ async def test_a_socket_the_console_cannot_send_the_screen_is_closed_and_the_ses
     assert other.frames == [b"still live"]
     assert other_conn.sender is not None
     other_conn.sender.cancel()
+
+
+async def test_a_joiner_resynchronised_from_the_screen_gets_its_hello_before_the_screen() -> None:
+    session = FakeSession()
+    session.pump.screen = TerminalScreen(80, 24)
+    session.pump.desktop = None
+    session.pump.screen.feed(b"what the owner sees")
+    socket = FakeSocket()
+    participant = Participant(Identity(name="rep", user_id=1), "peer")
+    conn = Connection(ws=socket, participant=participant)  # type: ignore[arg-type]
+    participant.connections.append(conn)
+    conn.needs_sync = True  # the stream no longer holds its start: the page is sent the screen
+    conn.push('{"t":"hello"}')
+    conn.push('{"t":"state"}')
+    Senders(session).start(conn)  # type: ignore[arg-type]
+    for _ in range(50):
+        if len(socket.frames) >= 4:
+            break
+        await asyncio.sleep(0)
+    assert socket.frames[:2] == ['{"t":"hello"}', '{"t":"state"}']
+    assert isinstance(socket.frames[2], str) and socket.frames[2].startswith('{"t":"screen"')
+    assert isinstance(socket.frames[3], bytes) and b"what the owner sees" in socket.frames[3]
+    assert conn.sender is not None
+    conn.sender.cancel()
