@@ -8,7 +8,6 @@ agent or the console: everything it needs arrives in the :class:`AdapterContext`
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
@@ -20,6 +19,7 @@ from jumpoint.core.credentials import REF_MAX, CredentialSource
 from jumpoint.core.desktop import DesktopInput, DesktopOutput
 from jumpoint.core.events import Notice, TerminalInput, TerminalOutput
 from jumpoint.core.hostkeys import HostKey, HostKeyDecision, HostKeyStore
+from jumpoint.core.prompt_patterns import CompiledPrompt, compile_prompt_pattern
 from jumpoint.core.secret import Secret
 
 Protocol_ = Literal["ssh", "telnet", "vnc", "rdp"]
@@ -89,15 +89,10 @@ class Target(BaseModel):
         return value
 
 
-def check_prompt_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a prompt pattern; raise ValueError saying what is wrong (a user wrote it)."""
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    if compiled.match(""):
-        raise ValueError("the pattern matches empty text, so it would match before the server says anything")
-    return compiled
+def check_prompt_pattern(pattern: str) -> CompiledPrompt:
+    """Compile a prompt pattern (RE2, case-insensitive: :mod:`jumpoint.core.prompt_patterns`); raise ValueError
+    saying what is wrong (a user wrote it)."""
+    return compile_prompt_pattern(pattern)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,8 @@ and back on when the server echoes again and the output moved past the prompt li
 
 from __future__ import annotations
 
-import re
-
 from jumpoint.core.password_prompt import PASSWORD_PROMPT, PROMPT_TAIL
+from jumpoint.core.prompt_patterns import CompiledPrompt
 from protocols.telnet.text import plain_bytes
 
 
@@ -24,7 +23,7 @@ class EchoTracker:
 
     __slots__ = ("_hidden_by_option", "_prompt", "_prompt_showing", "_server_echoed", "_tail", "echo")
 
-    def __init__(self, password_prompt: re.Pattern[str] | None = None) -> None:
+    def __init__(self, password_prompt: CompiledPrompt | None = None) -> None:
         self._prompt = password_prompt
         self._tail = b""
         self._prompt_showing = False

@@ -9,7 +9,7 @@ and control characters removed, decoded as UTF-8) and matches the item's pattern
   the server has gone quiet (:meth:`LoginWatcher.verdict`), so a line that happens to end in ``login:`` when a
   read splits it cannot pass for a prompt.
 
-Patterns are compiled as the core validates them (``check_prompt_pattern``: case-insensitive, nothing else), so
+Patterns are compiled as the core validates them (``check_prompt_pattern``: RE2, case-insensitive, nothing else), so
 ``^`` and ``$`` mean the start and end of the text watched since the last step; ``(?m)`` makes them line anchors.
 
 What the driver does with the signals (inject, ask, fail, hand over) lives in ``autologin``.
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import codecs
 import enum
-import re
 from dataclasses import dataclass
 
 from jumpoint.core.adapter import Target, check_prompt_pattern
+from jumpoint.core.prompt_patterns import CompiledPrompt
 from protocols.telnet.text import plain
 
 DEFAULT_LOGIN_PROMPT = r"(?:login|username|user name)\s*:\s*$"
@@ -38,9 +38,9 @@ TAIL_LIMIT = 2048
 class LoginPatterns:
     """The compiled prompt and failure patterns of one Jump Item (case-insensitive)."""
 
-    login: re.Pattern[str]
-    password: re.Pattern[str]
-    failure: re.Pattern[str]
+    login: CompiledPrompt
+    password: CompiledPrompt
+    failure: CompiledPrompt
 
     @classmethod
     def from_target(cls, target: Target) -> LoginPatterns:

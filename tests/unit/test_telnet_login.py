@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from pydantic import ValidationError
 
-from jumpoint.core.adapter import Target
+from jumpoint.core.adapter import Target, check_prompt_pattern
 from protocols.telnet.echo import EchoTracker
 from protocols.telnet.login import LoginPatterns, LoginWatcher, Signal, Stage
 
@@ -160,7 +161,7 @@ def test_echo_follows_a_prompt_split_across_reads() -> None:
 
 
 def test_the_items_password_pattern_also_turns_echo_off() -> None:
-    tracker = EchoTracker(re.compile(r"Kennwort:\s*$", re.IGNORECASE))
+    tracker = EchoTracker(check_prompt_pattern(r"Kennwort:\s*$"))
     assert tracker.output(b"Kennwort: ") is False
     assert tracker.output(b"\r\n") is True
 
@@ -176,3 +177,28 @@ def test_a_server_that_never_echoed_saying_wont_echo_changes_nothing() -> None:
     tracker = EchoTracker()
     assert tracker.server_echo(False) is None
     assert tracker.echo
+
+
+def test_a_pattern_that_backtracks_catastrophically_in_python_matches_at_once() -> None:
+    # (a+)+b against "aaaa...c" takes Python's re exponential time; RE2 is linear in the text whatever the pattern
+    target = Target(protocol="telnet", hostname="h", port=23, login_prompt=r"(a+)+b", cols=80, rows=24)
+    patterns = LoginPatterns.from_target(target)
+    started = time.perf_counter()
+    assert patterns.login.search("a" * 2000 + "c") is None
+    assert time.perf_counter() - started < 0.5
+    found = patterns.login.search("xx AAAB")
+    assert found is not None and found.group(0) == "AAAB"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        (r"(login)\s*\1", "no backreferences or lookaround"),
+        (r"login(?=:)", "no backreferences or lookaround"),
+        (r"\s*", "matches empty text"),
+        (r"(unclosed", "not a valid regular expression"),
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_refused_with_the_reason(pattern: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Target(protocol="telnet", hostname="h", port=23, password_prompt=pattern, cols=80, rows=24)

@@ -41,7 +41,7 @@ const QUALITY_LABELS = [
   ['full_color', 'Full Color'],
   ['video', 'Video Optimized'],
 ];
-// What the Jumpoint looks for when a telnet item leaves a pattern empty (Python regular expressions; the same as
+// What the Jumpoint looks for when a telnet item leaves a pattern empty (RE2 regular expressions; the same as
 // protocols/telnet/login.py).
 const TELNET_DEFAULTS = {
   login_prompt: '(?:login|username|user name)\\s*:\\s*$',
