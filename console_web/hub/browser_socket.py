@@ -28,7 +28,16 @@ from console_web.hub.browser_messages import (
 from console_web.hub.participants import BrowserSocket, Connection, Identity, Mode, Participant, identity_of
 from console_web.hub.session import CLOSE_FULL, LiveSession
 from jumpoint.core import wire
-from jumpoint.core.errors import BadRequest, Conflict, Forbidden, JumpError, NotFound, ProtocolViolation, Unauthorized
+from jumpoint.core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    JumpError,
+    NotFound,
+    ProtocolViolation,
+    TooManyRequests,
+    Unauthorized,
+)
 
 if TYPE_CHECKING:
     from console_web.hub.hub import Hub
@@ -156,6 +165,6 @@ async def _on_text(session: LiveSession, participant: Participant, conn: Connect
             await session.end(participant.identity, f"ended by {participant.name}")
         else:
             await session.answer(participant, msg)
-    except (ProtocolViolation, Forbidden, Conflict, NotFound, BadRequest) as exc:
+    except (ProtocolViolation, Forbidden, Conflict, NotFound, BadRequest, TooManyRequests) as exc:
         participant.logger(session.log).info("refused a browser message: %s", exc.message)
         session.reply(conn, {"t": "error", "error": exc.to_dict()})

@@ -26,6 +26,7 @@ from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.hub.idle import IdleTimer
 from console_web.hub.jump import JumpRequest, SessionInfo
 from console_web.hub.link import JumpointLink
@@ -51,7 +52,7 @@ from console_web.hub.timeline import CHAT_MAX, Timeline, clean_chat_text
 from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import desktop_wire, wire
 from jumpoint.core.desktop import Refresh
-from jumpoint.core.errors import JumpError, ProtocolViolation
+from jumpoint.core.errors import JumpError, ProtocolViolation, TooManyRequests
 from jumpoint.core.flow import SendWindow
 
 __all__ = [
@@ -72,6 +73,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+CHAT_BURST = 20
+CHAT_WINDOW_SECONDS = 10.0
+"""A participant may send at most CHAT_BURST chat messages within this many seconds (a flood would push the rest of
+the timeline out of what joiners are sent)."""
 
 
 class LiveSession:
@@ -98,6 +104,7 @@ class LiveSession:
         self.end_reason = ""
         self.error: JumpError | None = None
         self.timeline = Timeline()
+        self._chat_limiter = SlidingWindowLimiter(window=CHAT_WINDOW_SECONDS, max_keys=1000)
         self.log = logging.LoggerAdapter(log, {"session_id": session_id, "user": owner.name})
         self._hooks = hooks
         self._in_window = SendWindow(wire.INITIAL_WINDOW)
@@ -399,8 +406,17 @@ class LiveSession:
 
     # --- participant actions (from sockets) --------------------------------------------------------
     def chat(self, actor: Participant, text: str) -> None:
-        """A chat message to everyone (observers and external invitees may chat too)."""
-        item = self.timeline.add("chat", actor.name, clean_chat_text(text), actor.identity.user_id)
+        """A chat message to everyone (observers and external invitees may chat too). TooManyRequests past
+        :data:`CHAT_BURST` messages from one participant within :data:`CHAT_WINDOW_SECONDS`."""
+        text = clean_chat_text(text)
+        key = actor.identity.key
+        wait = self._chat_limiter.retry_after(key, CHAT_BURST)
+        if wait is not None:
+            raise TooManyRequests(
+                f"at most {CHAT_BURST} chat messages in {CHAT_WINDOW_SECONDS:.0f} seconds", hint=f"wait {wait} s"
+            )
+        self._chat_limiter.record(key)
+        item = self.timeline.add("chat", actor.name, text, actor.identity.user_id)
         self._hooks.timeline_added(self, item)
         self.broadcast({"t": "timeline", "entries": [item.to_dict()]})
 

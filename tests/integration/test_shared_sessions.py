@@ -15,6 +15,7 @@ from pyghostty import Terminal  # type: ignore[import-untyped]
 from yarl import URL
 
 from console_web.hub import browser_socket as browser_socket_module
+from console_web.hub.session import CHAT_BURST
 from console_web.recording.asciicast import read_cast
 from tests.fixtures.gateway import Gateway, SessionSocket, SocketClosed
 from tests.fixtures.sshd import SshServer
@@ -235,6 +236,20 @@ async def test_empty_and_oversized_chat_messages_are_refused(gateway: Gateway, s
     assert "cannot be empty" in (await owner.next_of("error"))["error"]["message"]
     await owner.send_json({"t": "chat", "text": "x" * 2049})
     assert (await owner.next_of("error"))["error"]["code"] == "protocol_violation"
+    await owner.send_keys("echo still-$((3*3))\n")
+    await owner.read_until(b"still-9")
+
+
+async def test_a_chat_flood_is_refused_past_the_burst_and_the_session_goes_on(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    _, owner = await _owner_session(gateway, sshd_server, [])
+    for n in range(CHAT_BURST + 1):
+        await owner.send_json({"t": "chat", "text": f"message {n}"})
+    error = (await owner.next_of("error"))["error"]
+    assert error["code"] == "too_many_requests"
+    assert f"at most {CHAT_BURST} chat messages" in error["message"]
+    await _timeline_text(owner, f"message {CHAT_BURST - 1}")
     await owner.send_keys("echo still-$((3*3))\n")
     await owner.read_until(b"still-9")
 
