@@ -48,6 +48,7 @@ class OutputPump:
         self.desktop = DesktopScreen() if target.kind == "desktop" else None
         """For a desktop session, where its keyframes start (the terminal screen is then unused)."""
         self.recorder = recorder
+        self._closing: asyncio.Future[None] | None = None
         terminal_keys = recorder is not None and session.jump.record_input and target.kind == "terminal"
         self.echo_guess = EchoGuess() if terminal_keys else None
         self.credited_out = 0
@@ -100,14 +101,28 @@ class OutputPump:
             self.recorder = None
 
     def close_recording(self, reason: str) -> None:
-        """The session ended: a marker, then everything is written and the files closed (blocking)."""
-        if self.recorder is None:
+        """The session ended: a marker, then a writer thread writes everything and closes the files (a slow or
+        stuck disk never holds the event loop; :meth:`recording_closed` waits for it)."""
+        recorder = self.recorder
+        if recorder is None:
             return
         try:
-            self.recorder.marker(f"ended: {reason}"[:200])
-            self.recorder.close()
+            recorder.marker(f"ended: {reason}"[:200])
         except JumpError as exc:
             self._session.log.error("RECORDING CLOSE FAILED: %s", exc.message)
+        self._closing = asyncio.wrap_future(recorder.close_in_background())
+        self._closing.add_done_callback(self._closed_recording)
+
+    def _closed_recording(self, closing: asyncio.Future[None]) -> None:
+        error = None if closing.cancelled() else closing.exception()
+        if error is not None:
+            self._session.log.error("RECORDING CLOSE FAILED: %s", getattr(error, "message", repr(error)))
+
+    async def recording_closed(self) -> None:
+        """Wait until the recording closed by :meth:`close_recording` is written whole (at once if none)."""
+        if self._closing is not None:
+            with contextlib.suppress(JumpError):
+                await asyncio.shield(self._closing)
 
     # --- flow control --------------------------------------------------------------------------------
     async def credit_loop(self) -> None:

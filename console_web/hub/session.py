@@ -78,6 +78,8 @@ CHAT_BURST = 20
 CHAT_WINDOW_SECONDS = 10.0
 """A participant may send at most CHAT_BURST chat messages within this many seconds (a flood would push the rest of
 the timeline out of what joiners are sent)."""
+RECORDING_CLOSE_WAIT = 10.0
+"""Ending a session waits at most this long for its recording to be written whole (a stuck disk does not hold it)."""
 
 
 class LiveSession:
@@ -246,6 +248,9 @@ class LiveSession:
                 await self._ended.wait()
         except TimeoutError:
             self._finish(reason, None)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RECORDING_CLOSE_WAIT):
+                await self.pump.recording_closed()  # who ended it may read the whole recording next
 
     def fail(self, error: JumpError) -> None:
         """End the session because of ``error`` (shown to every participant)."""

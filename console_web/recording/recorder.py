@@ -240,6 +240,46 @@ class SessionRecorder:
         if self._failure is not None:
             raise self._failure
 
+    def close_in_background(self) -> concurrent.futures.Future[None]:
+        """:meth:`close` without blocking the caller (the event loop's thread, with a running loop): from now on
+        nothing more is recorded, and a writer thread waits for the batch in flight, writes the rest and closes the
+        files. The future's exception is the :class:`InternalError` :meth:`close` would raise."""
+        if self._closed or self._loop is None:
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            try:
+                self.close()
+                done.set_result(None)
+            except InternalError as exc:
+                done.set_exception(exc)
+            return done
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        in_flight, self._in_flight, self._in_flight_bytes = self._in_flight, None, 0
+        events, self._events, self._pending_bytes = self._events, [], 0
+        return _writer_pool().submit(self._finish_closing, in_flight, events)
+
+    def _finish_closing(self, in_flight: concurrent.futures.Future[None] | None, events: list[Event]) -> None:
+        """In a writer thread: after ``in_flight``, the last batch (``final``) and the files' close."""
+        try:
+            if in_flight is not None:
+                self._collect(in_flight)
+            if self._failure is None:
+                self._encode_and_write(events, final=True)
+        except InternalError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug: still loud, and the files are closed all the same
+            log.exception("closing the recording failed")
+            self._fail(InternalError(f"recording {self._main_path} failed: {exc!r}"))
+        finally:
+            try:
+                self._files.close()
+            except InternalError as exc:
+                self._fail(exc)
+        if self._failure is not None:
+            raise self._failure
+
     # --- internals -------------------------------------------------------------------------------
     @property
     def _main_path(self) -> Path:

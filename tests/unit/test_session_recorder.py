@@ -328,3 +328,41 @@ def test_the_time_index_written_by_the_recorder_is_the_format_search_reads(tmp_p
     assert match.text == "alpha" and match.time == float((tmp_path / "s1.tidx").read_text())
     (event,) = read_cast(recorder.cast_path)[1]
     assert event == CastEvent(event.time, "o", "alpha\r\n") and abs(event.time - match.time) < 0.001
+
+
+async def test_closing_at_the_end_of_a_session_never_waits_for_a_slow_disk_and_writes_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = start(tmp_path)
+    recorder.output(b"first\r\n")
+    await asyncio.sleep(FLUSH_INTERVAL + 0.3)  # on disk: the next writes are the slow ones
+    real_pwritev = os.pwritev
+
+    def slow_disk(fd: int, buffers: list[bytes], offset: int) -> int:
+        time.sleep(0.5)
+        return real_pwritev(fd, buffers, offset)
+
+    monkeypatch.setattr("console_web.recording.appender.os.pwritev", slow_disk)
+    recorder.output(b"last words\r\n")
+    recorder.marker("ended: logout")
+    started = time.perf_counter()
+    closing = recorder.close_in_background()
+    assert time.perf_counter() - started < 0.1  # the event loop goes on at once
+    recorder.output(b"after the end")  # ignored, as after close()
+    await asyncio.wrap_future(closing)
+    assert events(recorder) == [("o", "first\r\n"), ("o", "last words\r\n"), ("m", "ended: logout")]
+    assert recorder.transcript_path.read_text() == "first\nlast words\n"
+
+
+async def test_a_disk_failure_while_closing_in_the_background_is_the_futures_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = start(tmp_path)
+
+    def disk_full(fd: int, buffers: object, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("console_web.recording.appender.os.pwritev", disk_full)
+    recorder.output(b"lost?\r\n")
+    with pytest.raises(InternalError, match=r"s1\.cast: No space left on device"):
+        await asyncio.wrap_future(recorder.close_in_background())
