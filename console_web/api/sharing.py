@@ -28,6 +28,7 @@ from console_web.api.sharing_schemas import (
 )
 from console_web.auth.guests import set_guest_cookie
 from console_web.db.models import JumpGroup, JumpGroupMember, User
+from console_web.hub.sharing import MAX_PENDING_PER_SESSION
 from jumpoint.core.errors import NotFound, TooManyRequests
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -74,10 +75,12 @@ async def directory(request: web.Request) -> web.StreamResponse:
     body=InviteIn,
     response=InvitationList,
     status=201,
-    description="409 when the rep already has an active invitation to this session.",
+    description="409 when the rep already has an active invitation to this session (a group skips such members), "
+    f"or when the session would have more than {MAX_PENDING_PER_SESSION} pending invitations (then nobody is invited).",
 )
 async def invite(request: web.Request) -> web.StreamResponse:
-    """Invite one rep, or every enabled member of a shared group (reps already in the session are skipped)."""
+    """Invite one rep, or every enabled member of a shared group (reps already in the session, and a group's members
+    who already have an active invitation to it, are skipped); all of them or none."""
     principal = principal_of(request)
     session_id = _path_token(request, "id")
     body = await read_body(request, InviteIn)

@@ -277,29 +277,29 @@ class Hub:
 
     # --- invitations -------------------------------------------------------------------------------
     async def invite_users(self, session_id: str, principal: Principal, user_ids: list[int]) -> list[dict[str, Any]]:
-        """Invite reps (already checked to exist) into a session the caller owns; reps already in it are skipped."""
+        """Invite reps (already checked to exist) into a session the caller owns, all of them or none (Conflict).
+
+        Reps already in the session are skipped. Several reps (a group's members): those who already have an active
+        invitation to the session are skipped too; one rep who has one is a Conflict.
+        """
         session = self.owned(session_id, principal)
-        made: list[dict[str, Any]] = []
-        for user_id in user_ids:
-            if user_id == principal.user_id or any(
-                p.identity.user_id == user_id for p in session.participants.values()
-            ):
-                continue
-            invitation = self.invitations.invite(
-                session_id=session.session_id,
-                user_id=user_id,
-                item_name=session.jump.item_name,
-                from_user_id=principal.user_id,
-                from_name=principal.display_name or principal.username,
-            )
-            made.append(invitation.to_dict())
+        in_session = {p.identity.user_id for p in session.participants.values()} | {principal.user_id}
+        made = self.invitations.invite(
+            session_id=session.session_id,
+            user_ids=[u for u in user_ids if u not in in_session],
+            item_name=session.jump.item_name,
+            from_user_id=principal.user_id,
+            from_name=principal.display_name or principal.username,
+            skip_invited=len(user_ids) > 1,
+        )
+        for invitation in made:
             self.history.audit(
                 action="session.invited",
-                detail={"invitee_user_id": user_id},
+                detail={"invitee_user_id": invitation.user_id},
                 session_id=session.session_id,
                 actor=identity_of(principal),
             )
-        return made
+        return [i.to_dict() for i in made]
 
     async def session_invitations(self, session_id: str, principal: Principal) -> list[dict[str, Any]]:
         """Pending invitations of a session the caller owns."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,19 +81,35 @@ class Invitations:
 
     # --- named reps ------------------------------------------------------------------------------
     def invite(
-        self, *, session_id: str, user_id: int, item_name: str, from_user_id: int | None, from_name: str
-    ) -> Invitation:
-        """Invite one rep; Conflict when they already have an active invitation to this session."""
-        pending = [i for i in self._invitations.values() if i.session_id == session_id]
-        if any(i.user_id == user_id for i in pending):
+        self,
+        *,
+        session_id: str,
+        user_ids: Sequence[int],
+        item_name: str,
+        from_user_id: int | None,
+        from_name: str,
+        skip_invited: bool,
+    ) -> list[Invitation]:
+        """Invite reps, all of them or none. One active invitation per rep and session: with ``skip_invited`` (a
+        group) reps who have one are skipped, otherwise they are a Conflict. Conflict, inviting nobody, when the
+        session would have more than MAX_PENDING_PER_SESSION pending invitations."""
+        pending = self.for_session(session_id)
+        invited = {i.user_id for i in pending}
+        if not skip_invited and invited.intersection(user_ids):
             raise Conflict("this rep already has an active invitation to this session")
-        if len(pending) >= MAX_PENDING_PER_SESSION:
-            raise Conflict(f"a session has at most {MAX_PENDING_PER_SESSION} pending invitations")
-        invitation = Invitation(
-            self._prefix + secrets.token_hex(8), session_id, user_id, item_name, from_user_id, from_name
-        )
-        self._invitations[invitation.id] = invitation
-        return invitation
+        new = [u for u in dict.fromkeys(user_ids) if u not in invited]
+        if len(pending) + len(new) > MAX_PENDING_PER_SESSION:
+            raise Conflict(
+                f"a session has at most {MAX_PENDING_PER_SESSION} pending invitations "
+                f"({len(pending)} pending, {len(new)} more asked for); nobody was invited",
+                hint="cancel pending invitations first",
+            )
+        made = [
+            Invitation(self._prefix + secrets.token_hex(8), session_id, u, item_name, from_user_id, from_name)
+            for u in new
+        ]
+        self._invitations.update((i.id, i) for i in made)
+        return made
 
     def for_user(self, user_id: int) -> list[Invitation]:
         """A rep's pending invitations, oldest first."""

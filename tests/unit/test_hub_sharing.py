@@ -1,0 +1,133 @@
+"""The session hub itself, with a fake Jumpoint member and a real database: starting and sharing live sessions (the
+API's tests here run against this hub, not the fake one)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from console_web.auth.principal import Principal
+from console_web.config import ConsoleConfig
+from console_web.db import repo
+from console_web.db.database import Database
+from console_web.db.models import AuditEvent, JumpGroup, JumpGroupMember
+from console_web.hub import sharing
+from console_web.hub.hub import Hub
+from console_web.hub.jump import JumpRequest
+from console_web.hub.link import JumpointLink
+from jumpoint.core.adapter import Target
+from tests.unit.conftest import Console
+
+JUMPOINT = 7
+
+
+class FakeTunnel:
+    """The WebSocket of a connected Jumpoint member: takes every frame, never answers."""
+
+    closed = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        await asyncio.sleep(0)
+
+    async def close(self, **_: Any) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+async def hub(db: Database, tmp_path: Path) -> AsyncIterator[Hub]:  # the API tests' app holds this real hub
+    """A hub with one connected, admitted member of Jumpoint 7."""
+    real = Hub(ConsoleConfig(state_dir=tmp_path), db)
+    link = JumpointLink(JUMPOINT, "LAN-A", "jp-a", FakeTunnel(), member_id=1)  # type: ignore[arg-type]
+    real.clusters.attach(link)
+    link.ready.set()
+    yield real
+    await real.shutdown()
+
+
+def _rep(user_id: int, name: str) -> Principal:
+    return Principal(user_id=user_id, username=name, display_name="", is_admin=False, via="session")
+
+
+def _jump(policy: str = "start_new") -> JumpRequest:
+    target = Target(protocol="ssh", hostname="db1.example.com", port=22, username="ops")
+    return JumpRequest(item_id=11, item_name="db1", jumpoint_id=JUMPOINT, target=target, session_policy=policy)
+
+
+async def _audit(hub: Hub, db: Database, action: str) -> list[AuditEvent]:
+    await hub.writer.flush()
+    async with db.session() as session:
+        return list((await session.execute(select(AuditEvent).where(AuditEvent.action == action))).scalars())
+
+
+async def _shared_group(db: Database, *user_ids: int) -> int:
+    async with db.session() as session:
+        group = JumpGroup(name="night shift")
+        session.add(group)
+        await session.flush()
+        session.add_all(JumpGroupMember(group_id=group.id, user_id=u) for u in user_ids)
+        return group.id
+
+
+async def _reps(db: Database, *names: str) -> list[int]:
+    return [await repo.create_user(db, name, f"{name}-password-1") for name in names]
+
+
+# --- invitations ----------------------------------------------------------------------------------
+async def test_inviting_a_group_skips_members_who_already_have_an_invitation(
+    console: Console, hub: Hub, db: Database
+) -> None:
+    carol, dave = await _reps(db, "carol", "dave")
+    group_id = await _shared_group(db, console.alice_id, console.bob_id, carol, dave)
+    info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+    headers = {"X-CSRF-Token": await console.login_as("alice")}
+    url = f"/api/v1/sessions/{info.session_id}/invitations"
+
+    first = await console.client.post(url, json={"user_id": console.bob_id}, headers=headers)
+    assert first.status == 201
+    resp = await console.client.post(url, json={"group_id": group_id}, headers=headers)
+
+    assert resp.status == 201, await resp.text()
+    assert sorted(i["user_id"] for i in (await resp.json())["items"]) == sorted([carol, dave])
+    pending = await (await console.client.get(url)).json()
+    assert sorted(i["user_id"] for i in pending["items"]) == sorted([console.bob_id, carol, dave])
+    assert len(await _audit(hub, db, "session.invited")) == 3
+    again = await console.client.post(url, json={"group_id": group_id}, headers=headers)
+    assert again.status == 201
+    assert (await again.json())["items"] == []
+
+
+async def test_inviting_one_rep_who_already_has_an_invitation_is_a_conflict(console: Console, hub: Hub) -> None:
+    info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+    headers = {"X-CSRF-Token": await console.login_as("alice")}
+    url = f"/api/v1/sessions/{info.session_id}/invitations"
+
+    assert (await console.client.post(url, json={"user_id": console.bob_id}, headers=headers)).status == 201
+    resp = await console.client.post(url, json={"user_id": console.bob_id}, headers=headers)
+
+    assert resp.status == 409
+    assert "already has an active invitation" in (await resp.json())["error"]["message"]
+
+
+async def test_a_group_that_would_pass_the_invitation_limit_invites_nobody(
+    console: Console, hub: Hub, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sharing, "MAX_PENDING_PER_SESSION", 3)
+    carol, dave, erin = await _reps(db, "carol", "dave", "erin")
+    group_id = await _shared_group(db, carol, dave, erin)
+    info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+    headers = {"X-CSRF-Token": await console.login_as("alice")}
+    url = f"/api/v1/sessions/{info.session_id}/invitations"
+    assert (await console.client.post(url, json={"user_id": console.bob_id}, headers=headers)).status == 201
+
+    resp = await console.client.post(url, json={"group_id": group_id}, headers=headers)
+
+    assert resp.status == 409
+    assert "nobody was invited" in (await resp.json())["error"]["message"]
+    pending = await (await console.client.get(url)).json()
+    assert [i["user_id"] for i in pending["items"]] == [console.bob_id]
+    assert len(await _audit(hub, db, "session.invited")) == 1
