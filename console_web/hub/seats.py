@@ -123,6 +123,8 @@ class Seats:
         reps = [p for p in self.participants.values() if not p.identity.external]
         if reps:
             heir = min(reps, key=lambda p: p.joined_at)
+            detail = {"from": self.owner.name, "to": heir.name, "reason": "the owner lost the connection"}
+            self._session.audit("session.owner_changed", detail)  # no actor: the console decided
             self.make_owner(heir, f"{heir.name} is now the owner (the owner left)")
             return
         for conn in self.connections():

@@ -4,6 +4,7 @@ API's tests here run against this hub, not the fake one)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from console_web.hub import sharing
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
 from console_web.hub.link import JumpointLink
+from console_web.hub.participants import Identity
 from jumpoint.core.adapter import Target
 from tests.unit.conftest import Console
 
@@ -131,3 +133,19 @@ async def test_a_group_that_would_pass_the_invitation_limit_invites_nobody(
     pending = await (await console.client.get(url)).json()
     assert [i["user_id"] for i in pending["items"]] == [console.bob_id]
     assert len(await _audit(hub, db, "session.invited")) == 1
+
+
+# --- ownership passing on -------------------------------------------------------------------------
+async def test_ownership_passing_on_when_the_owner_does_not_come_back_is_audited(console: Console, hub: Hub) -> None:
+    info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+    session = hub.sessions[info.session_id]
+    session.admit(console.bob_id)
+    session.take_seat(Identity(name="bob", user_id=console.bob_id))
+    session.owner.released_at_deadline = time.monotonic()  # alice's browser went away, the grace period is over
+
+    session.seats.check_grace(time.monotonic())
+
+    assert session.owner.name == "bob"
+    [event] = await _audit(hub, console.db, "session.owner_changed")
+    assert event.session_id == info.session_id
+    assert event.detail == {"from": "alice", "to": "bob", "reason": "the owner lost the connection"}
