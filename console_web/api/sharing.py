@@ -248,7 +248,7 @@ async def join(request: web.Request) -> web.StreamResponse:
         raise TooManyRequests(f"too many attempts; try again in {wait} seconds", details={"retry_after_seconds": wait})
     limiter.record(limit_key)
     body = await read_body(request, JoinIn)
-    token, guest = await hub_of(request).redeem_external_key(body.key, body.display_name.strip(), source)
+    token, guest = await hub_of(request).redeem_external_key(body.key, body.display_name, source)
     response = json_model(JoinOut(session_id=guest.session_id, page=f"/sessions/{guest.session_id}"))
     set_guest_cookie(response, request, token)
     return response

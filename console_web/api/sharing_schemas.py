@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from console_web.api.schemas import Body, Id, Out
 
+# Bidirectional embeddings, overrides and isolates: they reorder how the text around a name is shown.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_display_name(value: str) -> str:
+    """A guest's name as others see it (the timeline, the roster, logs, the audit trail): ``value`` without
+    surrounding white space. ValueError when nothing visible is left, or for control characters (line breaks and
+    tabs included: a name is one line) and bidirectional overrides or isolates."""
+    name = value.strip()
+    if not name:
+        raise ValueError("cannot be blank")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS for ch in name):
+        raise ValueError("a name cannot contain control characters or bidirectional text overrides")
+    return name
+
+
 Description = Annotated[str, Field(min_length=1, max_length=256)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=64)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_display_name)]
 
 
 class InviteIn(Body):
@@ -96,12 +113,6 @@ class JoinIn(Body):
 
     key: Annotated[str, Field(min_length=8, max_length=128)]
     display_name: DisplayName
-
-    @model_validator(mode="after")
-    def _name_visible(self) -> JoinIn:
-        if not self.display_name.strip():
-            raise ValueError("display_name cannot be blank")
-        return self
 
 
 class JoinOut(Out):

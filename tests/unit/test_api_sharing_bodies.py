@@ -52,7 +52,7 @@ async def test_an_external_key_request_is_bounded(console: Console, body: dict[s
     ("body", "message"),
     [
         ({"key": "k" * 8}, "display_name: Field required"),
-        ({"key": "k" * 8, "display_name": "   "}, "display_name cannot be blank"),
+        ({"key": "k" * 8, "display_name": "   "}, "display_name: cannot be blank"),
         ({"key": "short", "display_name": "Vera"}, "key: String should have at least 8 characters"),
         ({"key": "k" * 8, "display_name": "x" * 65}, "display_name: String should have at most 64 characters"),
         ({"display_name": "Vera"}, "key: Field required"),
@@ -64,3 +64,23 @@ async def test_a_join_without_a_usable_key_or_name_is_refused(
     resp = await console.client.post("/api/v1/join", json=body)
     assert resp.status == 400
     assert message in (await resp.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Vera\nadmin joined the session (owner)",  # a forged second line in the timeline and the logs
+        "Vera\x1b[2J",  # a terminal escape for whoever reads the log in a terminal
+        "Vera\tVendor",
+        "Vera\x7f",
+        "Ve\u0085ra",
+        "\u202eVera",  # right-to-left override: the text after it reads backwards
+        "Vera \u2066admin\u2069",  # an isolate
+    ],
+)
+async def test_a_guest_name_with_control_characters_or_bidi_overrides_is_refused(console: Console, name: str) -> None:
+    resp = await console.client.post("/api/v1/join", json={"key": "k" * 8, "display_name": name})
+    assert resp.status == 400
+    assert (await resp.json())["error"]["message"] == (
+        "display_name: a name cannot contain control characters or bidirectional text overrides"
+    )

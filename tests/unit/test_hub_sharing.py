@@ -135,6 +135,20 @@ async def test_a_group_that_would_pass_the_invitation_limit_invites_nobody(
     assert len(await _audit(hub, db, "session.invited")) == 1
 
 
+# --- a guest's name -------------------------------------------------------------------------------
+async def test_a_guest_name_is_kept_without_the_spaces_around_it(console: Console, hub: Hub, db: Database) -> None:
+    info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+    key, _ = await hub.create_external_key(
+        info.session_id, _rep(console.alice_id, "alice"), description="vendor", minutes=10, mode="observer"
+    )
+
+    resp = await console.client.post("/api/v1/join", json={"key": key, "display_name": "  Vera Vendor \t"})
+
+    assert resp.status == 200, await resp.text()
+    [redeemed] = await _audit(hub, db, "session.external_key_redeemed")
+    assert redeemed.detail["guest"] == "Vera Vendor"
+
+
 # --- ownership passing on -------------------------------------------------------------------------
 async def test_ownership_passing_on_when_the_owner_does_not_come_back_is_audited(console: Console, hub: Hub) -> None:
     info = await hub.start_session(_rep(console.alice_id, "alice"), _jump())
