@@ -38,6 +38,7 @@ from console_web.hub.sharing import Invitations
 from console_web.hub.timeline import TimelineItem
 from console_web.recording.desktop_recorder import DesktopRecorder
 from console_web.recording.recorder import SessionRecorder
+from console_web.recording.retention import delete_recording
 from jumpoint.core import wire
 from jumpoint.core.errors import (
     Conflict,
@@ -127,6 +128,23 @@ class Hub:
         session_id = self.id_prefix + secrets.token_urlsafe(16)
         t = jump.target
         recorder = self._start_recorder(session_id, jump)
+        try:
+            await repo.create_session_record(
+                self._db,
+                session_id=session_id,
+                item_id=jump.item_id,
+                item_name=jump.item_name,
+                user_id=principal.user_id,
+                jumpoint_id=jump.jumpoint_id,
+                protocol=t.protocol,
+                target=f"{t.username + '@' if t.username else ''}{t.hostname}:{t.port}",
+                recorded=recorder is not None,
+            )
+        except BaseException:
+            if recorder is not None:
+                self._discard_recording(recorder, session_id)
+            raise
+        # The owner's seat (and its audit event) comes with the session: only once the session is on record.
         session = LiveSession(
             session_id=session_id,
             link=link,
@@ -135,17 +153,6 @@ class Hub:
             settings=self._config.sessions,
             hooks=self,
             recorder=recorder,
-        )
-        await repo.create_session_record(
-            self._db,
-            session_id=session_id,
-            item_id=jump.item_id,
-            item_name=jump.item_name,
-            user_id=principal.user_id,
-            jumpoint_id=jump.jumpoint_id,
-            protocol=t.protocol,
-            target=f"{t.username + '@' if t.username else ''}{t.hostname}:{t.port}",
-            recorded=recorder is not None,
         )
         self.sessions[session_id] = session
         await session.start()
@@ -158,6 +165,15 @@ class Hub:
             link.hostname,
         )
         return session.info()
+
+    def _discard_recording(self, recorder: SessionRecorder, session_id: str) -> None:
+        """Close and delete the files of a recording whose session never started."""
+        try:
+            with contextlib.suppress(JumpError):
+                recorder.close()  # closes the files even when it cannot finish writing them
+            delete_recording(self._config.recordings_dir, session_id)
+        except JumpError as exc:
+            log.error("cannot remove the recording of session %s, which did not start: %s", session_id, exc.message)
 
     def _start_recorder(self, session_id: str, jump: JumpRequest) -> SessionRecorder | None:
         if not (self._config.recordings.enabled and jump.record_session):

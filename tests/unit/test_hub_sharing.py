@@ -4,6 +4,8 @@ API's tests here run against this hub, not the fake one)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from console_web.hub.jump import JumpRequest
 from console_web.hub.link import JumpointLink
 from console_web.hub.participants import Identity
 from jumpoint.core.adapter import Target
+from jumpoint.core.errors import InternalError
 from tests.unit.conftest import Console
 
 JUMPOINT = 7
@@ -163,3 +166,32 @@ async def test_ownership_passing_on_when_the_owner_does_not_come_back_is_audited
     [event] = await _audit(hub, console.db, "session.owner_changed")
     assert event.session_id == info.session_id
     assert event.detail == {"from": "alice", "to": "bob", "reason": "the owner lost the connection"}
+
+
+# --- a session the database cannot record ---------------------------------------------------------
+def _open_files() -> list[str]:
+    """The paths of the files this process has open (Linux; an open file already deleted too)."""
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor that listed the directory is gone
+            paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
+
+
+async def test_a_session_the_database_cannot_record_leaves_no_recording_files_and_no_seat(
+    console: Console, hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_down(*_: Any, **__: Any) -> None:
+        await asyncio.sleep(0)
+        raise InternalError("the database is not reachable")
+
+    monkeypatch.setattr(repo, "create_session_record", database_down)
+
+    with pytest.raises(InternalError, match="not reachable"):
+        await hub.start_session(_rep(console.alice_id, "alice"), _jump())
+
+    recordings = tmp_path / "recordings"
+    assert list(recordings.iterdir()) == []
+    assert not [f for f in _open_files() if f.startswith(str(recordings))]
+    assert hub.sessions == {}
+    assert await _audit(hub, console.db, "session.joined") == []
