@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -60,6 +60,14 @@ SHUTDOWN_FLUSH_SECONDS = 2.0
 ADMITTING_LOAD = 1_000_000  # how busy a Jumpoint member still being admitted looks to the cluster's routing
 
 
+@dataclass(slots=True)
+class _ItemGate:
+    """One find-or-start at a time for a ``join_existing`` item; ``users``: the Jumps holding or awaiting it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class Hub:
     """Live state of the console: connected Jumpoints, running sessions, their invitations and guests."""
 
@@ -73,6 +81,7 @@ class Hub:
         self.guests = GuestRegistry(id_prefix)
         self.writer = RecordWriter(db)
         self.history = SessionHistory(self.writer)
+        self._item_gates: dict[int, _ItemGate] = {}  # join_existing items with a Jump finding or starting a session
 
     # --- the interface the REST API uses ---------------------------------------------------------
     async def jumpoints_live(self, jumpoint_ids: Sequence[int]) -> dict[int, JumpointLive]:
@@ -85,12 +94,19 @@ class Hub:
 
     async def start_session(self, principal: Principal, jump: JumpRequest) -> SessionInfo:
         """Jump: join the item's running session (``join_existing``) or start a new one on the Jumpoint member with
-        the fewest active sessions (live when this returns)."""
-        if jump.session_policy == "join_existing":
-            joined = self.join_running(principal, jump)
-            if joined is not None:
-                return joined
-        return await self.start_new(principal, jump)
+        the fewest active sessions (live when this returns). Jumps to the same ``join_existing`` item find or start
+        their session one at a time, so reps who jump together share one session."""
+        if jump.session_policy != "join_existing":
+            return await self.start_new(principal, jump)
+        gate = self._item_gates.setdefault(jump.item_id, _ItemGate())
+        gate.users += 1
+        try:
+            async with gate.lock:
+                return self.join_running(principal, jump) or await self.start_new(principal, jump)
+        finally:
+            gate.users -= 1
+            if gate.users == 0:
+                del self._item_gates[jump.item_id]
 
     def join_running(self, principal: Principal, jump: JumpRequest) -> SessionInfo | None:
         """Admit the rep to the item's oldest running session here, if there is one."""

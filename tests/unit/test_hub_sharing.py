@@ -195,3 +195,16 @@ async def test_a_session_the_database_cannot_record_leaves_no_recording_files_an
     assert not [f for f in _open_files() if f.startswith(str(recordings))]
     assert hub.sessions == {}
     assert await _audit(hub, console.db, "session.joined") == []
+
+
+# --- reps who Jump at the same moment -------------------------------------------------------------
+async def test_two_reps_who_jump_together_to_a_join_existing_item_share_one_session(console: Console, hub: Hub) -> None:
+    alice, bob = _rep(console.alice_id, "alice"), _rep(console.bob_id, "bob")
+
+    first, second = await asyncio.gather(
+        hub.start_session(alice, _jump("join_existing")), hub.start_session(bob, _jump("join_existing"))
+    )
+
+    assert first.session_id == second.session_id
+    assert (first.joined, second.joined) == (False, True)
+    assert len(hub.sessions) == 1
