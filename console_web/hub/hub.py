@@ -488,8 +488,9 @@ class Hub:
         for session in list(self.sessions.values()):
             session.fail(JumpointUnavailable("the console is shutting down"))
         senders = [c.sender for s in self.sessions.values() for c in s.connections() if c.sender is not None]
-        if senders:  # let each browser get the end of its session and its close before the tasks are cancelled
-            await asyncio.wait(senders, timeout=SHUTDOWN_FLUSH_SECONDS)
+        recordings = [asyncio.ensure_future(s.pump.recording_closed()) for s in self.sessions.values()]
+        if senders or recordings:  # every browser gets its end and close, every recording is written whole
+            await asyncio.wait([*senders, *recordings], timeout=SHUTDOWN_FLUSH_SECONDS)
         for task in self.clusters.key_tasks():
             task.cancel()
         for link in self.clusters.links():
