@@ -289,17 +289,23 @@ async def _changes_allowed(request: web.Request) -> tuple[str, ...]:
     return perms.roots
 
 
-async def _simple(request: web.Request, action: str, op: FileOp, detail: dict[str, Any]) -> wire.FileResult:
-    """Rename, delete and mkdir: one request, one result, audited either way."""
+async def _simple(request: web.Request, action: str, op: FileOp) -> tuple[wire.FileResult, wire.FileResult]:
+    """Rename, delete and mkdir: the Jumpoint's first and last results (the same for delete and mkdir; for a
+    rename, the source and the destination), audited either way with the canonical paths the Jumpoint resolved
+    (as asked until it resolved them)."""
     principal = principal_of(request)
     session_id = _session_id(request)
+    detail: dict[str, Any] = {"from": op.path, "to": op.to} if op.op == "rename" else {"path": op.path}
     failure: BaseException | None = None
-    result: wire.FileResult | None = None
     try:
         channel = await hub_of(request).open_file_channel(session_id, principal, op)
-        result = await channel.done() or channel.result
-        assert result is not None
-        return result
+        first = channel.result
+        assert first is not None
+        detail["from" if op.op == "rename" else "path"] = first.path
+        last = await channel.done() or first
+        if op.op == "rename":
+            detail["to"] = last.path
+        return first, last
     except BaseException as exc:
         failure = exc
         raise
@@ -321,9 +327,9 @@ async def rename_file(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, RenameIn)
     roots = await _changes_allowed(request)
     op = FileOp("rename", path=body.from_, to=body.to, roots=roots)
-    result = await _simple(request, "file.rename", op, {"from": body.from_, "to": body.to})
+    source, result = await _simple(request, "file.rename", op)
     await hub_of(request).note_file_event(
-        _session_id(request), f"{_name(request)} renamed {body.from_} to {result.path}"
+        _session_id(request), f"{_name(request)} renamed {source.path} to {result.path}"
     )
     return json_model(FileDoneOut(path=result.path))
 
@@ -342,7 +348,7 @@ async def make_directory(request: web.Request) -> web.StreamResponse:
     """Create a directory (409 if something exists there)."""
     body = await read_body(request, MkdirIn)
     roots = await _changes_allowed(request)
-    result = await _simple(request, "file.mkdir", FileOp("mkdir", path=body.path, roots=roots), {"path": body.path})
+    _, result = await _simple(request, "file.mkdir", FileOp("mkdir", path=body.path, roots=roots))
     await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} created the folder {result.path}")
     return json_model(FileDoneOut(path=result.path), status=201)
 
@@ -360,7 +366,7 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
     """Delete permanently; a directory that is not empty is a 409."""
     query = read_query(request, PathQuery)
     roots = await _changes_allowed(request)
-    result = await _simple(request, "file.delete", FileOp("delete", path=query.path, roots=roots), {"path": query.path})
+    _, result = await _simple(request, "file.delete", FileOp("delete", path=query.path, roots=roots))
     await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} deleted {result.path}")
     return no_content()
 

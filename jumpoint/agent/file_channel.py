@@ -108,11 +108,12 @@ class FileRunner:
         elif msg.op == "rename":
             if msg.to is None:
                 raise BadRequest("rename needs 'to'")
-            old, _ = await scoped.entry(msg.path)
+            old, entry = await scoped.entry(msg.path)
             new = await scoped.new(msg.to)
+            await self._control(wire.FileResult(path=old, kind=entry.kind))  # what is renamed, for the audit
             await files.rename(old, new)
             self.log.info("renamed %s to %s", old, new)
-            await self._control(wire.FileResult(path=new))
+            await self._control(wire.FileResult(path=new, kind=entry.kind))
         elif msg.op == "delete":
             path, entry = await scoped.entry(msg.path)
             await files.remove(path)

@@ -163,21 +163,42 @@ class ScopedFiles:
         return real
 
     async def new(self, path: str) -> str:
-        """The canonical path for something to be created at ``path`` (its parent must exist and be allowed)."""
+        """The canonical path for something to be created at ``path`` (its parent must exist and be allowed).
+
+        BadRequest for a bad final name (``.``, ``..`` ...); Forbidden for an allowed folder itself."""
         check_path(path)
         parent, name = posixpath.split(path.rstrip("/") or "/")
         check_name(name)
-        return posixpath.join(await self.existing(parent or "."), name)
+        return await self._not_a_root(posixpath.join(await self.existing(parent or "."), name))
 
     async def entry(self, path: str) -> tuple[str, FileEntry]:
-        """An existing path and its entry, without following a final link (so deleting a link deletes the link)."""
+        """An existing path to rename or delete, and its entry, without following a final link (so deleting a link
+        deletes the link).
+
+        The final name must be a real one: a path ending in ``.`` or ``..`` is a BadRequest, since resolving it
+        would name its parent or grandparent. Forbidden for an allowed folder itself (or ``/``)."""
         check_path(path)
         parent, name = posixpath.split(path.rstrip("/") or "/")
-        if not name or name in (".", ".."):
-            real = await self.existing(path)
-            return real, await self.files.stat(real)
-        real = posixpath.join(await self.existing(parent or "."), check_name(name))
+        if name in (".", ".."):
+            raise BadRequest(
+                f"{path} ends in {name!r}", hint="name the file or folder itself, without a final '.' or '..'"
+            )
+        if name:
+            real = posixpath.join(await self.existing(parent or "."), check_name(name))
+        else:  # the path is "/"
+            real = await self.existing("/")
+        await self._not_a_root(real)
         return real, await self.files.stat(real)
+
+    async def _not_a_root(self, real: str) -> str:
+        """``real``, unless it is an allowed folder (or ``/``): those cannot be renamed, deleted or replaced."""
+        roots = {"/", *self.roots, *(await self._resolved_roots() if self.roots else [])}
+        if real in roots:
+            raise Forbidden(
+                f"{real} is an allowed folder: it cannot itself be renamed, deleted or replaced",
+                hint="work on the files and folders inside it",
+            )
+        return real
 
     async def _allowed(self, real: str) -> bool:
         if not self.roots:

@@ -337,6 +337,30 @@ async def test_paths_outside_the_allowed_folders_are_refused_even_through_links(
     assert (remote_dir / "secret.txt").exists()
 
 
+async def test_an_allowed_folder_cannot_be_moved_or_deleted_through_a_final_dot(
+    gateway: Gateway, session: SessionSocket, remote_dir: Path, sshd_server: SshServer
+) -> None:
+    a, b = remote_dir / "a", remote_dir / "b"
+    for folder in (a, b, a / "x", a / "x" / "y"):
+        folder.mkdir()
+        _own(folder, sshd_server.username)
+    me = await gateway.api("GET", "/api/v1/me", expect=200)
+    await gateway.api("PATCH", f"/api/v1/users/{me['id']}", {"file_roots": [str(a), str(b)]}, expect=200)
+    for method, tail, body, message in [
+        ("POST", "/rename", {"from": f"{a}/.", "to": f"{b}/a"}, f"{a}/. ends in '.'"),
+        ("DELETE", f"?path={a}/.", None, f"{a}/. ends in '.'"),
+        ("DELETE", f"?path={a}/x/y/..", None, f"{a}/x/y/.. ends in '..'"),
+    ]:
+        refused = await gateway.api(method, _files(session, tail), body, expect=400)
+        assert refused["error"]["message"] == message
+    assert (a / "x" / "y").is_dir() and list(b.iterdir()) == []
+
+    await gateway.api("POST", _files(session, "/rename"), {"from": f"{a}/x/y/../y", "to": f"{b}/y"}, expect=200)
+    assert (b / "y").is_dir()
+    renames = await _audit(gateway, "file.rename")
+    assert renames[0]["detail"] == {"from": f"{a}/x/y", "to": f"{b}/y", "result": "ok"}  # the canonical paths
+
+
 async def test_observers_and_non_participants_cannot_transfer_files(
     gateway: Gateway, session: SessionSocket, sshd_server: SshServer
 ) -> None:

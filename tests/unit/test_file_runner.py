@@ -18,6 +18,7 @@ class MemoryFiles:
     def __init__(self, dirs: dict[str, list[str]], links: dict[str, str] | None = None) -> None:
         self.dirs = dirs
         self.links = links or {}
+        self.changes: list[tuple[str, ...]] = []
 
     async def home(self) -> str:
         return "/home/u"
@@ -47,13 +48,31 @@ class MemoryFiles:
         raise AssertionError("not used here")
 
     async def rename(self, old: str, new: str) -> None:
-        raise AssertionError("not used here")
+        self.changes.append(("rename", old, new))
 
     async def remove(self, path: str) -> None:
-        raise AssertionError("not used here")
+        self.changes.append(("remove", path))
 
     async def mkdir(self, path: str) -> None:
-        raise AssertionError("not used here")
+        self.changes.append(("mkdir", path))
+
+
+def two_allowed_folders() -> MemoryFiles:
+    """/srv/a (holding x/y) and /srv/b, the folders the tests allow."""
+    return MemoryFiles(
+        {"/": ["srv"], "/srv": ["a", "b"], "/srv/a": ["x"], "/srv/a/x": ["y"], "/srv/a/x/y": [], "/srv/b": []}
+    )
+
+
+async def run(files: MemoryFiles, msg: wire.FileOpen) -> list[wire.ControlMessage]:
+    """Run one file operation; the control messages the Jumpoint sent."""
+    frames: list[bytes] = []
+
+    async def send(frame: bytes) -> None:
+        frames.append(frame)
+
+    await FileRunner(5, msg, connection=Connection(files), send_frame=send).run()
+    return [wire.decode_control(f[wire.HEADER.size :]) for f in frames]
 
 
 class Connection:
@@ -110,3 +129,63 @@ async def test_no_allowed_folder_existing_on_the_target_allows_nothing() -> None
 def test_within_compares_whole_path_components() -> None:
     assert within("/srv/data/x", "/srv/data") and within("/srv/data", "/srv/data") and within("/etc", "/")
     assert not within("/srv/database", "/srv/data")
+
+
+async def test_a_final_dot_or_dot_dot_in_a_path_to_rename_or_delete_is_refused() -> None:
+    scoped = ScopedFiles(two_allowed_folders(), ["/srv/a", "/srv/b"])
+    for path, name in (("/srv/a/.", "'.'"), ("/srv/a/x/y/..", "'..'"), ("/srv/a/x/./", "'.'")):
+        with pytest.raises(BadRequest) as refused:
+            await scoped.entry(path)
+        assert refused.value.message == f"{path} ends in {name}"
+        assert refused.value.hint == "name the file or folder itself, without a final '.' or '..'"
+    assert (await scoped.entry("/srv/a/x/"))[0] == "/srv/a/x"
+
+
+async def test_an_allowed_folder_itself_cannot_be_renamed_deleted_or_replaced() -> None:
+    files = two_allowed_folders()
+    scoped = ScopedFiles(files, ["/srv/a", "/srv/a/x/"])  # x is allowed on its own and as part of a
+    message = "/srv/a/x is an allowed folder: it cannot itself be renamed, deleted or replaced"
+    for path in ("/srv/a/x", "/srv/a/x/y/../../x/"):
+        with pytest.raises(Forbidden) as refused:
+            await scoped.entry(path)  # what a rename or a delete names
+        assert refused.value.message == message
+    with pytest.raises(Forbidden) as refused:
+        await scoped.new("/srv/a/x")  # a new folder, an upload or a rename's destination
+    assert refused.value.message == message
+    with pytest.raises(Forbidden, match=r"^/ is an allowed folder"):
+        await ScopedFiles(files, []).entry("/")  # anywhere: the target's root is the allowed folder
+
+
+async def test_renaming_or_deleting_an_allowed_folder_changes_nothing() -> None:
+    files = two_allowed_folders()
+    roots = ["/srv/a", "/srv/b", "/srv/a/x"]
+    attempts = [
+        wire.FileOpen(session_channel=1, op="rename", path="/srv/a/.", to="/srv/b/a", roots=roots),
+        wire.FileOpen(session_channel=1, op="delete", path="/srv/a/.", roots=roots),
+        wire.FileOpen(session_channel=1, op="delete", path="/srv/a/x/y/..", roots=roots),
+        wire.FileOpen(session_channel=1, op="rename", path="/srv/a/x", to="/srv/b/x", roots=roots),
+        wire.FileOpen(session_channel=1, op="mkdir", path="/srv/a/x", roots=roots),
+    ]
+    errors = []
+    for msg in attempts:
+        (closed,) = await run(files, msg)
+        assert isinstance(closed, wire.Closed) and closed.error is not None
+        errors.append((closed.error.code, closed.error.message))
+    assert errors == [
+        ("bad_request", "/srv/a/. ends in '.'"),
+        ("bad_request", "/srv/a/. ends in '.'"),
+        ("bad_request", "/srv/a/x/y/.. ends in '..'"),
+        ("forbidden", "/srv/a/x is an allowed folder: it cannot itself be renamed, deleted or replaced"),
+        ("forbidden", "/srv/a/x is an allowed folder: it cannot itself be renamed, deleted or replaced"),
+    ]
+    assert files.changes == []
+
+
+async def test_a_rename_answers_the_canonical_source_then_the_destination() -> None:
+    files = two_allowed_folders()
+    msg = wire.FileOpen(session_channel=1, op="rename", path="/srv/a/x/y/../y", to="/srv/b/y", roots=["/srv"])
+    source, destination, closed = await run(files, msg)
+    assert isinstance(source, wire.FileResult) and (source.path, source.kind) == ("/srv/a/x/y", "dir")
+    assert isinstance(destination, wire.FileResult) and destination.path == "/srv/b/y"
+    assert isinstance(closed, wire.Closed) and closed.error is None
+    assert files.changes == [("rename", "/srv/a/x/y", "/srv/b/y")]
