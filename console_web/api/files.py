@@ -4,13 +4,14 @@ Each request opens one file channel through the session's Jumpoint (see console_
 Downloads and uploads stream in bounded chunks: the console holds at most one flow-control window per
 transfer. The user's permissions (upload, download, allowed folders) are read from the database on every
 request; the folders are enforced on the Jumpoint against the target's canonical paths. Every transfer,
-rename, delete and new folder is an audit event with the path, the size and the result, and a system event in
-the session's timeline.
+rename, delete and new folder, refused ones too, is an audit event with the path, the size and the result; the
+transfers that began and the changes made are also a system event in the session's timeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import posixpath
 import stat
@@ -155,20 +156,21 @@ async def list_files(request: web.Request) -> web.StreamResponse:
     description="The bytes, streamed (Content-Length, Content-Disposition attachment).",
 )
 async def download_file(request: web.Request) -> web.StreamResponse:
-    """Stream a remote file to the browser; the transfer is audited with its outcome."""
+    """Stream a remote file to the browser; the attempt is audited with its outcome, even when refused."""
     principal = principal_of(request)
     session_id = _session_id(request)
     query = read_query(request, PathQuery)
-    perms = await _permissions(request, principal)
-    if not perms.download:
-        raise Forbidden("you may not download files", hint="an administrator can allow it on your account")
-    hub = hub_of(request)
-    channel = await hub.open_file_channel(session_id, principal, FileOp("download", path=query.path, roots=perms.roots))
-    assert channel.result is not None
-    path, size = channel.result.path, channel.result.size or 0
-    sent = 0
+    path, sent = query.path, 0
+    channel: FileOperation | None = None
     failure: BaseException | None = None
     try:
+        perms = await _permissions(request, principal)
+        if not perms.download:
+            raise Forbidden("you may not download files", hint="an administrator can allow it on your account")
+        op = FileOp("download", path=query.path, roots=perms.roots)
+        channel = await hub_of(request).open_file_channel(session_id, principal, op)
+        assert channel.result is not None
+        path, size = channel.result.path, channel.result.size or 0
         response = web.StreamResponse(
             headers={
                 "Content-Type": "application/octet-stream",
@@ -189,10 +191,12 @@ async def download_file(request: web.Request) -> web.StreamResponse:
         return response
     except BaseException as exc:
         failure = exc
-        await channel.cancel()
+        if channel is not None:
+            await channel.cancel()
         raise
     finally:
-        await _finish(request, "file.download", session_id, path, sent, failure, "downloaded")
+        moved = sent if channel is not None else None
+        await _finish(request, "file.download", session_id, path, moved, failure, "downloaded")
 
 
 @endpoint(
@@ -209,32 +213,35 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     "whole file arrived; 409 when it exists and `overwrite` is false.",
 )
 async def upload_file(request: web.Request) -> web.StreamResponse:
-    """Stream the request body to a remote file; the transfer is audited with its outcome."""
+    """Stream the request body to a remote file; the attempt is audited with its outcome, even when refused."""
     principal = principal_of(request)
     session_id = _session_id(request)
     query = read_query(request, UploadQuery)
-    size = request.content_length
-    if size is None:
-        raise BadRequest("an upload needs a Content-Length header", hint="send the file as the request body")
-    perms = await _permissions(request, principal)
-    if not perms.upload:
-        raise Forbidden("you may not upload files", hint="an administrator can allow it on your account")
-    op = FileOp("upload", path=query.path, size=size, overwrite=query.overwrite, roots=perms.roots)
-    channel = await hub_of(request).open_file_channel(session_id, principal, op)
-    assert channel.result is not None
-    path = channel.result.path
-    received = 0
+    path, received = query.path, 0
+    channel: FileOperation | None = None
     failure: BaseException | None = None
     try:
+        size = request.content_length
+        if size is None:
+            raise BadRequest("an upload needs a Content-Length header", hint="send the file as the request body")
+        perms = await _permissions(request, principal)
+        if not perms.upload:
+            raise Forbidden("you may not upload files", hint="an administrator can allow it on your account")
+        op = FileOp("upload", path=query.path, size=size, overwrite=query.overwrite, roots=perms.roots)
+        channel = await hub_of(request).open_file_channel(session_id, principal, op)
+        assert channel.result is not None
+        path = channel.result.path
         received = await _pump_upload(request, channel, size)
         await channel.finish()
         return json_model(FileDoneOut(path=path, size=received), status=201)
     except BaseException as exc:
         failure = exc
-        await channel.cancel()
+        if channel is not None:
+            await channel.cancel()
         raise
     finally:
-        await _finish(request, "file.upload", session_id, path, received, failure, "uploaded")
+        moved = received if channel is not None else None
+        await _finish(request, "file.upload", session_id, path, moved, failure, "uploaded")
 
 
 async def _pump_upload(request: web.Request, channel: FileOperation, size: int) -> int:
@@ -259,17 +266,23 @@ async def _finish(
     action: str,
     session_id: str,
     path: str,
-    size: int,
+    size: int | None,
     failure: BaseException | None,
     verb: str,
 ) -> None:
-    """Audit a transfer and tell the session; never lets an audit failure hide the transfer's own outcome."""
+    """Audit a transfer and tell the session; never lets an audit failure hide the transfer's own outcome.
+
+    ``path``: the canonical path once the Jumpoint resolved it, else as asked. ``size``: the bytes moved, or None
+    for an attempt refused before the transfer began (audited without a size, and not told to the session)."""
     outcome = _outcome(failure)
     principal = principal_of(request)
+    detail = {"path": path, **({"size": size} if size is not None else {}), **outcome}
     try:
-        await _audit(request, action, session_id, {"path": path, "size": size, **outcome})
+        await _audit(request, action, session_id, detail)
     except Exception:
         log.exception("could not write the audit event for %s of %s by %s", action, path, principal.username)
+    if size is None:
+        return
     if outcome["result"] == "ok":
         text = f"{principal.display_name or principal.username} {verb} {path} ({_size_text(size)})"
     else:
@@ -289,16 +302,17 @@ async def _changes_allowed(request: web.Request) -> tuple[str, ...]:
     return perms.roots
 
 
-async def _simple(request: web.Request, action: str, op: FileOp) -> tuple[wire.FileResult, wire.FileResult]:
-    """Rename, delete and mkdir: the Jumpoint's first and last results (the same for delete and mkdir; for a
-    rename, the source and the destination), audited either way with the canonical paths the Jumpoint resolved
-    (as asked until it resolved them)."""
+async def _simple(request: web.Request, op: FileOp) -> tuple[wire.FileResult, wire.FileResult]:
+    """Rename, delete and mkdir (``op`` without the roots: they are the user's): the Jumpoint's first and last
+    results (the same for delete and mkdir; for a rename, the source and the destination). Audited either way,
+    even when refused, with the canonical paths the Jumpoint resolved (as asked until it resolved them)."""
     principal = principal_of(request)
     session_id = _session_id(request)
     detail: dict[str, Any] = {"from": op.path, "to": op.to} if op.op == "rename" else {"path": op.path}
     failure: BaseException | None = None
     try:
-        channel = await hub_of(request).open_file_channel(session_id, principal, op)
+        roots = await _changes_allowed(request)
+        channel = await hub_of(request).open_file_channel(session_id, principal, dataclasses.replace(op, roots=roots))
         first = channel.result
         assert first is not None
         detail["from" if op.op == "rename" else "path"] = first.path
@@ -310,7 +324,7 @@ async def _simple(request: web.Request, action: str, op: FileOp) -> tuple[wire.F
         failure = exc
         raise
     finally:
-        await _audit(request, action, session_id, {**detail, **_outcome(failure)})
+        await _audit(request, f"file.{op.op}", session_id, {**detail, **_outcome(failure)})
 
 
 @endpoint(
@@ -325,9 +339,7 @@ async def _simple(request: web.Request, action: str, op: FileOp) -> tuple[wire.F
 async def rename_file(request: web.Request) -> web.StreamResponse:
     """Rename ``from`` to ``to`` (409 if ``to`` exists)."""
     body = await read_body(request, RenameIn)
-    roots = await _changes_allowed(request)
-    op = FileOp("rename", path=body.from_, to=body.to, roots=roots)
-    source, result = await _simple(request, "file.rename", op)
+    source, result = await _simple(request, FileOp("rename", path=body.from_, to=body.to))
     await hub_of(request).note_file_event(
         _session_id(request), f"{_name(request)} renamed {source.path} to {result.path}"
     )
@@ -347,8 +359,7 @@ async def rename_file(request: web.Request) -> web.StreamResponse:
 async def make_directory(request: web.Request) -> web.StreamResponse:
     """Create a directory (409 if something exists there)."""
     body = await read_body(request, MkdirIn)
-    roots = await _changes_allowed(request)
-    _, result = await _simple(request, "file.mkdir", FileOp("mkdir", path=body.path, roots=roots))
+    _, result = await _simple(request, FileOp("mkdir", path=body.path))
     await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} created the folder {result.path}")
     return json_model(FileDoneOut(path=result.path), status=201)
 
@@ -365,8 +376,7 @@ async def make_directory(request: web.Request) -> web.StreamResponse:
 async def delete_file(request: web.Request) -> web.StreamResponse:
     """Delete permanently; a directory that is not empty is a 409."""
     query = read_query(request, PathQuery)
-    roots = await _changes_allowed(request)
-    _, result = await _simple(request, "file.delete", FileOp("delete", path=query.path, roots=roots))
+    _, result = await _simple(request, FileOp("delete", path=query.path))
     await hub_of(request).note_file_event(_session_id(request), f"{_name(request)} deleted {result.path}")
     return no_content()
 
