@@ -16,6 +16,7 @@ import logging
 import posixpath
 import stat
 import urllib.parse
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,7 @@ from console_web.db.models import User
 from console_web.db.repo import add_audit
 from console_web.hub.file_channel import FileOp, FileOperation
 from jumpoint.core import wire
-from jumpoint.core.errors import BadRequest, Forbidden, JumpError, NotFound
+from jumpoint.core.errors import BadRequest, Cancelled, Forbidden, JumpError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,12 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
         channel = await hub_of(request).open_file_channel(session_id, principal, op)
         assert channel.result is not None
         path = channel.result.path
-        received = await _pump_upload(request, channel, size)
+        chunks = request.content.iter_chunked(UPLOAD_CHUNK)
+        while chunk := await _body_chunk(chunks, received, size):
+            received += len(chunk)
+            await channel.write(chunk)
+        if received != size:
+            raise Cancelled(f"the upload was cancelled after {received} of {size} bytes")
         await channel.finish()
         return json_model(FileDoneOut(path=path, size=received), status=201)
     except BaseException as exc:
@@ -244,21 +250,15 @@ async def upload_file(request: web.Request) -> web.StreamResponse:
         await _finish(request, "file.upload", session_id, path, moved, failure, "uploaded")
 
 
-async def _pump_upload(request: web.Request, channel: FileOperation, size: int) -> int:
-    received = 0
+async def _body_chunk(chunks: AsyncIterator[bytes], received: int, size: int) -> bytes:
+    """The next piece of an upload's body, ``b""`` at its end. Cancelled (audited ``cancelled``) when the browser
+    aborted it; BadRequest when the body is malformed."""
     try:
-        async for chunk in request.content.iter_chunked(UPLOAD_CHUNK):
-            received += len(chunk)
-            await channel.write(chunk)
-    except (ConnectionError, asyncio.IncompleteReadError, web.HTTPException) as exc:
-        raise BadRequest(f"the upload was interrupted after {received} of {size} bytes") from exc
+        return await anext(chunks, b"")
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        raise Cancelled(f"the upload was cancelled after {received} of {size} bytes") from exc
     except Exception as exc:
-        if isinstance(exc, JumpError):
-            raise
         raise BadRequest(f"the upload was interrupted after {received} of {size} bytes") from exc
-    if received != size:
-        raise BadRequest(f"the upload ended after {received} of {size} bytes")
-    return received
 
 
 async def _finish(

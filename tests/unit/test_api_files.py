@@ -4,6 +4,7 @@ tests/integration/test_file_transfer.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ class FilesHub(FakeHub):
 
     files: dict[str, bytes] = field(default_factory=lambda: {REPORT: b"quarterly numbers\n"})
     notes: list[str] = field(default_factory=list)
+    channels: list[FakeFileChannel] = field(default_factory=list)
 
     async def open_file_channel(self, session_id: str, principal: Principal, op: FileOp) -> FileOperation:
         if op.roots and not any(within(op.path, root) for root in op.roots):
@@ -61,14 +63,17 @@ class FilesHub(FakeHub):
             if op.path not in self.files:
                 raise NotFound(f"{op.path} does not exist on the target")
             data = self.files[op.path]
-            return FakeFileChannel(wire.FileResult(path=op.path, kind="file", size=len(data)), data)
-        if op.op == "upload":
+            channel = FakeFileChannel(wire.FileResult(path=op.path, kind="file", size=len(data)), data)
+        elif op.op == "upload":
             if op.path in self.files and not op.overwrite:
                 raise Conflict(f"{op.path} already exists")
-            return FakeFileChannel(wire.FileResult(path=op.path, kind="file", size=op.size))
-        if op.op == "list":
-            return FakeFileChannel(wire.FileResult(path=op.path or posixpath.dirname(REPORT), kind="dir"))
-        return FakeFileChannel(wire.FileResult(path=op.path))
+            channel = FakeFileChannel(wire.FileResult(path=op.path, kind="file", size=op.size))
+        elif op.op == "list":
+            channel = FakeFileChannel(wire.FileResult(path=op.path or posixpath.dirname(REPORT), kind="dir"))
+        else:
+            channel = FakeFileChannel(wire.FileResult(path=op.path))
+        self.channels.append(channel)
+        return channel
 
     async def note_file_event(self, session_id: str, text: str) -> None:
         self.notes.append(text)
@@ -158,3 +163,28 @@ async def test_a_download_is_audited_with_its_size(console: Console) -> None:
     assert (resp.status, await resp.read()) == (200, b"quarterly numbers\n")
     assert await audited(console, "file.download") == [{"path": REPORT, "size": 18, "result": "ok"}]
     assert notes(console) == [f"alice downloaded {REPORT} (18 bytes)"]
+
+
+async def test_an_upload_the_browser_aborts_is_audited_as_cancelled_with_the_bytes_received(console: Console) -> None:
+    # the test server cancels the handler; a real console sees the body fail (tests/integration/test_file_transfer.py)
+    headers = await as_alice(console)
+    jar = console.client.session.cookie_jar.filter_cookies(console.client.make_url("/"))
+    _reader, writer = await asyncio.open_connection(console.client.host, console.client.port)
+    head = [
+        f"PUT {FILES}/upload?path=/srv/data/big.bin HTTP/1.1",
+        f"Host: {console.client.host}",
+        "Cookie: " + "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items()),
+        f"X-CSRF-Token: {headers['X-CSRF-Token']}",
+        "Content-Length: 1000000",
+    ]
+    writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + b"\0" * 1000)
+    await writer.drain()
+    assert isinstance(console.hub, FilesHub)
+    async with asyncio.timeout(10):
+        while not (console.hub.channels and console.hub.channels[0].written):
+            await asyncio.sleep(0.01)
+        writer.close()  # the browser goes away with the upload under way
+        while not notes(console):
+            await asyncio.sleep(0.01)
+    assert notes(console) == ["alice: upload of /srv/data/big.bin cancelled"]
+    assert await audited(console, "file.upload") == [{"path": "/srv/data/big.bin", "size": 1000, "result": "cancelled"}]
