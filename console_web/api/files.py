@@ -134,10 +134,11 @@ async def list_files(request: web.Request) -> web.StreamResponse:
     assert result is not None
     entries = sorted(channel.entries, key=lambda e: (e.kind != "dir", e.name))
     path = result.path
+    at_top = path == "/" or path in perms.roots  # above an allowed folder is out of reach
     return json_model(
         FileListOut(
             path=path,
-            parent=None if path == "/" else posixpath.dirname(path),
+            parent=None if at_top else posixpath.dirname(path),
             entries=[_entry_out(e) for e in entries],
             truncated=result.truncated,
             can_upload=perms.upload,

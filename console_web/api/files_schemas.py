@@ -55,7 +55,8 @@ class FileEntryOut(Out):
 
 
 class FileListOut(Out):
-    """A directory: entries sorted directories first, then by name; at most 5000 (``truncated``)."""
+    """A directory: entries sorted directories first, then by name; at most 5000 (``truncated``). ``parent`` is
+    null at ``/`` and at an allowed folder (the user may not go above it)."""
 
     path: str
     parent: str | None

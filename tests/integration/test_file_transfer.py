@@ -324,6 +324,7 @@ async def test_paths_outside_the_allowed_folders_are_refused_even_through_links(
 
     start = await gateway.api("GET", _files(session), expect=200)
     assert start["path"] == str(allowed) and start["roots"] == [str(allowed)]
+    assert start["parent"] is None  # the user may not go above the allowed folder
     for path in (str(remote_dir), f"{allowed}/..", f"{allowed}/escape"):
         refused = await gateway.api("GET", _files(session, "/download") + f"?path={path}", expect=403)
         assert refused["error"]["message"] == f"{path} is outside the folders you may use"

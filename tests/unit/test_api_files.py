@@ -188,3 +188,16 @@ async def test_an_upload_the_browser_aborts_is_audited_as_cancelled_with_the_byt
             await asyncio.sleep(0.01)
     assert notes(console) == ["alice: upload of /srv/data/big.bin cancelled"]
     assert await audited(console, "file.upload") == [{"path": "/srv/data/big.bin", "size": 1000, "result": "cancelled"}]
+
+
+async def test_a_listing_of_an_allowed_folder_has_no_parent(console: Console) -> None:
+    await as_alice(console, file_roots=["/srv/data"])
+    parents = []
+    for path in ("/srv/data", "/srv/data/reports"):
+        resp = await console.client.get(FILES, params={"path": path})
+        assert resp.status == 200, await resp.text()
+        parents.append((await resp.json())["parent"])
+    assert parents == [None, "/srv/data"]
+    await as_alice(console, file_roots=[])  # anywhere: only / has no parent
+    assert (await (await console.client.get(FILES, params={"path": "/srv/data"})).json())["parent"] == "/srv"
+    assert (await (await console.client.get(FILES, params={"path": "/"})).json())["parent"] is None

@@ -37,6 +37,25 @@ function baseName(path) {
   return parts.length ? parts[parts.length - 1] : '/';
 }
 
+function within(path, root) {
+  return root === '/' || path === root || path.startsWith(root.replace(/\/+$/, '') + '/');
+}
+
+/**
+ * The breadcrumbs of the folder `path`, from `/`: [{label, path, current, reachable}]. With allowed folders
+ * (`roots`), a folder above them is not reachable (the console would refuse it).
+ */
+export function breadcrumbTrail(path, roots = []) {
+  const trail = [{ label: '/', path: '/' }];
+  let acc = '';
+  for (const part of String(path).split('/').filter(Boolean)) {
+    acc += '/' + part;
+    trail.push({ label: part, path: acc });
+  }
+  const above = (p) => !roots.some((root) => within(p, root)) && roots.some((root) => within(root, p));
+  return trail.map((crumb, i) => ({ ...crumb, current: i === trail.length - 1, reachable: !above(crumb.path) }));
+}
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'short' });
 
 function formatTime(iso) {
@@ -185,21 +204,12 @@ export function createFilePanel(sessionId, { panel, toggle, onLayout, focusTermi
       setChildren(crumbs);
       return;
     }
-    const parts = path.split('/').filter(Boolean);
-    const items = [];
-    const crumb = (label, target, current) =>
-      el(
-        'li',
-        {},
-        current
-          ? el('span', { class: 'crumb current', 'aria-current': 'location', dataset: { path: target } }, label)
-          : el('button', { type: 'button', class: 'crumb link-button', dataset: { path: target }, onclick: () => load(target) }, label),
-      );
-    items.push(crumb('/', '/', parts.length === 0));
-    let acc = '';
-    parts.forEach((part, i) => {
-      acc += '/' + part;
-      items.push(crumb(part, acc, i === parts.length - 1));
+    const items = breadcrumbTrail(path, state.roots).map(({ label, path: target, current, reachable }) => {
+      let crumb;
+      if (current) crumb = el('span', { class: 'crumb current', 'aria-current': 'location', dataset: { path: target } }, label);
+      else if (!reachable) crumb = el('span', { class: 'crumb', title: 'Outside the folders you may use', dataset: { path: target } }, label);
+      else crumb = el('button', { type: 'button', class: 'crumb link-button', dataset: { path: target }, onclick: () => load(target) }, label);
+      return el('li', {}, crumb);
     });
     setChildren(crumbs, items);
   }
