@@ -144,12 +144,14 @@ class FileRunner:
         await self._control(wire.FileResult(path=path, kind="dir", truncated=truncated))
 
     async def _download(self, files: RemoteFiles, path: str) -> None:
+        """Send the file's first ``size`` bytes, the size announced: of a file growing meanwhile (a live log), what
+        it held when opened; one that shrank arrives short, and the console reports it."""
         reader = await files.open_read(path)
         try:
             await self._control(wire.FileResult(path=path, kind="file", size=reader.size))
             sent = 0
-            while True:
-                data = await reader.read(READ_CHUNK)
+            while sent < reader.size:
+                data = await reader.read(min(READ_CHUNK, reader.size - sent))
                 if not data:
                     break
                 view = memoryview(data)

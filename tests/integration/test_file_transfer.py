@@ -163,6 +163,23 @@ async def test_a_200_mb_file_goes_up_and_down_intact_with_bounded_memory(
     assert uploads[0]["session_id"] == session.session_id
 
 
+async def test_a_file_growing_while_it_is_downloaded_arrives_as_big_as_announced_and_is_audited_ok(
+    gateway: Gateway, session: SessionSocket, remote_dir: Path
+) -> None:
+    log = remote_dir / "app.log"
+    log.write_bytes(b"a" * 8 * MiB)
+    url = gateway.url + _files(session, "/download")
+    async with gateway.http.get(url, params={"path": str(log)}, headers=gateway.headers) as resp:
+        assert resp.status == 200 and resp.headers["Content-Length"] == str(8 * MiB)
+        received = await resp.content.readexactly(MiB)
+        with log.open("ab") as f:  # a live log: written to while it is downloaded
+            f.write(b"b" * MiB)
+        received += await resp.content.read()
+    assert received == b"a" * 8 * MiB
+    downloads = await _audit(gateway, "file.download")
+    assert downloads[0]["detail"] == {"path": str(log), "size": 8 * MiB, "result": "ok"}
+
+
 async def test_a_listing_shows_directories_first_with_sizes_and_modes(
     gateway: Gateway, session: SessionSocket, remote_dir: Path, sshd_server: SshServer
 ) -> None:

@@ -75,6 +75,36 @@ async def run(files: MemoryFiles, msg: wire.FileOpen) -> list[wire.ControlMessag
     return [wire.decode_control(f[wire.HEADER.size :]) for f in frames]
 
 
+class GrowingLog:
+    """A file of ``size`` bytes that another process appends to while it is read (a live log)."""
+
+    def __init__(self, size: int) -> None:
+        self.data = bytearray(b"a" * size)
+        self.size = size
+        self.position = 0
+
+    async def read(self, max_bytes: int) -> bytes:
+        chunk = bytes(self.data[self.position : self.position + max_bytes])
+        self.position += len(chunk)
+        if len(self.data) < 4 * self.size:
+            self.data += b"b" * 1000
+        return chunk
+
+    async def close(self) -> None:
+        pass
+
+
+class LogFiles(MemoryFiles):
+    """/var/log holding app.log, growing."""
+
+    def __init__(self, log: GrowingLog) -> None:
+        super().__init__({"/var/log": ["app.log"]})
+        self.log = log
+
+    async def open_read(self, path: str) -> FileReader:
+        return self.log
+
+
 class Connection:
     def __init__(self, files: MemoryFiles) -> None:
         self._files = files
@@ -189,3 +219,18 @@ async def test_a_rename_answers_the_canonical_source_then_the_destination() -> N
     assert isinstance(destination, wire.FileResult) and destination.path == "/srv/b/y"
     assert isinstance(closed, wire.Closed) and closed.error is None
     assert files.changes == [("rename", "/srv/a/x/y", "/srv/b/y")]
+
+
+async def test_a_file_growing_while_it_is_downloaded_is_sent_as_big_as_announced() -> None:
+    frames: list[bytes] = []
+
+    async def send(frame: bytes) -> None:
+        frames.append(frame)
+
+    msg = wire.FileOpen(session_channel=1, op="download", path="/var/log/app.log")
+    await FileRunner(5, msg, connection=Connection(LogFiles(GrowingLog(3000))), send_frame=send).run()
+    data = b"".join(f[wire.HEADER.size :] for f in frames if f[0] == wire.FRAME_DATA)
+    controls = [wire.decode_control(f[wire.HEADER.size :]) for f in frames if f[0] == wire.FRAME_CONTROL]
+    assert isinstance(controls[0], wire.FileResult) and controls[0].size == 3000
+    assert data == b"a" * 3000  # the console checks the bytes against the size announced, then audits "ok"
+    assert isinstance(controls[-1], wire.Closed) and controls[-1].error is None
