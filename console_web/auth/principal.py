@@ -16,3 +16,5 @@ class Principal:
     is_admin: bool
     via: Literal["session", "token"]
     web_session_id: str | None = None
+    address: str | None = None
+    """The address the request came from (the TCP peer), for audit events."""

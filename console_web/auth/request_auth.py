@@ -52,7 +52,7 @@ def _bearer(request: web.Request) -> str | None:
     return value.strip()
 
 
-def _principal(user: User, via: str, web_session_id: str | None = None) -> Principal:
+def _principal(user: User, via: str, address: str | None, web_session_id: str | None = None) -> Principal:
     if user.disabled:
         raise Unauthorized("this account is disabled", hint="ask an administrator")
     return Principal(
@@ -62,6 +62,7 @@ def _principal(user: User, via: str, web_session_id: str | None = None) -> Princ
         is_admin=user.is_admin,
         via="token" if via == "token" else "session",
         web_session_id=web_session_id,
+        address=address,
     )
 
 
@@ -81,7 +82,7 @@ async def _by_token(request: web.Request, token: str) -> Authenticated:
         api_token, user = row
         if api_token.expires_at is not None and api_token.expires_at <= now:
             raise Unauthorized("this API token has expired", hint="create a new one")
-        principal = _principal(user, "token")
+        principal = _principal(user, "token", request.remote)
         if api_token.last_used_at is None or now - api_token.last_used_at > TOUCH_EVERY:
             api_token.last_used_at = now
     return Authenticated(principal, None)
@@ -105,7 +106,7 @@ async def _by_cookie(request: web.Request, token: str) -> Authenticated:
         idle_limit = web_session.last_seen_at + timedelta(minutes=security.session_idle_minutes)
         expired = web_session.expires_at <= now or idle_limit <= now
         if not expired:
-            principal = _principal(user, "session", session_id)
+            principal = _principal(user, "session", request.remote, session_id)
             if now - web_session.last_seen_at > TOUCH_EVERY:
                 await session.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now))
             csrf = web_session.csrf_token

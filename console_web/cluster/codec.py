@@ -46,6 +46,8 @@ def principal_from(data: Any) -> Principal:
     """A principal from JSON."""
     principal: Principal = _fields(data, Principal, "principal")
     _typed(principal, {"user_id": int, "username": str, "display_name": str, "is_admin": bool}, "principal")
+    if principal.address is not None and (not isinstance(principal.address, str) or len(principal.address) > 64):
+        raise ProtocolViolation("another console node sent a principal whose address is not an address")
     if principal.via not in ("session", "token"):
         raise ProtocolViolation("another console node sent a malformed principal")
     return principal

@@ -241,7 +241,8 @@ class HubHandlers:
         guest = self._hub.guests.by_token(_str(args, "guest_token", 128))
         if guest is None or guest.session_id != session_id:
             raise Unauthorized("this invitation is no longer valid", hint="ask for a new invitation link")
-        return guest_identity(guest)
+        address = args.get("address")
+        return guest_identity(guest, address if isinstance(address, str) and len(address) <= 64 else None)
 
     async def _serve_socket(
         self, session: LiveSession, participant: Participant, pipe: Pipe, resume_from: int | None

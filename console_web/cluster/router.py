@@ -249,6 +249,7 @@ class ClusterHub:
             if token is None:
                 raise
             args["guest_token"] = token
+            args["address"] = request.remote
         check_origin(request)
         pipe = self.node.open_pipe(node)
         args["pipe"] = pipe.id

@@ -47,10 +47,10 @@ log = logging.getLogger(__name__)
 MAX_POSITION = 2**62
 
 
-def guest_identity(guest: Guest) -> tuple[Identity, Mode]:
-    """A guest's identity and the mode its key gave it."""
+def guest_identity(guest: Guest, address: str | None) -> tuple[Identity, Mode]:
+    """A guest's identity (acting from ``address``) and the mode its key gave it."""
     mode: Mode = "peer" if guest.mode == "peer" else "observer"
-    return Identity(name=guest.display_name, guest_id=guest.guest_id), mode
+    return Identity(name=guest.display_name, guest_id=guest.guest_id, address=address), mode
 
 
 async def _identify(hub: Hub, request: web.Request, session_id: str) -> tuple[Identity, Mode | None]:
@@ -61,7 +61,7 @@ async def _identify(hub: Hub, request: web.Request, session_id: str) -> tuple[Id
         guest = await hub.guest_of(request)
         if guest is None or guest.session_id != session_id:
             raise
-        return guest_identity(guest)
+        return guest_identity(guest, request.remote)
     return identity_of(principal), None
 
 

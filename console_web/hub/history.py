@@ -32,9 +32,12 @@ class SessionHistory:
         jumpoint_id: int | None = None,
         source_address: str | None = None,
     ) -> None:
-        """An audit event; a guest actor is named in the detail (guests have no user id)."""
+        """An audit event; a guest actor is named in the detail (guests have no user id). The source address is
+        where the actor acted from unless ``source_address`` is given."""
         if actor is not None and actor.external:
             detail = {**detail, "guest": actor.name}
+        if source_address is None and actor is not None:
+            source_address = actor.address
 
         async def write(session: AsyncSession) -> None:
             repo.add_audit(

@@ -61,6 +61,8 @@ class Identity:
     user_id: int | None = None
     guest_id: str | None = None
     is_admin: bool = False
+    address: str | None = field(default=None, compare=False)
+    """Where the request or socket acting as this identity came from (audit events); not part of who it is."""
 
     @property
     def external(self) -> bool:
@@ -156,4 +158,5 @@ def identity_of(principal: Principal) -> Identity:
         name=principal.display_name or principal.username,
         user_id=principal.user_id,
         is_admin=principal.is_admin,
+        address=principal.address,
     )

@@ -10,6 +10,7 @@ timeline and announced with a ``roster`` message.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from console_web.hub.participants import Connection, Identity, Mode, Participant
@@ -67,6 +68,8 @@ class Seats:
         """The identity's seat, created if it may have one; Forbidden/Conflict otherwise."""
         seat = self.participants.get(identity.key)
         if seat is not None:
+            if identity.address is not None:  # what this participant does next is audited from where it is now
+                seat.identity = replace(seat.identity, address=identity.address)
             return seat
         session = self._session
         if session.state == "ended":

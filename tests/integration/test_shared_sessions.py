@@ -177,6 +177,31 @@ async def test_a_seat_released_while_its_socket_opens_gets_that_socket_closed_an
     assert b"SHOULD-NOT-RUN" not in seen
 
 
+async def test_every_session_audit_event_with_an_actor_says_where_the_actor_acted_from(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    bob_id, bob = await gateway.create_rep("bob")
+    item_id, owner = await _owner_session(gateway, sshd_server, [bob_id], session_policy="join_existing")
+    await gateway.api_as(bob, "POST", f"/api/v1/jump-items/{item_id}/jump", {}, expect=201)
+    await gateway.attach(owner.session_id, token=bob)
+    roster = await _roster_with(owner, "Bob", "peer")
+    await owner.send_json({"t": "set_mode", "participant": _participant(roster, "Bob"), "mode": "observer"})
+    await owner.send_json({"t": "remove", "participant": _participant(roster, "Bob")})
+    await _timeline_text(owner, "removed Bob")
+    await gateway.api("POST", f"/api/v1/sessions/{owner.session_id}/end", expect=204)
+    async with asyncio.timeout(10):
+        while True:
+            page = await gateway.api("GET", f"/api/v1/audit?session_id={owner.session_id}&limit=200", expect=200)
+            events = page["items"]
+            actions = {e["action"] for e in events}
+            if {"session.joined", "session.mode_changed", "session.removed", "session.end_requested"} <= actions:
+                break
+            await asyncio.sleep(0.2)
+    with_actor = [e for e in events if e.get("actor_user_id") is not None]
+    assert with_actor
+    assert {e["action"]: e["source_address"] for e in with_actor} == {e["action"]: "127.0.0.1" for e in with_actor}
+
+
 async def test_an_external_key_works_once_and_not_after_it_expires(gateway: Gateway, sshd_server: SshServer) -> None:
     _, owner = await _owner_session(gateway, sshd_server, [])
     created = await gateway.api(
