@@ -334,6 +334,25 @@ def test_jump_without_a_credential_asks_for_the_password_in_the_session(
     wait_for_terminal(session, lambda text: "manual-25" in text, "manual-25")
     no_csp_violations(console)
 
+    # Reconnect after the shell exits asks for the credential again, in the session's own tab; this time one is
+    # picked, so nothing asks for the password (the host key was saved the first time).
+    first_url = session.url
+    run_in_terminal(session, "exit")
+    expect(session.locator("#session-state")).to_have_text("ended", timeout=20_000)
+    session.get_by_test_id("reconnect-session").click()
+    dialog = session.get_by_test_id("credential-dialog")
+    expect(dialog).to_be_visible()
+    assert session.url == first_url, "the Jump started before a credential was chosen"
+    option(dialog, LOGIN_REF).click()
+    dialog.get_by_test_id("jump-with-credential").click()
+    session.wait_for_url(lambda url: url != first_url and re.search(r"/sessions/[A-Za-z0-9_-]+$", url) is not None)
+    expect(session.locator("#session-state")).to_have_text("connected", timeout=20_000)
+    marker = secrets.token_hex(3)
+    run_in_terminal(session, f"echo who-{marker}=$(whoami)")
+    wait_for_terminal(session, lambda text: f"who-{marker}={sshd_server.username}" in text, "whoami after reconnect")
+    expect(session.locator("dialog.prompt-dialog")).to_have_count(0)
+    no_csp_violations(session)
+
 
 def test_an_item_with_its_own_credential_jumps_without_the_dialog(
     context: BrowserContext,

@@ -11,6 +11,7 @@ import { installConstructedStyleShim } from './csp-styles.js';
 import { createDesktopView } from './desktop/view.js';
 import { sizeMessage } from './desktop/wire.js';
 import { rememberDesktopRoom } from './desktop/viewport.js';
+import { chooseCredential, needsCredentialChoice } from './credential-picker.js';
 import { createChat } from './session-chat.js';
 import { openExternalDialog, openInviteDialog } from './session-invite.js';
 import { createPrompts } from './session-prompts.js';
@@ -228,7 +229,10 @@ function finish(text, { reason = '', state = 'closed', backLink = true } = {}) {
   updateControls();
 }
 
-/** After the session ended: Jump to the same Jump Item again and open the new session here. */
+/**
+ * After the session ended: Jump to the same Jump Item again and open the new session here. An item whose rep
+ * picks the credential asks again, as the console does before a Jump (the choice is not kept in the browser).
+ */
 function reconnectButton() {
   const name = (page.info && page.info.item_name) || 'the Jump Item';
   const button = el(
@@ -238,7 +242,7 @@ function reconnectButton() {
   );
   button.addEventListener('click', async () => {
     button.disabled = true;
-    let body = {};
+    const body = {};
     if (term) {
       let size = null;
       try {
@@ -246,21 +250,41 @@ function reconnectButton() {
       } catch {
         size = null;
       }
-      const cols = Math.min(1000, Math.max(20, (size && size.cols) || term.cols));
-      const rows = Math.min(500, Math.max(5, (size && size.rows) || term.rows));
-      body = { cols, rows };
+      body.cols = Math.min(1000, Math.max(20, (size && size.cols) || term.cols));
+      body.rows = Math.min(500, Math.max(5, (size && size.rows) || term.rows));
     }
     try {
-      const answer = await api('POST', `/jump-items/${encodeURIComponent(page.info.item_id)}/jump`, body);
-      const id = answer && (answer.session_id ?? (answer.session && answer.session.id));
-      if (!id) throw new Error('The console did not say which session it started.');
-      location.assign('/sessions/' + encodeURIComponent(id));
+      const item = await api('GET', `/jump-items/${encodeURIComponent(page.info.item_id)}`);
+      const groups = await api('GET', '/jump-groups');
+      const list = Array.isArray(groups) ? groups : (groups && groups.items) || [];
+      const groupId = item.group_id ?? item.jump_group_id ?? null;
+      const group = list.find((g) => String(g.id) === String(groupId)) || null;
+      if (needsCredentialChoice(item, group)) {
+        button.disabled = false;
+        chooseCredential(item, { onJump: (credential) => jumpAgain(button, credential ? { ...body, credential } : body) });
+        return;
+      }
     } catch (exc) {
       button.disabled = false;
       showBanner(exc);
+      return;
     }
+    await jumpAgain(button, body);
   });
   return button;
+}
+
+async function jumpAgain(button, body) {
+  button.disabled = true;
+  try {
+    const answer = await api('POST', `/jump-items/${encodeURIComponent(page.info.item_id)}/jump`, body);
+    const id = answer && (answer.session_id ?? (answer.session && answer.session.id));
+    if (!id) throw new Error('The console did not say which session it started.');
+    location.assign('/sessions/' + encodeURIComponent(id));
+  } catch (exc) {
+    button.disabled = false;
+    showBanner(exc);
+  }
 }
 
 function showEnded(reason = '') {
