@@ -221,24 +221,8 @@ class SessionRecorder:
     def close(self) -> None:
         """Write everything (the transcript's last line too) and close the files; blocking. Idempotent; raises
         :class:`InternalError` when something could not be written."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        try:
-            if self._failure is None:
-                self._write_now(final=True)
-        except InternalError:
-            pass  # kept in self._failure, raised below after the files are closed
-        finally:
-            try:
-                self._files.close()
-            except InternalError as exc:
-                self._fail(exc)
-        if self._failure is not None:
-            raise self._failure
+        if not self._closed:
+            self._finish_closing(*self._stop_taking())
 
     def close_in_background(self) -> concurrent.futures.Future[None]:
         """:meth:`close` without blocking the caller (the event loop's thread, with a running loop): from now on
@@ -252,16 +236,20 @@ class SessionRecorder:
             except InternalError as exc:
                 done.set_exception(exc)
             return done
+        return _writer_pool().submit(self._finish_closing, *self._stop_taking())
+
+    def _stop_taking(self) -> tuple[concurrent.futures.Future[None] | None, list[Event]]:
+        """Record nothing more; the batch in flight (if any) and what is queued, for :meth:`_finish_closing`."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         in_flight, self._in_flight, self._in_flight_bytes = self._in_flight, None, 0
         events, self._events, self._pending_bytes = self._events, [], 0
-        return _writer_pool().submit(self._finish_closing, in_flight, events)
+        return in_flight, events
 
     def _finish_closing(self, in_flight: concurrent.futures.Future[None] | None, events: list[Event]) -> None:
-        """In a writer thread: after ``in_flight``, the last batch (``final``) and the files' close."""
+        """After ``in_flight``, the last batch (``final``) and the files' close (any thread, one at a time)."""
         try:
             if in_flight is not None:
                 self._collect(in_flight)
@@ -351,7 +339,7 @@ class SessionRecorder:
             return False
         return True
 
-    def _write_now(self, *, final: bool = False) -> None:
+    def _write_now(self) -> None:
         """Encode and write in this thread, after the batch in flight (if any), so the order is kept."""
         if self._in_flight is not None:
             future, self._in_flight, self._in_flight_bytes = self._in_flight, None, 0
@@ -360,7 +348,7 @@ class SessionRecorder:
             raise self._failure
         events, self._events, self._pending_bytes = self._events, [], 0
         try:
-            self._encode_and_write(events, final=final)
+            self._encode_and_write(events)
         except InternalError as exc:
             self._fail(exc)
             raise

@@ -31,6 +31,15 @@ def start(directory: Path, session_id: str = "s1", **options: object) -> Session
     return SessionRecorder.start(directory, session_id, **settings)  # type: ignore[arg-type]
 
 
+def fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write from now on fails with ENOSPC."""
+
+    def disk_full(fd: int, buffers: object, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("console_web.recording.appender.os.pwritev", disk_full)
+
+
 def events(recorder: SessionRecorder) -> list[tuple[str, str]]:
     return [(e.code, e.data) for e in read_cast(recorder.cast_path)[1]]
 
@@ -132,10 +141,7 @@ async def test_a_write_error_is_raised_by_the_next_call_with_the_path_and_never_
 ) -> None:
     recorder = start(tmp_path)
 
-    def disk_full(fd: int, buffers: object, offset: int) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("console_web.recording.appender.os.pwritev", disk_full)
+    fill_the_disk(monkeypatch)
     recorder.output(b"lost?\r\n")
     await asyncio.sleep(FLUSH_INTERVAL + 0.3)
     with pytest.raises(InternalError, match=r"s1\.cast: No space left on device"):
@@ -359,10 +365,7 @@ async def test_a_disk_failure_while_closing_in_the_background_is_the_futures_err
 ) -> None:
     recorder = start(tmp_path)
 
-    def disk_full(fd: int, buffers: object, offset: int) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("console_web.recording.appender.os.pwritev", disk_full)
+    fill_the_disk(monkeypatch)
     recorder.output(b"lost?\r\n")
     with pytest.raises(InternalError, match=r"s1\.cast: No space left on device"):
         await asyncio.wrap_future(recorder.close_in_background())
