@@ -36,6 +36,7 @@ def _member(member_id: int, hostname: str, *, sessions: int = 0, since: datetime
     [
         Principal(7, "ann", "Ann Example", False, "session", "web-session-1"),
         Principal(1, "admin", "Administrator", True, "token"),
+        Principal(7, "ann", "Ann Example", False, "token", None, "192.0.2.7"),
     ],
 )
 def test_a_principal_comes_out_of_the_other_node_as_it_went_in(principal: Principal) -> None:
@@ -52,6 +53,8 @@ def test_a_principal_comes_out_of_the_other_node_as_it_went_in(principal: Princi
         {"user_id": 7, "username": "ann", "display_name": "Ann", "is_admin": False, "via": "session", "role": "x"},
         {"user_id": "7", "username": "ann", "display_name": "Ann", "is_admin": False, "via": "session"},
         {"user_id": 7, "username": "ann", "display_name": "Ann", "is_admin": False, "via": "cookie"},
+        {"user_id": 7, "username": "ann", "display_name": "Ann", "is_admin": False, "via": "token", "address": 7},
+        {"user_id": 7, "username": "a", "display_name": "A", "is_admin": False, "via": "token", "address": "9" * 65},
     ],
 )
 def test_a_malformed_principal_is_refused(data: Any) -> None:
