@@ -114,7 +114,7 @@ class SshAdapter:
         except BaseException as exc:
             conn.abort()
             if isinstance(exc, asyncssh.Error | OSError):
-                raise from_ssh_error(endpoint.where, username, exc) from exc
+                raise from_ssh_error(endpoint.where, username, exc, established=True) from exc
             raise
         ctx.log.info(
             "ssh shell open on %s as %s (%s %dx%d)",
@@ -155,7 +155,7 @@ class SshAdapter:
         try:
             key = await _bounded(probe(), endpoint.where, limit, "SSH key exchange")
         except (asyncssh.Error, OSError) as exc:
-            raise from_ssh_error(endpoint.where, username, exc) from exc
+            raise from_ssh_error(endpoint.where, username, exc, established=True) from exc
         if key is None:
             raise TargetProtocolError(f"{endpoint.where} presented no host key", hint="check the SSH server")
         return key
@@ -199,7 +199,7 @@ class SshAdapter:
                 raise client.failure from None
             if isinstance(exc, asyncssh.Error | OSError):
                 pinned = to_host_key(key).fingerprint
-                raise from_ssh_error(where, username, exc, pinned_key_fp=pinned) from exc
+                raise from_ssh_error(where, username, exc, pinned_key_fp=pinned, established=True) from exc
             raise
         finally:
             handshake.cancel()

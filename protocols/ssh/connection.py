@@ -145,7 +145,7 @@ class SshConnection:
         finally:
             self._iterating = False
         if session.error is not None and not self._closed:
-            raise from_ssh_error(self._where, self._username, session.error) from session.error
+            raise from_ssh_error(self._where, self._username, session.error, established=True) from session.error
 
     async def send(self, event: TerminalInput) -> None:
         """Write typed bytes to the shell, or tell it the new terminal size."""
@@ -163,7 +163,7 @@ class SshConnection:
             else:
                 raise BadRequest(f"an SSH shell cannot take {type(event).__name__} input")
         except (asyncssh.Error, OSError) as exc:  # BrokenPipeError when the channel closed meanwhile
-            raise from_ssh_error(self._where, self._username, exc) from exc
+            raise from_ssh_error(self._where, self._username, exc, established=True) from exc
 
     async def snapshot(self) -> dict[str, Any]:
         """The terminal's kind and current size only: no screen contents yet.

@@ -28,16 +28,25 @@ def auth_failed(where: str, username: str) -> TargetAuthFailed:
     return target_errors.auth_failed(where, username, hint=AUTH_HINT, who=f"user {username}")
 
 
-def from_os_error(where: str, exc: OSError) -> JumpError:
-    """Map a resolver or socket error."""
-    return target_errors.from_os_error(where, exc, server="SSH", timeout_stage="TCP connect")
+def from_os_error(where: str, exc: OSError, *, established: bool = False) -> JumpError:
+    """Map a resolver or socket error; with ``established``, one met on a connection that was already up."""
+    return target_errors.from_os_error(where, exc, server="SSH", timeout_stage="TCP connect", established=established)
 
 
-def from_ssh_error(where: str, username: str, exc: BaseException, *, pinned_key_fp: str | None = None) -> JumpError:
+def from_ssh_error(
+    where: str,
+    username: str,
+    exc: BaseException,
+    *,
+    pinned_key_fp: str | None = None,
+    established: bool = False,
+) -> JumpError:
     """Map any exception raised while connecting to, logging in to, or talking with an SSH server.
 
     ``pinned_key_fp`` is set when the connection was pinned to a verified host key: a host-key failure then
-    means the server presented a different key than the one just checked.
+    means the server presented a different key than the one just checked. ``established`` is set once the
+    shell is running: a reset or a dropped connection is then reported as the target closing the session, not
+    as a failure to connect.
     """
     if isinstance(exc, JumpError):
         return exc
@@ -67,5 +76,5 @@ def from_ssh_error(where: str, username: str, exc: BaseException, *, pinned_key_
     if isinstance(exc, TimeoutError):
         return timed_out(where, None, "SSH handshake")
     if isinstance(exc, OSError):
-        return from_os_error(where, exc)
+        return from_os_error(where, exc, established=established)
     return InternalError(f"unexpected failure talking to {where}: {type(exc).__name__}")

@@ -7,8 +7,11 @@ scripted prompter stands in for the rep answering the browser's dialogs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -310,6 +313,62 @@ async def test_a_dropped_connection_raises_target_closed(fresh_sshd: Callable[..
             await shell.drain()
     finally:
         await shell.conn.close()
+
+
+class ResettingProxy:
+    """A TCP relay to one server that can reset every relayed connection (RST, as a firewall or a crash does)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = 0
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def reset_all(self) -> None:
+        for writer in self._writers:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_reset_during_the_session_says_the_connection_was_closed_not_check_the_host_name(
+    sshd_server: SshServer, tmp_path: Path
+) -> None:
+    proxy = ResettingProxy(sshd_server.port)
+    await proxy.start()
+    via_proxy = target_for(sshd_server).model_copy(update={"port": proxy.port})
+    conn = await SshAdapter().connect(via_proxy, make_ctx(tmp_path, ScriptedRep(answer=typing(sshd_server.password))))
+    shell = Shell(conn)
+    try:
+        assert await shell.run("echo up") == "up"
+        proxy.reset_all()
+        with pytest.raises(TargetClosed) as raised:
+            await shell.drain()
+        closed_by = f"the connection to 127.0.0.1:{proxy.port} was closed: reset by the server or the network"
+        assert raised.value.message == closed_by
+    finally:
+        await shell.conn.close()
+        await proxy.stop()
 
 
 async def test_one_megabyte_of_output_arrives_complete_and_in_bounded_chunks(

@@ -32,6 +32,14 @@ def test_a_reset_is_a_closed_connection_for_telnet_and_unreachable_for_ssh_as_be
     assert isinstance(ssh_errors.from_os_error(WHERE, reset), TargetUnreachable)
 
 
+def test_a_reset_of_an_established_ssh_connection_says_the_target_closed_it_not_check_the_host_name() -> None:
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    error = ssh_errors.from_ssh_error(WHERE, "ann", reset, established=True)
+    assert isinstance(error, TargetClosed)
+    assert error.message == f"the connection to {WHERE} was closed: reset by the server or the network"
+    assert "host name" not in (error.hint or "")
+
+
 def test_the_login_refusals_keep_each_adapters_wording() -> None:
     ssh = ssh_errors.auth_failed(WHERE, "ann")
     assert isinstance(ssh, TargetAuthFailed)
