@@ -25,6 +25,7 @@ from console_web.hub.browser_messages import (
     TransferIn,
     parse_browser_message,
 )
+from console_web.hub.key_forwarder import KeyForwarder
 from console_web.hub.participants import BrowserSocket, Connection, Identity, Mode, Participant, identity_of
 from console_web.hub.session import CLOSE_FULL, LiveSession
 from jumpoint.core import wire
@@ -122,20 +123,25 @@ async def serve_browser(hub: Hub, request: web.Request) -> web.StreamResponse:
 async def run_socket(
     session: LiveSession, participant: Participant, ws: BrowserSocket, resume_from: int | None
 ) -> None:
-    """Attach an open socket to its seat and act on what the browser sends until the socket closes."""
+    """Attach an open socket to its seat and act on what the browser sends until the socket closes.
+
+    Keys go through a :class:`KeyForwarder`, so a target that stops reading input does not stop this loop from
+    reading the browser's other messages (End, Leave, chat, resize, answers)."""
     conn = Connection(ws=ws, participant=participant)
     session.connect(participant, conn, resume_from)
     plog = participant.logger(session.log)
+
+    def refuse_input(exc: ProtocolViolation) -> None:
+        plog.info("refused a desktop input frame: %s", exc.message)
+        session.reply(conn, {"t": "error", "error": exc.to_dict()})
+
+    keys = KeyForwarder(session, participant, refuse_input)
     try:
         async for msg in ws:
             if conn.closing is not None:
                 break
             if msg.type == web.WSMsgType.BINARY:
-                try:
-                    await session.send_keys(participant, msg.data)
-                except ProtocolViolation as exc:
-                    plog.info("refused a desktop input frame: %s", exc.message)
-                    session.reply(conn, {"t": "error", "error": exc.to_dict()})
+                await keys.put(msg.data)
             elif msg.type == web.WSMsgType.TEXT:
                 await _on_text(session, participant, conn, msg.data)
     except JumpError as exc:

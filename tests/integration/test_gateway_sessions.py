@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -182,6 +183,51 @@ async def test_owner_ends_the_session_and_sees_it_ended(gateway: Gateway, sshd_s
     listed = await gateway.api("GET", "/api/v1/sessions", expect=200)
     listed = listed["items"] if isinstance(listed, dict) else listed
     assert sock.session_id not in [s["session_id"] for s in listed]
+
+
+async def _fill_input_until_the_target_stops_taking_it(gw: Gateway, sock: Any) -> None:
+    """Run a program that never reads its input, then paste until the console has no input credit left."""
+    await sock.send_keys("stty -icanon -echo; sleep 600\n")
+    await asyncio.sleep(0.5)
+    session = gw.hub.sessions[sock.session_id]
+    frame = b"x" * 65536
+    async with asyncio.timeout(30):
+        while session._in_window.credit > 0:
+            await sock.ws.send_bytes(frame)
+            await asyncio.sleep(0.05)
+
+
+async def _until_state(sock: Any, wanted: str, within: float) -> None:
+    async with asyncio.timeout(within):
+        while (await sock.next_of("state"))["state"] != wanted:
+            pass
+
+
+async def test_end_and_chat_are_read_while_typed_keys_wait_for_a_target_that_does_not_read(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await _fill_input_until_the_target_stops_taking_it(gateway, sock)
+    await sock.ws.send_bytes(b"y" * 65536)  # waits in the socket's key backlog
+    await sock.send_json({"t": "chat", "text": "still here"})
+    async with asyncio.timeout(5):
+        while not any(e.get("text") == "still here" for e in (await sock.next_of("timeline"))["entries"]):
+            pass
+    await sock.send_json({"t": "end"})
+    await _until_state(sock, "ended", within=10)
+
+
+async def test_the_end_api_ends_a_session_whose_socket_is_held_by_a_huge_paste(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    await _fill_input_until_the_target_stops_taking_it(gateway, sock)
+    for _ in range(16):  # far past the backlog: the console stops reading this socket
+        await sock.ws.send_bytes(b"z" * 65536)
+    await gateway.api("POST", f"/api/v1/sessions/{sock.session_id}/end", {}, expect=204)
+    await _until_state(sock, "ended", within=10)
 
 
 async def test_malformed_tunnel_frames_are_dropped_and_sessions_keep_running(

@@ -625,11 +625,9 @@ function setupButtons() {
       focusTerminal();
       return;
     }
-    if (socket.sendJson({ t: 'end' })) {
-      // The console confirms with `state: ended`; until then, say so and take no more keys.
-      if (live()) setState('ending');
-      return;
-    }
+    // Through the API, not the socket: the socket's messages queue behind typed keys that a stuck target is not
+    // reading, and End must work then above all. Until the console answers, say so and take no more keys.
+    if (live()) setState('ending');
     try {
       await api('POST', `/sessions/${encodeURIComponent(sessionId)}/end`, {});
       showEnded();
