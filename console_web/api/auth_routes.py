@@ -13,6 +13,7 @@ from console_web.api.routing import endpoint
 from console_web.api.schemas import LoginIn, LoginOut, MeOut, UserOut
 from console_web.auth.cookies import clear_session_cookie, set_session_cookie
 from console_web.auth.passwords import verify_password
+from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.auth.request_auth import check_origin
 from console_web.auth.websessions import end_web_session, start_web_session
 from console_web.db.models import User, WebSession
@@ -22,6 +23,9 @@ from jumpoint.core.errors import TooManyRequests, Unauthorized
 log = logging.getLogger(__name__)
 
 WRONG_LOGIN = "wrong username or password"
+# The per-address limit is this many times security.login_attempts_per_minute: high enough that failures for other
+# names from a shared address (an office NAT, a TLS proxy) do not lock out an account whose own limit is not reached.
+ADDRESS_LIMIT_FACTOR = 10
 
 
 @endpoint(
@@ -32,38 +36,42 @@ WRONG_LOGIN = "wrong username or password"
     tag="auth",
     body=LoginIn,
     response=LoginOut,
-    description="Rate limited per username and per client address (security.login_attempts_per_minute failures).",
+    description="Rate limited: security.login_attempts_per_minute attempts per username, and "
+    f"{ADDRESS_LIMIT_FACTOR} times as many per client address, that did not end in a login (429 with Retry-After).",
 )
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check the password, start a login session, set the cookie and return the CSRF token."""
+    """Check the password, start a login session, set the cookie and return the CSRF token.
+
+    Every attempt takes a slot of the per-username and the per-address limit *before* the password is checked
+    (no await between the check and the count, so parallel requests cannot all pass the check); a successful
+    login gives the address's slot back and clears the username's count. A limit reached is 429
+    ``too many failed logins ...; try again in N seconds`` with ``Retry-After``.
+    """
     check_origin(request)
     body = await read_body(request, LoginIn)
     db = db_of(request)
     config = config_of(request)
     limiter = request.app[LOGIN_LIMITER_KEY]
-    limit = config.security.login_attempts_per_minute
     username = body.username.strip().lower()
     address = client_ip(request)
-    keys = (f"user:{username}", f"ip:{address}")
-    waits = [w for w in (limiter.retry_after(k, limit) for k in keys) if w is not None]
-    if waits:
-        wait = max(waits)
+    user_key, address_key = f"user:{username}", f"ip:{address}"
+    refusal = _rate_limited(limiter, user_key, address_key, config.security.login_attempts_per_minute)
+    if refusal is not None:
         await audit(
             db,
             action="login.rate_limited",
             source_address=address,
             detail={"username": username[:64]},
         )
-        raise TooManyRequests(
-            f"too many failed logins; try again in {wait} seconds", details={"retry_after_seconds": wait}
-        )
+        raise refusal
+    # The slots are taken synchronously right after the check: from here on this attempt counts until it succeeds.
+    limiter.record(user_key)
+    address_slot = limiter.record(address_key)
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.username == username))
         stored = None if user is None else user.password_hash
     verdict = await verify_password(stored, body.password)
     if user is None or not verdict.ok:
-        for key in keys:
-            limiter.record(key)
         await audit(
             db,
             action="login.failed",
@@ -82,7 +90,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             detail={"username": username, "reason": "disabled"},
         )
         raise Unauthorized("this account is disabled", hint="ask an administrator")
-    limiter.reset(keys[0])
+    limiter.reset(user_key)
+    limiter.forget(address_key, address_slot)
     if verdict.new_hash is not None:
         async with db.session() as session:
             await session.execute(update(User).where(User.id == user.id).values(password_hash=verdict.new_hash))
@@ -98,6 +107,27 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = json_model(LoginOut(user=UserOut.model_validate(user), csrf_token=started.csrf_token))
     set_session_cookie(response, request, started.cookie_token, config.security.session_max_hours * 3600)
     return response
+
+
+def _rate_limited(
+    limiter: SlidingWindowLimiter, user_key: str, address_key: str, per_user: int
+) -> TooManyRequests | None:
+    """The 429 to answer when ``user_key`` has ``per_user`` or ``address_key`` has ``ADDRESS_LIMIT_FACTOR`` times
+    as many attempts in the window, else None (the longer wait wins when both are reached)."""
+    reached = [
+        (wait, whose)
+        for wait, whose in (
+            (limiter.retry_after(user_key, per_user), "for this username"),
+            (limiter.retry_after(address_key, per_user * ADDRESS_LIMIT_FACTOR), "from this address"),
+        )
+        if wait is not None
+    ]
+    if not reached:
+        return None
+    wait, whose = max(reached)
+    return TooManyRequests(
+        f"too many failed logins {whose}; try again in {wait} seconds", details={"retry_after_seconds": wait}
+    )
 
 
 @endpoint("POST", "/auth/logout", access="user", summary="Log out (ends the login session)", tag="auth", status=204)

@@ -42,8 +42,8 @@ class SlidingWindowLimiter:
             return None
         return max(1, math.ceil(events[-limit] + self.window - now))
 
-    def record(self, key: str) -> None:
-        """Count one event for ``key`` now."""
+    def record(self, key: str) -> float:
+        """Count one event for ``key`` now; returns its time, which :meth:`forget` takes to remove it again."""
         now = self._clock()
         events = self._prune(key, now)
         if events is None:
@@ -54,6 +54,22 @@ class SlidingWindowLimiter:
         else:
             self._events.move_to_end(key)
         events.append(now)
+        return now
+
+    def forget(self, key: str, at: float) -> None:
+        """Remove the one event of ``key`` that :meth:`record` counted ``at`` (an attempt that turned out fine).
+
+        Nothing happens when that event is gone already (out of the window, reset, or the key evicted).
+        """
+        events = self._events.get(key)
+        if events is None:
+            return
+        try:
+            events.remove(at)
+        except ValueError:
+            return
+        if not events:
+            del self._events[key]
 
     def reset(self, key: str) -> None:
         """Forget ``key`` (after a successful login)."""

@@ -215,7 +215,8 @@ async def test_logins_that_succeed_fail_or_are_rate_limited_record_the_client_ad
         await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong-wrong"})
     limited = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong-wrong"})
     assert limited.status == 429
-    await console.client.post("/api/v1/auth/login", json={"username": "bob", "password": BOB_PASSWORD})
+    bob = await console.client.post("/api/v1/auth/login", json={"username": "bob", "password": BOB_PASSWORD})
+    assert bob.status == 200  # alice's failures from the same address do not lock bob out
     async with console.db.session() as session:
         events = (await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
     seen = [(e.action, e.detail.get("username"), e.source_address) for e in events if e.action.startswith("login.")]
@@ -223,7 +224,7 @@ async def test_logins_that_succeed_fail_or_are_rate_limited_record_the_client_ad
         ("login.failed", "alice", CLIENT),
         ("login.failed", "alice", CLIENT),
         ("login.rate_limited", "alice", CLIENT),
-        ("login.rate_limited", "bob", CLIENT),
+        ("login.ok", "bob", CLIENT),
     ]
 
 

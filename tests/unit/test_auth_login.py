@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.db.clock import utcnow
-from console_web.db.models import WebSession
+from console_web.db.models import AuditEvent, WebSession
 
 Console = Any
 ConsoleFactory = Any
@@ -58,6 +59,51 @@ async def test_too_many_failed_logins_are_refused_with_retry_after(make_console:
     body = await resp.json()
     assert body["error"]["code"] == "too_many_requests"
     assert "try again in" in error_of(body)
+
+
+async def test_parallel_wrong_passwords_are_all_counted(make_console: ConsoleFactory) -> None:
+    console = await make_console(login_attempts_per_minute=5)
+    answers = await asyncio.gather(
+        *(
+            console.client.post("/api/v1/auth/login", json={"username": "alice", "password": f"wrong-{i}"})
+            for i in range(30)
+        )
+    )
+    statuses = sorted(resp.status for resp in answers)
+    assert statuses == [401] * 5 + [429] * 25  # only 5 passwords were checked
+    async with console.db.session() as session:
+        failed = await session.scalar(select(func.count()).where(AuditEvent.action == "login.failed"))
+    assert failed == 5
+
+
+async def test_failures_for_other_names_from_one_address_do_not_lock_out_a_correct_password(
+    make_console: ConsoleFactory,
+) -> None:
+    console = await make_console(login_attempts_per_minute=5)
+    for i in range(5):
+        resp = await console.client.post("/api/v1/auth/login", json={"username": "mallory", "password": f"x-{i}"})
+        assert resp.status == 401
+    mallory = await console.client.post("/api/v1/auth/login", json={"username": "mallory", "password": "x-5"})
+    assert mallory.status == 429
+    assert error_of(await mallory.json()).startswith("too many failed logins for this username; try again in")
+    alice = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+    assert alice.status == 200
+
+
+async def test_one_address_is_refused_after_ten_times_the_per_username_limit(make_console: ConsoleFactory) -> None:
+    console = await make_console(login_attempts_per_minute=1)
+    for i in range(9):
+        resp = await console.client.post("/api/v1/auth/login", json={"username": f"guess{i}", "password": "nope-nope"})
+        assert resp.status == 401
+    for _ in range(3):  # a successful login gives its slot of the address back
+        resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+        assert resp.status == 200
+    resp = await console.client.post("/api/v1/auth/login", json={"username": "guess9", "password": "nope-nope"})
+    assert resp.status == 401
+    refused = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": ALICE_PASSWORD})
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert error_of(await refused.json()).startswith("too many failed logins from this address; try again in")
 
 
 async def test_requests_without_login_are_unauthorized(console: Console) -> None:
@@ -144,6 +190,19 @@ def test_sliding_window_forgets_old_events_and_stays_bounded() -> None:
     for key in "bcde":
         limiter.record(key)
     assert len(limiter) == 3
+
+
+def test_a_forgotten_event_no_longer_counts() -> None:
+    now = [0.0]
+    limiter = SlidingWindowLimiter(window=60, clock=lambda: now[0])
+    first = limiter.record("a")
+    now[0] = 1
+    limiter.record("a")
+    limiter.forget("a", first)
+    assert limiter.retry_after("a", 2) is None
+    assert limiter.retry_after("a", 1) == 60
+    limiter.forget("a", first)  # already gone: nothing happens
+    assert len(limiter) == 1
 
 
 def test_cookie_over_https_is_host_prefixed_and_secure() -> None:
