@@ -1,7 +1,8 @@
 """External invitees: guests without an account, each allowed into exactly one live session.
 
-A guest redeems a one-time external key and gets a random token in a cookie (``__Host-oj_guest`` over HTTPS,
-``oj_guest`` over plain HTTP; HttpOnly, SameSite=Strict). Only the token's SHA-256 is kept, in memory: a guest
+A guest redeems a one-time external key and gets a random token in a cookie (``__Host-oj_guest`` with Secure when
+the browser uses HTTPS, as for the login cookie in :mod:`console_web.auth.cookies`; ``oj_guest`` over plain HTTP;
+HttpOnly, SameSite=Strict). Only the token's SHA-256 is kept, in memory: a guest
 lives no longer than the session it was invited to (or the console process).
 """
 
@@ -12,6 +13,8 @@ import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from console_web.auth.cookies import browser_uses_https
 
 SECURE_GUEST_COOKIE = "__Host-oj_guest"
 PLAIN_GUEST_COOKIE = "oj_guest"
@@ -70,19 +73,24 @@ class GuestRegistry:
                 del self._by_hash[key]
 
 
+def guest_cookie_name(request: web.BaseRequest) -> str:
+    """``__Host-oj_guest`` when the browser uses HTTPS (a TLS proxy in front included), else ``oj_guest``."""
+    return SECURE_GUEST_COOKIE if browser_uses_https(request) else PLAIN_GUEST_COOKIE
+
+
 def guest_token(request: web.BaseRequest) -> str | None:
-    """The guest cookie's token, if the request carries a plausible one."""
-    token = request.cookies.get(SECURE_GUEST_COOKIE) or request.cookies.get(PLAIN_GUEST_COOKIE)
+    """The guest cookie's token, if the request carries a plausible one (read under the name it is set under)."""
+    token = request.cookies.get(guest_cookie_name(request))
     return token if token and len(token) <= 128 else None
 
 
 def set_guest_cookie(response: web.StreamResponse, request: web.BaseRequest, token: str) -> None:
     """Set the guest cookie for the browser session (no max-age: it ends with the browser or the session)."""
     response.set_cookie(
-        SECURE_GUEST_COOKIE if request.secure else PLAIN_GUEST_COOKIE,
+        guest_cookie_name(request),
         token,
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=browser_uses_https(request),
     )

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from console_web.api.hubapi import hub_or_none
+from console_web.auth.cookies import browser_uses_https
 from console_web.auth.request_auth import authenticate
 from jumpoint.core.errors import Unauthorized
 
@@ -120,7 +121,7 @@ def content_security_policy(request: web.BaseRequest) -> str:
     connect = "'self'"
     host = request.host
     if _HOST_OK.match(host):
-        connect += f" wss://{host}" if request.secure else f" ws://{host}"
+        connect += f" wss://{host}" if browser_uses_https(request) else f" ws://{host}"
     return (
         "default-src 'self'; "
         # 'wasm-unsafe-eval' lets the recording player compile its WebAssembly terminal; it allows no JS eval.

@@ -21,7 +21,7 @@ from console_web.api.hubapi import HubApi
 from console_web.appkeys import CONFIG_KEY, DB_KEY, HUB_API_KEY
 from console_web.auth.passwords import configure_hasher
 from console_web.auth.principal import Principal
-from console_web.config import ConsoleConfig, SecuritySettings
+from console_web.config import ConsoleConfig, ListenSettings, SecuritySettings
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.hub.clusters import JumpointLive, MemberLive
@@ -156,11 +156,14 @@ ConsoleFactory = Callable[..., Awaitable[Console]]
 
 @pytest.fixture
 async def make_console(db: Database, hub: FakeHub, tmp_path: Path) -> AsyncIterator[ConsoleFactory]:
-    """Build a console app (optionally with other security settings) with users admin, alice and bob."""
+    """Build a console app (optionally with other security settings, or ``listen=`` settings) with users admin,
+    alice and bob."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def build(**security: Any) -> Console:
-        config = ConsoleConfig(state_dir=tmp_path, security=SecuritySettings(**security))
+    async def build(*, listen: ListenSettings | None = None, **security: Any) -> Console:
+        config = ConsoleConfig(
+            state_dir=tmp_path, security=SecuritySettings(**security), listen=listen or ListenSettings()
+        )
         app = web.Application()
         app[CONFIG_KEY] = config
         app[DB_KEY] = db
