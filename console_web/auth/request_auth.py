@@ -10,6 +10,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, select, update
@@ -28,6 +29,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
 TOUCH_EVERY = timedelta(seconds=30)
 MAX_CREDENTIAL_LEN = 512
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,26 +145,56 @@ async def authenticate(request: web.Request) -> Principal:
     return (await resolve(request)).principal
 
 
+def normalise_origin(url: str) -> str | None:
+    """The origin of ``url`` (an ``Origin`` header or a URL such as ``listen.public_url``) as
+    ``scheme://host[:port]``: scheme and host lower-cased, the scheme's default port (80, 443) left out, IPv6
+    literals in brackets, any path, query or user info ignored. None when it is not an http(s) URL with a host
+    (the ``null`` origin included)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname  # lower-cased, without IPv6 brackets
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
 def own_origin(request: web.Request) -> str:
-    """``scheme://host`` of this request as the browser addressed it."""
+    """``scheme://host`` of this request as it reached the console (behind a proxy: as the proxy forwarded it)."""
     return f"{request.scheme}://{request.host}"
 
 
 def check_origin(request: web.Request) -> None:
-    """If an ``Origin`` header is present it must be this console's own (or ``listen.public_url``'s)."""
+    """If an ``Origin`` header is present it must be this console's own or ``listen.public_url``'s, compared as
+    normalised origins (:func:`normalise_origin`: ``https://Console.example.com:443/x`` is
+    ``https://console.example.com``); else Forbidden naming the origins expected and ``listen.public_url``."""
     origin = request.headers.get("Origin")
     if origin is None:
         return
-    allowed = {own_origin(request).lower()}
+    own = normalise_origin(own_origin(request))
     public_url = request.app[CONFIG_KEY].listen.public_url
-    if public_url:
-        allowed.add(public_url.rstrip("/").lower())
-    if origin.rstrip("/").lower() not in allowed:
-        log.warning("request refused: Origin %r is not this console", origin[:200])
-        raise Forbidden(
-            f"requests from {origin[:200]!r} are not allowed; only from {own_origin(request)}",
-            hint="open the console at its own address",
-        )
+    public = normalise_origin(public_url) if public_url else None
+    sent = normalise_origin(origin)
+    if sent is not None and sent in (own, public):
+        return
+    shown = origin[:200]
+    if public is not None:
+        expected = f"{public} (listen.public_url)"
+        if own is not None and own != public:
+            expected += f" or {own} (the address this request came to)"
+        hint = "open the console at listen.public_url, or correct listen.public_url to the URL browsers use"
+    else:
+        expected = f"{own or own_origin(request)} (the address this request came to; listen.public_url is not set)"
+        hint = "open the console at its own address; behind a proxy, set listen.public_url to the URL browsers use"
+    log.warning("request refused: Origin %r is not this console's; expected %s", shown, expected)
+    raise Forbidden(f"requests from {shown!r} are not allowed; only from {expected}", hint=hint)
 
 
 def check_csrf(request: web.Request, expected: str | None) -> None:

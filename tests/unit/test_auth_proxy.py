@@ -1,16 +1,18 @@
 """A console behind a TLS proxy (``listen.tls.mode: off``, ``listen.public_url`` https), as a browser sees it: the
-cookies' Secure flag and ``__Host-`` names."""
+cookies' Secure flag and ``__Host-`` names, and the Origin check against ``listen.public_url``."""
 
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from console_web.appkeys import CONFIG_KEY
 from console_web.auth.guests import guest_token, set_guest_cookie
+from console_web.auth.request_auth import normalise_origin
 from console_web.config import ConsoleConfig, ListenSettings, TlsSettings
 from console_web.web.pages import content_security_policy
 
@@ -97,3 +99,61 @@ def test_behind_a_tls_proxy_the_guest_cookie_is_secure_and_host_prefixed() -> No
 def test_behind_a_tls_proxy_pages_allow_their_secure_websocket() -> None:
     request = mocked_request(PUBLIC + "/", headers={"Host": "console.example.com"})
     assert "connect-src 'self' wss://console.example.com;" in content_security_policy(request)
+
+
+@pytest.mark.parametrize(
+    ("public_url", "origin"),
+    [
+        ("https://console.example.com:443/", "https://console.example.com"),
+        ("https://example.com/openjump/", "https://example.com"),
+        ("HTTPS://Console.Example.COM", "https://console.example.com"),
+        ("https://console.example.com:8443/", "https://console.example.com:8443"),
+        ("http://console.example.com:80", "http://console.example.com"),
+    ],
+)
+async def test_login_from_the_origin_of_public_url_is_allowed_however_the_url_is_written(
+    make_console: ConsoleFactory, public_url: str, origin: str
+) -> None:
+    console = await make_console(listen=behind_proxy(public_url))
+    resp = await console.client.post("/api/v1/auth/login", json=ALICE, headers={"Origin": origin})
+    assert resp.status == 200, await resp.text()
+
+
+async def test_a_refused_origin_names_listen_public_url_and_the_origin_expected(make_console: ConsoleFactory) -> None:
+    console = await make_console(listen=behind_proxy("https://console.example.com:8443/"))
+    resp = await console.client.post("/api/v1/auth/login", json=ALICE, headers={"Origin": PUBLIC})
+    assert resp.status == 403
+    error = (await resp.json())["error"]
+    assert error["message"].startswith(
+        "requests from 'https://console.example.com' are not allowed; "
+        "only from https://console.example.com:8443 (listen.public_url) or http://127.0.0.1:"
+    )
+    assert "listen.public_url" in error["hint"]
+
+
+async def test_without_public_url_a_refused_origin_says_to_set_it(console: Console) -> None:
+    resp = await console.client.post("/api/v1/auth/login", json=ALICE, headers={"Origin": PUBLIC})
+    assert resp.status == 403
+    error = (await resp.json())["error"]
+    assert error["message"].startswith("requests from 'https://console.example.com' are not allowed; only from http://")
+    assert "listen.public_url is not set" in error["message"]
+    assert "set listen.public_url" in error["hint"]
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://Console.Example.com:443/path?q=1", "https://console.example.com"),
+        ("http://console.example.com:80/", "http://console.example.com"),
+        ("https://console.example.com:80", "https://console.example.com:80"),
+        ("http://[::1]:8080/", "http://[::1]:8080"),
+        ("https://user@console.example.com/", "https://console.example.com"),
+        ("null", None),
+        ("console.example.com", None),
+        ("ftp://console.example.com", None),
+        ("https://console.example.com:99999", None),
+        ("https://", None),
+    ],
+)
+def test_origins_are_compared_normalised(url: str, origin: str | None) -> None:
+    assert normalise_origin(url) == origin
