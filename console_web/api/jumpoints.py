@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import delete, func, select
 
 from console_web.api.bodies import json_model, no_content, path_int, read_body, read_query
-from console_web.api.context import client_ip, config_of, db_of, principal_of
+from console_web.api.context import LOGIN_LIMITER_KEY, client_ip, config_of, db_of, principal_of
 from console_web.api.hubapi import hub_or_none
 from console_web.api.routing import endpoint
 from console_web.api.schemas import (
@@ -243,12 +243,19 @@ async def create_key(request: web.Request) -> web.StreamResponse:
     body=RegisterIn,
     response=RegisterOut,
     description="The key is spent and the host becomes a new member of the key's Jumpoint, with its own token (a "
-    "Jumpoint with several members is a cluster); 401 for an unknown or expired key, 409 for a key already used.",
+    "Jumpoint with several members is a cluster); 401 for an unknown or expired key, 409 for a key already used; "
+    "429 past 10 attempts a minute from one address that did not succeed.",
 )
 async def register(request: web.Request) -> web.StreamResponse:
     """Exchange a registration key for a new member's token."""
     body = await read_body(request, RegisterIn)
-    result = await register_jumpoint(db_of(request), body.key, body.hostname, source_address=client_ip(request))
+    result = await register_jumpoint(
+        db_of(request),
+        body.key,
+        body.hostname,
+        source_address=client_ip(request),
+        limiter=request.app[LOGIN_LIMITER_KEY],
+    )
     return json_model(
         RegisterOut(jumpoint_id=result.jumpoint_id, name=result.name, token=result.token, member_id=result.member_id)
     )

@@ -1,4 +1,11 @@
-"""Jumpoint registration: single-use, expiring keys exchanged for the Jumpoint's token."""
+"""Jumpoint registration: single-use, expiring keys exchanged for the Jumpoint's token.
+
+Registration is public (the key is the credential), so attempts are rate limited per source address: each takes
+a slot of ``REGISTRATIONS_PER_MINUTE`` before the key is looked up and a successful one gives it back, so refused
+attempts (and attempts still in flight) count. Beyond the limit the answer is TooManyRequests with no audit row
+of its own; one ``registration_key.throttled`` row per address and minute says that attempts were throttled.
+Host names go into the log with ``%r``, so a line break in one cannot forge a log line.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,18 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, REGISTRATION_KEY_PREFIX, hash_secret, mint
 from console_web.db.clock import utcnow
 from console_web.db.database import Database
 from console_web.db.models import Jumpoint, JumpointMember, JumpointRegistrationKey
 from console_web.db.repo import add_audit, audit
-from jumpoint.core.errors import Conflict, NotFound, Unauthorized
+from jumpoint.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized
 
 log = logging.getLogger(__name__)
+
+REGISTRATIONS_PER_MINUTE = 10
+"""Registration attempts one source address may make per minute that did not succeed (refused or in flight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +79,7 @@ async def create_registration_key(
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "expires_at": expires_at.isoformat()},
         )
         name = jumpoint.name
-    log.info("registration key created for Jumpoint %s", name)
+    log.info("registration key created for Jumpoint %r", name)
     return IssuedKey(jumpoint_id, name, secret.text, expires_at)
 
 
@@ -82,18 +93,67 @@ async def _refuse(
         source_address=source_address,
         detail={"reason": reason, "hostname": hostname},
     )
-    log.warning("Jumpoint registration refused (%s) from host %s", reason, hostname)
+    log.warning("Jumpoint registration refused (%s) from host %r at %s", reason, hostname, source_address)
+
+
+def _limit_keys(source_address: str | None) -> tuple[str, str]:
+    """The limiter's keys for ``source_address``: its attempts, and "its throttling was audited"."""
+    address = source_address or "unknown"
+    return f"register:{address}", f"register-throttled:{address}"
+
+
+async def _throttle(
+    db: Database, limiter: SlidingWindowLimiter, hostname: str, source_address: str | None
+) -> float | None:
+    """Take a slot for one attempt from ``source_address`` and return it (for :meth:`SlidingWindowLimiter.forget`),
+    or raise TooManyRequests when the address has no slot left; the first refusal in a minute is audited
+    (``registration_key.throttled``), the others are not."""
+    attempts_key, audited_key = _limit_keys(source_address)
+    wait = limiter.retry_after(attempts_key, REGISTRATIONS_PER_MINUTE)
+    if wait is None:
+        return limiter.record(attempts_key)
+    if limiter.retry_after(audited_key, 1) is None:
+        limiter.record(audited_key)  # before the await: parallel refusals write one row
+        await audit(
+            db,
+            action="registration_key.throttled",
+            source_address=source_address,
+            detail={
+                "hostname": hostname,
+                "limit_per_minute": REGISTRATIONS_PER_MINUTE,
+                "note": "further attempts from this address in the next minute are refused without an audit row each",
+            },
+        )
+        log.warning(
+            "Jumpoint registrations from %s throttled: more than %d a minute did not succeed (host %r)",
+            source_address,
+            REGISTRATIONS_PER_MINUTE,
+            hostname,
+        )
+    raise TooManyRequests(
+        f"too many registration attempts from this address; try again in {wait} seconds",
+        hint="check the registration key: create a new one in the console if it expired or was used",
+        details={"retry_after_seconds": wait},
+    )
 
 
 async def register_jumpoint(
-    db: Database, key: str, hostname: str, *, source_address: str | None = None
+    db: Database,
+    key: str,
+    hostname: str,
+    *,
+    source_address: str | None = None,
+    limiter: SlidingWindowLimiter | None = None,
 ) -> Registration:
     """Spend ``key``: the host becomes a new member of the key's Jumpoint (a cluster when it already has members),
     with its own token; the other members and their tokens are left as they are.
 
     Raises Unauthorized for an unknown or expired key and Conflict for a key already used; each refusal is
-    audited, like the registration, with ``source_address`` (the registering host's address).
+    audited, like the registration, with ``source_address`` (the registering host's address). With a
+    ``limiter``, ``source_address`` gets ``REGISTRATIONS_PER_MINUTE`` attempts a minute that do not succeed; past
+    that, TooManyRequests before the key is looked at (see the module docstring for what is audited).
     """
+    slot = None if limiter is None else await _throttle(db, limiter, hostname, source_address)
     digest = hash_secret(key)
     now = utcnow()
     async with db.session() as session:
@@ -145,5 +205,7 @@ async def register_jumpoint(
             detail={"jumpoint_id": jumpoint_id, "name": jumpoint.name, "hostname": hostname, "member_id": member.id},
         )
         name, member_id = jumpoint.name, member.id
-    log.info("Jumpoint %s registered a member from host %s (member %d)", name, hostname, member_id)
+    if limiter is not None and slot is not None:
+        limiter.forget(_limit_keys(source_address)[0], slot)
+    log.info("Jumpoint %r registered a member from host %r (member %d)", name, hostname, member_id)
     return Registration(jumpoint_id, name, secret.text, member_id)
