@@ -1,8 +1,10 @@
 """The ``openjump`` command: administration of the console's database, and starting the console.
 
 Every command reads the console configuration (``--config``), opens the database it names and migrates it to
-the current schema first (``migrate`` does only that). Errors are printed to stderr (exit 2 for configuration or
-usage problems, such as a database that cannot be reached; 1 for refused operations such as a duplicate name).
+the current schema first (``migrate`` does only that). ``create-user`` and ``allinone`` may leave ``--config``
+out: then they use the defaults, as the all-in-one console does (state, and the SQLite database, in
+``./state``). Errors are printed to stderr (exit 2 for configuration or usage problems, such as a database that
+cannot be reached; 1 for refused operations such as a duplicate name).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from console_web.config import ConsoleConfig, load_console_config
 from console_web.db.database import Database
+from console_web.db.models import NAME_MAX
 from jumpoint.core.errors import ConfigError, JumpError
 
 log = logging.getLogger(__name__)
@@ -53,8 +56,18 @@ async def _with_db(config: ConsoleConfig, work: Callable[[Database], Awaitable[i
 
 
 async def _create_user(args: argparse.Namespace, config: ConsoleConfig) -> int:
+    """Create the user; a ``--display-name`` over NAME_MAX characters is a CliError (never cut short)."""
     from console_web.db import repo
 
+    if args.display_name is not None and len(args.display_name) > NAME_MAX:
+        raise CliError(
+            f"--display-name is {len(args.display_name)} characters long; the limit is {NAME_MAX} characters"
+        )
+    if args.config is None:
+        print(
+            f"(no --config: using the all-in-one defaults, state directory {config.state_dir.resolve()})",
+            file=sys.stderr,
+        )
     password = _read_password(args)
 
     async def work(db: Database) -> int:
@@ -171,9 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", required=required, type=Path, help="the console configuration file (YAML)")
 
     p = sub.add_parser("create-user", help="create a user (non-interactive)")
-    with_config(p)
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="the console configuration file (YAML); default: the all-in-one defaults (state in ./state), "
+        "as `openjump allinone` without --config",
+    )
     p.add_argument("--username", required=True)
-    p.add_argument("--display-name")
+    p.add_argument("--display-name", help=f"the name shown to others (at most {NAME_MAX} characters)")
     p.add_argument("--admin", action="store_true", help="make the user an administrator")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")

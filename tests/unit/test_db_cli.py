@@ -57,3 +57,33 @@ def test_bad_config_file_exits_2_with_the_message(tmp_path: Path, capsys: pytest
 def test_unknown_jumpoint_for_a_registration_key_is_refused(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["registration-key", "--config", str(config), "--jumpoint", "nope"]) == 1
     assert "there is no Jumpoint named 'nope'" in capsys.readouterr().err
+
+
+def test_create_user_without_config_uses_the_all_in_one_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-password\n"))
+    assert main(["create-user", "--username", "bob", "--password-stdin"]) == 0
+    out = capsys.readouterr()
+    assert "created user bob" in out.out
+    assert f"no --config: using the all-in-one defaults, state directory {tmp_path / 'state'}" in out.err
+    assert (tmp_path / "state" / "console.db").is_file()
+    # the same database `openjump allinone` (no --config) opens: the name is taken there now
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-password\n"))
+    assert main(["create-user", "--username", "bob", "--password-stdin"]) == 1
+    assert "a user named 'bob' already exists" in capsys.readouterr().err
+
+
+def test_a_display_name_over_128_characters_is_refused_not_cut(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-password\n"))
+    args = ["create-user", "--config", str(config), "--username", "bob", "--password-stdin"]
+    assert main([*args, "--display-name", "x" * 300]) == 2
+    out = capsys.readouterr()
+    assert out.err.strip() == "error: --display-name is 300 characters long; the limit is 128 characters"
+    assert "created user" not in out.out
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-password\n"))
+    assert main([*args, "--display-name", "B" * 128]) == 0
+    assert "created user bob" in capsys.readouterr().out
