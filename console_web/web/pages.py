@@ -236,7 +236,12 @@ async def root(request: web.Request) -> web.StreamResponse:
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    """``/login``: the login form; a user who is logged in already goes straight on to ``next``."""
+    """``/login``: the login form; a user who is logged in already goes straight on to ``next``.
+
+    On a cross-site navigation (a Client Scripting link in another site) the browser holds the SameSite=Strict
+    cookie back, so this serves the form; the page's own ``GET /api/v1/me`` is same-site, sends the cookie, and
+    the page goes on to ``next`` when the user is logged in (``console_web/frontend/src/login.js``).
+    """
     if await _logged_in(request):
         target = safe_next(request.query.get("next"))
         response = web.Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})

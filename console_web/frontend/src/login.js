@@ -1,4 +1,7 @@
 // The login page: POST /api/v1/auth/login, then go to `next` (same-origin relative paths only) or /console.
+// A rep who is logged in already goes straight on to `next`: a link followed from another site (a Client Scripting
+// URL in a ticketing tool) arrives here because the browser held the SameSite=Strict cookie back on that
+// cross-site navigation, but this page's own GET /api/v1/me is same-site, so it sends the cookie.
 
 import { ApiError, api, setCsrfToken } from './api.js';
 import { $, showError } from './ui.js';
@@ -18,6 +21,23 @@ export function safeNext(raw) {
   }
   if (url.origin !== location.origin || url.pathname.startsWith('/login')) return '/console';
   return url.pathname + url.search + url.hash;
+}
+
+/**
+ * Ask GET /api/v1/me whether this browser is logged in; if so, go on to `next` with `navigate` (by default
+ * location.replace, so Back does not return to this page) and resolve true. Resolves false when not logged in or
+ * when the console cannot be asked (the form stays).
+ */
+export async function goOnIfLoggedIn(next, navigate = (url) => location.replace(url)) {
+  let user;
+  try {
+    user = await api('GET', '/me', undefined, { redirectOn401: false });
+  } catch {
+    return false;
+  }
+  if (!user || typeof user !== 'object' || user.id === undefined) return false;
+  navigate(next);
+  return true;
 }
 
 function main() {
@@ -57,7 +77,7 @@ function main() {
       }
       showError(errorBox, exc);
       if (exc instanceof ApiError && exc.status === 429) {
-        const seconds = exc.retryAfter || Number(exc.details.retry_after) || 30;
+        const seconds = exc.retryAfter || Number(exc.details.retry_after_seconds) || 30;
         lockedUntil = Date.now() + seconds * 1000;
         clearTimeout(timer);
         timer = setTimeout(() => {
@@ -71,6 +91,7 @@ function main() {
     submit.disabled = false;
   });
   form.elements.namedItem('username').focus();
+  goOnIfLoggedIn(next);
 }
 
-main();
+if (document.getElementById('login-form')) main();
