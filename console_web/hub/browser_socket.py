@@ -154,7 +154,7 @@ async def _on_text(session: LiveSession, participant: Participant, conn: Connect
     try:
         msg = parse_browser_message(text)
         if isinstance(msg, ResizeIn):
-            await session.resize(participant, msg.cols, msg.rows)
+            session.resize(participant, msg.cols, msg.rows)
         elif isinstance(msg, ChatIn):
             session.chat(participant, msg.text)
         elif isinstance(msg, SetModeIn):

@@ -76,6 +76,9 @@ log = logging.getLogger(__name__)
 
 CHAT_BURST = 20
 CHAT_WINDOW_SECONDS = 10.0
+RESIZE_INTERVAL = 0.05
+"""Seconds between two terminal sizes sent to the Jumpoint: a window being dragged settles on its last size, and a
+flood of resize messages costs the tunnel one small frame per interval."""
 """A participant may send at most CHAT_BURST chat messages within this many seconds (a flood would push the rest of
 the timeline out of what joiners are sent)."""
 RECORDING_CLOSE_WAIT = 10.0
@@ -112,6 +115,9 @@ class LiveSession:
         self._in_window = SendWindow(wire.INITIAL_WINDOW)
         self._input_lock = asyncio.Lock()
         self._pending_prompt: dict[str, Any] | None = None
+        self._wanted_size: tuple[int, int] | None = None
+        self._sent_size: tuple[int, int] | None = None
+        self._resizing = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended = asyncio.Event()
         self.pump = OutputPump(self, recorder, settings.stream_buffer_kib * 1024)
@@ -468,11 +474,26 @@ class LiveSession:
                 await self.link.send(wire.encode_data(self.channel, bytes(view[:n])))
                 view = view[n:]
 
-    async def resize(self, actor: Participant, cols: int, rows: int) -> None:
+    def resize(self, actor: Participant, cols: int, rows: int) -> None:
         """The owner's terminal size drives the remote PTY; others follow it (desktops ask in-band instead)."""
         if actor is not self.owner or self.state == "ended" or self.pump.desktop is not None:
             return
-        await self.link.send(wire.encode_control(self.channel, wire.ResizeMsg(cols=cols, rows=rows)))
+        self._wanted_size = (cols, rows)
+        if not self._resizing:
+            self._resizing = True
+            self.spawn(self._send_sizes(), "resize")
+
+    async def _send_sizes(self) -> None:
+        """Send the owner's latest size, then at most one more per :data:`RESIZE_INTERVAL` while it changes."""
+        try:
+            while (size := self._wanted_size) is not None and size != self._sent_size and self.state != "ended":
+                await self.link.send(wire.encode_control(self.channel, wire.ResizeMsg(cols=size[0], rows=size[1])))
+                self._sent_size = size
+                await asyncio.sleep(RESIZE_INTERVAL)
+        except JumpError as exc:
+            self.log.info("terminal size not sent: %s", exc.message)
+        finally:
+            self._resizing = False
 
     async def answer(self, actor: Participant, answer: wire.HostKeyAnswer | wire.TextAnswer) -> None:
         """Forward the owner's answer to the pending prompt."""

@@ -139,6 +139,34 @@ async def test_resize_reaches_the_remote_terminal(gateway: Gateway, sshd_server:
     await sock.read_until(b"43 132")
 
 
+async def test_a_flood_of_resizes_reaches_the_jumpoint_as_a_few_frames_ending_with_the_last_size(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    sock = await gateway.jump(await _item(gateway, sshd_server))
+    await sock.login(sshd_server.password)
+    session = gateway.hub.sessions[sock.session_id]
+    sizes_sent: list[tuple[int, int]] = []
+    send = session.link.send
+
+    async def recording_send(frame: bytes) -> None:
+        kind, channel = wire.decode_header(frame)
+        if channel == session.channel and kind == wire.FRAME_CONTROL:
+            msg = wire.decode_control(frame[wire.HEADER.size :])
+            if isinstance(msg, wire.ResizeMsg):
+                sizes_sent.append((msg.cols, msg.rows))
+        await send(frame)
+
+    session.link.send = recording_send  # type: ignore[method-assign]
+    for i in range(2000):
+        await sock.send_json({"t": "resize", "cols": 40 + i % 50, "rows": 10 + i % 20})
+    await sock.send_json({"t": "resize", "cols": 100, "rows": 30})
+    await asyncio.sleep(0.3)
+    await sock.send_keys("stty size\n")
+    await sock.read_until(b"30 100")
+    assert sizes_sent[-1] == (100, 30)
+    assert len(sizes_sent) < 100, f"{len(sizes_sent)} resize frames for one flood"
+
+
 async def test_vt100_item_gets_a_vt100_terminal(gateway: Gateway, sshd_server: SshServer) -> None:
     sock = await gateway.jump(await _item(gateway, sshd_server, terminal_type="vt100"))
     await sock.login(sshd_server.password)
