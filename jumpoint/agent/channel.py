@@ -84,7 +84,11 @@ class ChannelRunner:
         self._prompt_timeout = prompt_timeout
         self._out_window = SendWindow(wire.INITIAL_WINDOW)
         self._in_window = ReceiveWindow(wire.INITIAL_WINDOW)
-        self._input: asyncio.Queue[Keys | Resize | None] = asyncio.Queue()
+        # Input waiting for the target: the keys in arrival order (at most the input window, which the console
+        # must respect) and only the latest terminal size (a resize replaces one not yet applied).
+        self._pending_keys = bytearray()
+        self._pending_size: Resize | None = None
+        self._input_ready = asyncio.Event()
         self._prompts: dict[int, asyncio.Future[wire.HostKeyAnswer | wire.TextAnswer]] = {}
         self._prompt_ids = itertools.count(1)
         self._conn: Connection | None = None
@@ -100,18 +104,25 @@ class ChannelRunner:
 
     # --- frames from the console -----------------------------------------------------------------
     def on_data(self, payload: bytes) -> None:
-        """Keys from the console; never blocks (the console respects our window)."""
+        """Keys from the console; never blocks. They wait for the target in one buffer that the input window
+        bounds: a console that sends past the window gets ProtocolViolation."""
         self._in_window.received(len(payload))
         if self.metrics is not None:
             self.metrics.session_bytes.inc(len(payload), protocol=self.protocol, direction="to_target")
-        self._input.put_nowait(Keys(payload))
+        self._pending_keys += payload
+        self._input_ready.set()
 
     def on_credit(self, grant: int) -> None:
         """The console consumed output and granted more."""
         self._out_window.grant(grant)
 
     def on_control(self, msg: wire.ControlMessage) -> None:
-        """Answers, resize and close from the console."""
+        """Answers, resize and close from the console.
+
+        A resize takes one slot whatever the console sends: only the latest size not yet applied is kept, so a
+        flood of resizes (while a prompt is open, or while the target reads slowly) costs no memory and reaches
+        the target as one size change.
+        """
         if isinstance(msg, wire.HostKeyAnswer | wire.TextAnswer):
             fut = self._prompts.get(msg.id)
             if fut is None or fut.done():
@@ -119,7 +130,8 @@ class ChannelRunner:
                 return
             fut.set_result(msg)
         elif isinstance(msg, wire.ResizeMsg):
-            self._input.put_nowait(Resize(msg.cols, msg.rows))
+            self._pending_size = Resize(msg.cols, msg.rows)
+            self._input_ready.set()
         elif isinstance(msg, wire.Close):
             self.log.info("console closed the session: %s", msg.reason or "no reason given")
             self.abort()
@@ -134,7 +146,7 @@ class ChannelRunner:
         if self._closed:
             return
         self._closed = True
-        self._input.put_nowait(None)
+        self._input_ready.set()
         self._out_window.close()
         if self._conn is not None:
             # closing the connection ends its events() iterator, so run() finishes and reports "closed" now
@@ -237,13 +249,21 @@ class ChannelRunner:
             view = view[n:]
 
     async def _pump_input(self, conn: Connection) -> None:
-        while True:
-            event = await self._input.get()
-            if event is None:
-                return
-            await conn.send(event)
-            if isinstance(event, Keys):
-                grant = self._in_window.consumed(len(event.data))
+        """Hand pending input to the target until the session closes: a pending size first, then every key
+        received so far in one piece; the console gets credit back for the keys handed on."""
+        while not self._closed:
+            if self._pending_size is None and not self._pending_keys:
+                self._input_ready.clear()
+                await self._input_ready.wait()
+                continue
+            size, self._pending_size = self._pending_size, None
+            if size is not None:
+                await conn.send(size)
+            if self._pending_keys:
+                data = bytes(self._pending_keys)
+                self._pending_keys.clear()
+                await conn.send(Keys(data))
+                grant = self._in_window.consumed(len(data))
                 if grant:
                     await self._send_frame(wire.encode_credit(self.channel, grant))
 
