@@ -250,7 +250,8 @@ class ChannelRunner:
 
     async def _pump_input(self, conn: Connection) -> None:
         """Hand pending input to the target until the session closes: a pending size first, then every key
-        received so far in one piece; the console gets credit back for the keys handed on."""
+        received so far in one piece; the console gets credit back for the keys handed on, and a ``resize`` for a
+        size a terminal applied (a desktop ignores terminal sizes)."""
         while not self._closed:
             if self._pending_size is None and not self._pending_keys:
                 self._input_ready.clear()
@@ -259,6 +260,9 @@ class ChannelRunner:
             size, self._pending_size = self._pending_size, None
             if size is not None:
                 await conn.send(size)
+                if conn.kind == "terminal":
+                    # the console's screen, the recording and the other participants follow the size applied
+                    await self._control(wire.ResizeMsg(cols=size.cols, rows=size.rows))
             if self._pending_keys:
                 data = bytes(self._pending_keys)
                 self._pending_keys.clear()

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from console_web.recording.asciicast import read_cast
 from jumpoint.core import wire
 from tests.fixtures.gateway import Gateway
 from tests.fixtures.sshd import SshServer
@@ -130,13 +131,24 @@ async def test_oversized_browser_frame_closes_only_that_socket(gateway: Gateway,
     assert gateway.jumpoint.status.connected
 
 
-async def test_resize_reaches_the_remote_terminal(gateway: Gateway, sshd_server: SshServer) -> None:
+async def test_resize_reaches_the_remote_terminal_the_consoles_screen_the_stream_and_the_recording(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
     sock = await gateway.jump(await _item(gateway, sshd_server))
     await sock.login(sshd_server.password)
     await sock.send_json({"t": "resize", "cols": 132, "rows": 43})
-    await asyncio.sleep(0.2)
+    while (entry := await sock.next_of("resize")) != {"t": "resize", "cols": 132, "rows": 43, "pos": entry["pos"]}:
+        pass  # the size at the start came first
     await sock.send_keys("stty size\n")
     await sock.read_until(b"43 132")
+    assert gateway.hub.sessions[sock.session_id].screen.size == (132, 43)
+    await sock.send_json({"t": "end"})
+    while (await sock.next_of("state"))["state"] != "ended":
+        pass
+    cast = gateway.hub._config.recordings_dir / f"{sock.session_id}.cast"
+    async with asyncio.timeout(10):
+        while not any(e[1] == "r" and e[2] == "132x43" for e in read_cast(cast)[1]):
+            await asyncio.sleep(0.1)
 
 
 async def test_a_flood_of_resizes_reaches_the_jumpoint_as_a_few_frames_ending_with_the_last_size(

@@ -165,3 +165,17 @@ async def test_output_and_input_pass_while_connected(
     await until(lambda: b"".join(e.data for e in conn.sent if isinstance(e, Keys)) == b"ab")
     runner.abort()
     await task
+
+
+async def test_a_size_the_terminal_applied_is_sent_back_to_the_console(
+    runner: ChannelRunner, adapter: FakeAdapter, conn: FakeConnection, console: Console
+) -> None:
+    adapter.gate.set()
+    task = asyncio.create_task(runner.run())
+    await until(lambda: runner.state == "connected")
+    runner.on_control(wire.ResizeMsg(cols=132, rows=43))
+    await until(lambda: bool(console.of(wire.ResizeMsg)))
+    assert conn.sent == [Resize(132, 43)]
+    assert console.of(wire.ResizeMsg) == [wire.ResizeMsg(cols=132, rows=43)]
+    runner.abort()
+    await task
