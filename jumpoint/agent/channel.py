@@ -32,6 +32,7 @@ from jumpoint.core.errors import (
     InternalError,
     JumpError,
     ProtocolViolation,
+    TargetClosed,
     TargetTimeout,
 )
 from jumpoint.core.events import Bell, EchoChanged, Keys, Notice, Output, Resize, Title
@@ -158,7 +159,12 @@ class ChannelRunner:
 
     # --- the session -----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Connect, pump both ways, and always end with a ``closed`` message."""
+        """Connect, pump both ways, and always end with a ``closed`` message.
+
+        A session closed on request (:meth:`abort`: the console's ``close``, tunnel loss, shutdown) ends without an
+        error even when the close interrupted output waiting for credit; any other failure is the ``closed``
+        message's error.
+        """
         error: JumpError | None = None
         reason = "the target closed the session"
         try:
@@ -176,6 +182,14 @@ class ChannelRunner:
             await self._control(wire.Connected())
             self._connected()
             reason = await self._pump(self._conn)
+        except TargetClosed as exc:
+            if self._closed:
+                # abort() closed the windows and the connection: output held back by flow control ends this way
+                reason = "the session was ended"
+            else:
+                error = exc
+                reason = exc.message
+                self.log.info("session failed: %s (%s)", exc.message, exc.code)
         except JumpError as exc:
             error = exc
             reason = exc.message

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,15 +54,16 @@ class FakeAdapter:
     """Connects once ``gate`` is set (the rep is still answering a prompt until then); ``login`` runs first."""
 
     name = "ssh"
-    kind: Literal["terminal"] = "terminal"
+    kind: Literal["terminal", "desktop"] = "terminal"
 
     def __init__(self, connection: FakeConnection) -> None:
         self.connection = connection
         self.gate = asyncio.Event()
-        self.ctx: AdapterContext | None = None
+        self.login: Callable[[AdapterContext], Awaitable[None]] | None = None
 
     async def connect(self, target: Target, ctx: AdapterContext) -> Connection:
-        self.ctx = ctx
+        if self.login is not None:
+            await self.login(ctx)
         await self.gate.wait()
         return self.connection
 
@@ -179,3 +181,31 @@ async def test_a_size_the_terminal_applied_is_sent_back_to_the_console(
     assert console.of(wire.ResizeMsg) == [wire.ResizeMsg(cols=132, rows=43)]
     runner.abort()
     await task
+
+
+async def test_ending_a_session_whose_output_waits_for_credit_is_a_normal_end_without_an_error(
+    runner: ChannelRunner, adapter: FakeAdapter, conn: FakeConnection, console: Console
+) -> None:
+    adapter.gate.set()
+    task = asyncio.create_task(runner.run())
+    await until(lambda: runner.state == "connected")
+    conn.output.put_nowait(Output(b"y\n" * wire.INITIAL_WINDOW))  # twice the window: the browser reads nothing
+    await until(lambda: runner._out_window.credit == 0)
+    runner.on_control(wire.Close(reason="the owner ended the session"))
+    await asyncio.wait_for(task, 5)
+    [closed] = console.of(wire.Closed)
+    assert (closed.reason, closed.error) == ("the session was ended", None)
+
+
+async def test_a_window_closed_without_a_close_request_is_still_the_sessions_error(
+    runner: ChannelRunner, adapter: FakeAdapter, conn: FakeConnection, console: Console
+) -> None:
+    adapter.gate.set()
+    task = asyncio.create_task(runner.run())
+    await until(lambda: runner.state == "connected")
+    conn.output.put_nowait(Output(b"y\n" * wire.INITIAL_WINDOW))
+    await until(lambda: runner._out_window.credit == 0)
+    runner._out_window.close()  # not through abort(): nobody asked for the close
+    await asyncio.wait_for(task, 5)
+    [closed] = console.of(wire.Closed)
+    assert closed.error is not None and closed.error.code == "target_closed"
