@@ -33,6 +33,7 @@ from jumpoint.core.errors import (
     JumpError,
     ProtocolViolation,
     TargetClosed,
+    TargetProtocolError,
     TargetTimeout,
 )
 from jumpoint.core.events import Bell, EchoChanged, Keys, Notice, Output, Resize, Title
@@ -43,6 +44,8 @@ from jumpoint.core.secret import Secret
 log = logging.getLogger(__name__)
 
 SendFrame = Callable[[bytes], Awaitable[None]]
+MAX_PROMPT_FIELDS = 16
+"""The most questions one text prompt relays to the rep (``wire.TextPrompt.fields``)."""
 SessionState = Literal["connecting", "connected"]
 
 
@@ -334,12 +337,25 @@ class _TunnelPrompter:
         return answer.decision
 
     async def ask_text(self, title: str, instruction: str, fields: list[PromptField]) -> list[Secret]:
+        """Relay the target's questions to the rep; TargetProtocolError (the target's fault) when there are more
+        than :data:`MAX_PROMPT_FIELDS` of them or they do not fit one control message."""
+        if len(fields) > MAX_PROMPT_FIELDS:
+            raise TargetProtocolError(
+                f"the server asked {len(fields)} questions; at most {MAX_PROMPT_FIELDS} are supported",
+                hint="configure the server to ask fewer questions at a time (its keyboard-interactive or PAM setup)",
+            )
         prompt = wire.TextPrompt(
             id=self._runner.next_prompt_id(),
             title=title[:4096],
             instruction=instruction[:4096],
             fields=[wire.PromptFieldMsg(text=f.text[:1024], echo=f.echo) for f in fields],
         )
+        size = len(prompt.model_dump_json(exclude_none=True).encode())
+        if size > wire.MAX_PAYLOAD:
+            raise TargetProtocolError(
+                f"the server's questions take {size} bytes to relay; at most {wire.MAX_PAYLOAD} are supported",
+                hint="configure the server to ask shorter questions (its keyboard-interactive or PAM setup)",
+            )
         answer = await self._runner.ask(prompt)
         if not isinstance(answer, wire.TextAnswer):
             raise ProtocolViolation("a text prompt was answered with a host-key decision")

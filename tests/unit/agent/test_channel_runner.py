@@ -209,3 +209,42 @@ async def test_a_window_closed_without_a_close_request_is_still_the_sessions_err
     await asyncio.wait_for(task, 5)
     [closed] = console.of(wire.Closed)
     assert closed.error is not None and closed.error.code == "target_closed"
+
+
+def ask(fields: list[PromptField], *, title: str = "MFA") -> Callable[[AdapterContext], Awaitable[None]]:
+    async def login(ctx: AdapterContext) -> None:
+        await ctx.prompter.ask_text(title, "answer all", fields)
+
+    return login
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([PromptField(f"Code {i}: ", echo=False) for i in range(17)], "the server asked 17 questions; at most 16"),
+        ([PromptField("\x01" * 1024, echo=False) for _ in range(16)], "take 98.* bytes to relay; at most 65536"),
+    ],
+    ids=["17 questions", "questions over 64 KiB once escaped"],
+)
+async def test_too_many_or_too_large_login_questions_are_the_targets_protocol_error(
+    runner: ChannelRunner, adapter: FakeAdapter, console: Console, fields: list[PromptField], message: str
+) -> None:
+    adapter.login = ask(fields)
+    await asyncio.wait_for(runner.run(), 5)
+    assert console.of(wire.TextPrompt) == []
+    [closed] = console.of(wire.Closed)
+    assert closed.error is not None
+    assert (closed.error.code, closed.error.who) == ("target_protocol_error", "target")
+    assert re.search(message, closed.error.message), closed.error.message
+
+
+async def test_sixteen_login_questions_reach_the_rep(
+    runner: ChannelRunner, adapter: FakeAdapter, console: Console
+) -> None:
+    adapter.login = ask([PromptField(f"Code {i}: ", echo=False) for i in range(16)])
+    task = asyncio.create_task(runner.run())
+    await until(lambda: bool(console.of(wire.TextPrompt)))
+    [prompt] = console.of(wire.TextPrompt)
+    assert len(prompt.fields) == 16
+    runner.abort()
+    await task
