@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jumpoint.core.errors import ConfigError
+from jumpoint.core.certificate_trust import shown_fingerprint
+from jumpoint.core.errors import ConfigError, HostKeyMismatch
 from jumpoint.core.hostkeys import HostKey, HostKeyVerdict, KnownHost, check_known_host, parse_host_key
 
 DEFAULT_PORT = 22
@@ -93,6 +94,27 @@ def _parse_line(raw: str) -> _Line:
     return _Line(raw, hosts, key, added.group(1) if added else "")
 
 
+def saved_meanwhile(host: str, port: int, cached: tuple[HostKey, ...], presented: HostKey) -> HostKeyMismatch:
+    """The refusal of a Save when other keys were cached for ``host:port`` while the rep decided."""
+    where = f"{host}:{port}"
+    old = ", ".join(shown_fingerprint(key) for key in cached)
+    new = shown_fingerprint(presented)
+    return HostKeyMismatch(
+        f"the host key of {where} has changed: while this connection waited for the answer, the Jumpoint came to "
+        f"trust {old} for it, but this server presents {new}. Someone may be intercepting one of the connections; "
+        "the key was not saved and the connection was refused",
+        hint=(
+            "verify both fingerprints with the machine's owner; if the new key is the right one, an administrator "
+            f"removes the cached key of {where} from the Jumpoint's known hosts, then connect again"
+        ),
+        details={
+            "target": where,
+            "cached": [key.fingerprint for key in cached],
+            "presented": presented.fingerprint,
+        },
+    )
+
+
 class FileHostKeyStore:
     """A :class:`~jumpoint.core.hostkeys.HostKeyStore` on one known_hosts file (created empty, mode 0600)."""
 
@@ -118,15 +140,34 @@ class FileHostKeyStore:
         return HostKeyVerdict("mismatch", known)
 
     def trust(self, host: str, port: int, key: HostKey) -> None:
-        """Add ``key`` for ``host:port`` and make it durable before returning (no-op if already there)."""
+        """Add ``key`` for ``host:port`` (the rep's Save) and make it durable before returning (no-op if already
+        there).
+
+        The check is made again under the file lock: when another key is cached for ``host:port`` by then (another
+        session's rep, or another member of the cluster, saved one while this rep decided), HostKeyMismatch
+        showing both fingerprints is raised and nothing is written. So a second, different key is never saved for
+        a host: a changed key stays refused.
+        """
         parse_host_key(key.algorithm, key.blob_b64)
         with self._changing():
             lines = self._load()
-            if key in self._keys(host, port):
+            known = self._keys(host, port)
+            if key in known:
                 return
-            added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            raw = f"{_host_token(host, port)} {key.openssh()} openjump added {added}"
-            self._write([*lines, _parse_line(raw)])
+            if known:
+                raise saved_meanwhile(host, port, known, key)
+            self._append(lines, host, port, key)
+
+    def add(self, host: str, port: int, key: HostKey) -> None:
+        """Add ``key`` for ``host:port`` beside any key cached for it, durably (no-op if already there).
+
+        For the console's ``hostkey_added``: the console holds the cluster's set and decides what it trusts.
+        """
+        parse_host_key(key.algorithm, key.blob_b64)
+        with self._changing():
+            lines = self._load()
+            if key not in self._keys(host, port):
+                self._append(lines, host, port, key)
 
     def list(self) -> list[KnownHost]:
         """Every cached key, one entry per host name, in file order."""
@@ -190,6 +231,11 @@ class FileHostKeyStore:
         return True
 
     # --- file -----------------------------------------------------------------------------------
+    def _append(self, lines: _Lines, host: str, port: int, key: HostKey) -> None:
+        added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raw = f"{_host_token(host, port)} {key.openssh()} openjump added {added}"
+        self._write([*lines, _parse_line(raw)])
+
     @contextlib.contextmanager
     def _changing(self) -> Iterator[None]:
         """Hold the thread lock and the inter-process lock for a read-modify-write."""

@@ -44,7 +44,8 @@ class ClusterHostKeys:
         return self.inner.check(host, port, key)
 
     def trust(self, host: str, port: int, key: HostKey) -> None:
-        """Save ``key`` locally (durably), then report it so that the whole cluster trusts it."""
+        """Save ``key`` locally (durably), then report it so that the whole cluster trusts it; HostKeyMismatch
+        (nothing saved or reported) when another key is cached for ``host:port`` by then."""
         self.inner.trust(host, port, key)
         if self.report is None:
             return
@@ -68,7 +69,8 @@ class ClusterHostKeys:
         """Apply one of the console's host-key messages to the local cache.
 
         ``hostkeys_sync`` parts are collected until the last (``more`` false), which replaces the cache with the
-        cluster's set; ``hostkey_added`` trusts a key another member saved; ``hostkeys_removed`` forgets keys an
+        cluster's set; ``hostkey_added`` trusts a key another member saved (beside any other cached for the host:
+        the console's set decides); ``hostkeys_removed`` forgets keys an
         administrator removed. Raises ProtocolViolation when a sync grows past what one set may hold.
         """
         if isinstance(msg, wire.HostKeysSync):
@@ -88,7 +90,7 @@ class ClusterHostKeys:
                 "" if changed else " (unchanged)",
             )
         elif isinstance(msg, wire.HostKeyAdded):
-            self.inner.trust(msg.host, msg.port, msg.host_key)
+            self.inner.add(msg.host, msg.port, msg.host_key)
             log.info("another member of the cluster saved a %s key of %s:%d", msg.algorithm, msg.host, msg.port)
         else:
             removed = self.inner.remove(msg.host, msg.port, msg.fingerprint)

@@ -64,7 +64,8 @@ def mismatch(host: str, port: int, cached: tuple[HostKey, ...], presented: HostK
 async def verify(host: str, port: int, key: asyncssh.SSHKey, ctx: AdapterContext) -> list[Notice]:
     """Decide whether to log in to a server presenting ``key``; return the notices for the session timeline.
 
-    Raises HostKeyMismatch (changed key), HostKeyRejected (the rep aborted) or Cancelled (the rep went away).
+    Raises HostKeyMismatch (changed key, also when another key was saved for the host while the rep decided to
+    save this one), HostKeyRejected (the rep aborted) or Cancelled (the rep went away).
     """
     presented = to_host_key(key)
     verdict = ctx.host_keys.check(host, port, presented)
@@ -75,7 +76,16 @@ async def verify(host: str, port: int, key: asyncssh.SSHKey, ctx: AdapterContext
         raise mismatch(host, port, verdict.known, presented)
     decision = await ctx.prompter.ask_host_key(host, port, presented, known=verdict.known)
     if decision == "save":
-        ctx.host_keys.trust(host, port, presented)
+        try:
+            ctx.host_keys.trust(host, port, presented)
+        except HostKeyMismatch:
+            ctx.log.warning(
+                "host key %s of %s:%d not saved: another key was saved for it meanwhile; refused",
+                presented.fingerprint,
+                host,
+                port,
+            )
+            raise
         ctx.log.info("host key %s of %s:%d saved", presented.fingerprint, host, port)
         return [
             Notice(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jumpoint.agent.hostkey_store import FileHostKeyStore
-from jumpoint.core.errors import ConfigError
+from jumpoint.core.errors import ConfigError, HostKeyMismatch
 from jumpoint.core.hostkeys import HostKey
 
 
@@ -58,6 +58,30 @@ def test_a_check_says_valid_for_the_cached_key_and_mismatch_for_any_other(tmp_pa
     assert store.check("host", 2022, KEY_B).status == "unknown"
 
 
+def test_trusting_a_second_different_key_for_a_host_is_refused_showing_both_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    store = FileHostKeyStore(tmp_path / "known_hosts")
+    store.trust("host", 22, KEY_A)
+    before = store.path.read_text()
+    with pytest.raises(HostKeyMismatch) as refused:
+        store.trust("HOST", 22, KEY_C)
+    assert refused.value.details == {"target": "HOST:22", "cached": [KEY_A.fingerprint], "presented": KEY_C.fingerprint}
+    assert f"{KEY_A.fingerprint} ({KEY_A.algorithm})" in refused.value.message
+    assert f"{KEY_C.fingerprint} ({KEY_C.algorithm})" in refused.value.message
+    assert store.path.read_text() == before
+    store.trust("host", 2222, KEY_C)  # another port is another host
+    assert store.check("host", 2222, KEY_C).status == "valid"
+
+
+def test_a_key_the_console_adds_goes_beside_the_cached_ones(tmp_path: Path) -> None:
+    store = FileHostKeyStore(tmp_path / "known_hosts")
+    store.trust("host", 22, KEY_A)
+    store.add("host", 22, KEY_C)
+    store.add("host", 22, KEY_C)
+    assert [k.key for k in store.list()] == [KEY_A, KEY_C]
+
+
 def test_trusting_the_same_key_twice_writes_it_once(tmp_path: Path) -> None:
     store = FileHostKeyStore(tmp_path / "known_hosts")
     store.trust("host", 22, KEY_A)
@@ -73,7 +97,7 @@ def test_the_cache_survives_a_new_store_on_the_same_file(tmp_path: Path) -> None
 def test_remove_forgets_one_fingerprint_or_every_key_of_a_host(tmp_path: Path) -> None:
     store = FileHostKeyStore(tmp_path / "known_hosts")
     store.trust("host", 22, KEY_A)
-    store.trust("host", 22, KEY_C)
+    store.add("host", 22, KEY_C)
     store.trust("other", 22, KEY_B)
     assert store.remove("host", 22, KEY_C.fingerprint) == 1
     assert store.check("host", 22, KEY_A).status == "valid"

@@ -13,7 +13,7 @@ import pytest
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.agent.hostkey_sync import ClusterHostKeys
 from jumpoint.core import wire
-from jumpoint.core.errors import ConfigError
+from jumpoint.core.errors import ConfigError, HostKeyMismatch
 from jumpoint.core.hostkeys import HostKey, KnownHost
 
 
@@ -46,6 +46,18 @@ def test_a_key_the_rep_saves_is_kept_locally_and_reported_to_the_console(files: 
     store.trust("Web.LAN", 22, KEY_A)
     assert store.check("web.lan", 22, KEY_A).status == "valid"
     assert reported == [wire.HostKeySaved(host="web.lan", port=22, algorithm=KEY_A.algorithm, key=KEY_A.blob_b64)]
+
+
+def test_a_different_key_the_rep_saves_for_a_host_the_cluster_already_trusts_is_refused_and_not_reported(
+    files: FileHostKeyStore,
+) -> None:
+    reported: list[wire.HostKeySaved] = []
+    store = ClusterHostKeys(files, report=reported.append)
+    store.apply(wire.HostKeyAdded(host="web.lan", port=22, algorithm=KEY_A.algorithm, key=KEY_A.blob_b64))
+    with pytest.raises(HostKeyMismatch):
+        store.trust("web.lan", 22, KEY_B)
+    assert cached(files) == {("web.lan", 22, KEY_A)}
+    assert reported == []
 
 
 def test_the_clusters_keys_replace_the_cache_once_the_last_part_of_the_sync_arrived(files: FileHostKeyStore) -> None:
