@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, hash_secret
 from console_web.db.clock import utcnow
@@ -170,10 +171,14 @@ async def add_cluster_keys(
 ) -> list[tuple[str, int, HostKey]]:
     """Trust ``keys`` (``(host, port, key)``, already checked) for the whole Jumpoint; return those that were new.
 
-    Keys already trusted are skipped; past :data:`~jumpoint.core.wire.MAX_CLUSTER_KEYS` per Jumpoint the rest are
-    refused (logged). Each new key is audited (``hostkeys.added``, the member as actor). With ``adopted``, the
-    member's ``adopt_host_keys`` is cleared in the same transaction. A key another console process inserted at the
-    same moment counts as already trusted.
+    Keys already trusted are skipped. A key for a ``host:port`` the Jumpoint already trusts other keys for is
+    refused (a changed key: logged, and audited as ``hostkeys.refused`` with both fingerprints), so two reps saving
+    different keys for one new host at the same time leave only the first trusted; keys of one call for a host the
+    Jumpoint held none for are all taken (a member's adopted cache may hold several algorithms). Past
+    :data:`~jumpoint.core.wire.MAX_CLUSTER_KEYS` per Jumpoint the rest are refused (logged). Each new key is audited
+    (``hostkeys.added``, the member as actor). With ``adopted``, the member's ``adopt_host_keys`` is cleared in the
+    same transaction. Calls for one Jumpoint are checked one after the other, from any console process; a key
+    another console process inserted at the same moment counts as already trusted.
     """
     try:
         return await _add_cluster_keys(db, jumpoint_id, keys, added_by, member_id, adopted)
@@ -198,19 +203,26 @@ async def _add_cluster_keys(
 ) -> list[tuple[str, int, HostKey]]:
     added: list[tuple[str, int, HostKey]] = []
     async with db.session() as session:
-        existing = {
-            (host, port, fingerprint)
-            for host, port, fingerprint in await session.execute(
-                select(JumpointHostKey.host, JumpointHostKey.port, JumpointHostKey.fingerprint).where(
-                    JumpointHostKey.jumpoint_id == jumpoint_id
-                )
+        # Write the Jumpoint's row first: its lock (PostgreSQL: the row's; SQLite: the database's) is held until the
+        # commit, so a concurrent call for this Jumpoint reads the keys only once this one's are in.
+        await session.execute(update(Jumpoint).where(Jumpoint.id == jumpoint_id).values(comments=Jumpoint.comments))
+        trusted: dict[tuple[str, int], set[str]] = {}
+        for host, port, fingerprint in await session.execute(
+            select(JumpointHostKey.host, JumpointHostKey.port, JumpointHostKey.fingerprint).where(
+                JumpointHostKey.jumpoint_id == jumpoint_id
             )
-        }
-        room = MAX_CLUSTER_KEYS - len(existing)
+        ):
+            trusted.setdefault((host, port), set()).add(fingerprint)
+        held_before = {where: frozenset(fingerprints) for where, fingerprints in trusted.items()}
+        room = MAX_CLUSTER_KEYS - sum(len(fingerprints) for fingerprints in trusted.values())
         for host, port, key in keys:
             host = host.lower()
             fingerprint = key.fingerprint
-            if (host, port, fingerprint) in existing:
+            if fingerprint in trusted.get((host, port), ()):
+                continue
+            held = held_before.get((host, port))
+            if held:
+                _refuse_changed(session, jumpoint_id, member_id, added_by, host, port, key, sorted(held))
                 continue
             if room <= 0:
                 log.warning(
@@ -222,7 +234,7 @@ async def _add_cluster_keys(
                 )
                 continue
             room -= 1
-            existing.add((host, port, fingerprint))
+            trusted.setdefault((host, port), set()).add(fingerprint)
             session.add(
                 JumpointHostKey(
                     jumpoint_id=jumpoint_id,
@@ -256,6 +268,44 @@ async def _add_cluster_keys(
                 update(JumpointMember).where(JumpointMember.id == member_id).values(adopt_host_keys=False)
             )
     return added
+
+
+def _refuse_changed(
+    session: AsyncSession,
+    jumpoint_id: int,
+    member_id: int | None,
+    member: str,
+    host: str,
+    port: int,
+    key: HostKey,
+    trusted: list[str],
+) -> None:
+    """Log and audit a key refused because the Jumpoint trusts other keys for ``host:port``."""
+    log.warning(
+        "Jumpoint %d: the %s key %s of %s:%d from member %r was refused: the cluster trusts %s for it",
+        jumpoint_id,
+        key.algorithm,
+        key.fingerprint,
+        host,
+        port,
+        member,
+        ", ".join(trusted),
+    )
+    add_audit(
+        session,
+        action="hostkeys.refused",
+        actor_jumpoint_id=jumpoint_id,
+        detail={
+            "jumpoint_id": jumpoint_id,
+            "member_id": member_id,
+            "member": member,
+            "host": host,
+            "port": port,
+            "algorithm": key.algorithm,
+            "fingerprint": key.fingerprint,
+            "trusted": trusted,
+        },
+    )
 
 
 async def remove_cluster_keys(db: Database, jumpoint_id: int, host: str, port: int, fingerprint: str | None) -> int:
