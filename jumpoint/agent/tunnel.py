@@ -20,7 +20,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -129,7 +129,10 @@ class TunnelClient:
         self._retired: list[tuple[CredentialStores, set[ChannelRunner]]] = []
         self._requests = TunnelRequests(store, credentials, self._send)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The current tunnel's channels; runners of a lost tunnel move to _retiring until their tasks end, so the
+        # next tunnel's channel numbers (the console numbers them from 1 again) are free.
         self._runners: dict[int, ChannelRunner | FileRunner] = {}
+        self._retiring: set[ChannelRunner | FileRunner] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -246,8 +249,8 @@ class TunnelClient:
 
     @property
     def active_sessions(self) -> int:
-        """How many sessions run now (file transfers not counted)."""
-        return sum(isinstance(r, ChannelRunner) for r in self._runners.values())
+        """How many sessions run now, those of a lost tunnel still closing included (file transfers not counted)."""
+        return len(self._sessions())
 
     def sessions(self) -> list[SessionView]:
         """The sessions running now, oldest first."""
@@ -282,7 +285,9 @@ class TunnelClient:
 
     # --- state for listeners and metrics ---------------------------------------------------------------
     def _sessions(self) -> list[ChannelRunner]:
-        return [r for r in self._runners.values() if isinstance(r, ChannelRunner)]
+        """Every session still running: the current tunnel's and those of a lost tunnel still closing."""
+        runners = [*self._runners.values(), *self._retiring]
+        return [r for r in runners if isinstance(r, ChannelRunner)]
 
     def _session_counts(self) -> dict[LabelValues, float]:
         counts: dict[LabelValues, float] = {(p, s): 0 for p in self._adapters for s in ("connecting", "connected")}
@@ -341,7 +346,7 @@ class TunnelClient:
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     log.warning("ignoring a non-binary tunnel message of type %s", msg.type)
                     continue
-                await self._dispatch(msg.data)
+                await self._dispatch(ws, msg.data)
             if ws.close_code == aiohttp.WSCloseCode.GOING_AWAY:
                 # the console (node) is stopping, most likely to restart or behind a load balancer with others
                 self._console_restarting_until = asyncio.get_running_loop().time() + RESTART_RETRY_SECONDS
@@ -363,7 +368,19 @@ class TunnelClient:
         await ws.send_bytes(frame)
         self.metrics.tunnel_bytes.inc(len(frame), direction="sent")
 
-    async def _dispatch(self, frame: bytes) -> None:
+    def _sender(self, ws: aiohttp.ClientWebSocketResponse) -> Callable[[bytes], Awaitable[None]]:
+        """A channel's ``send_frame``, bound to the tunnel ``ws`` it was opened on: once that tunnel is gone (even
+        when another took its place) its frames are dropped with ProtocolViolation, never sent on the new one."""
+
+        async def send(frame: bytes) -> None:
+            if ws is not self._ws or ws.closed:
+                raise ProtocolViolation("the tunnel this channel was opened on is closed")
+            await ws.send_bytes(frame)
+            self.metrics.tunnel_bytes.inc(len(frame), direction="sent")
+
+        return send
+
+    async def _dispatch(self, ws: aiohttp.ClientWebSocketResponse, frame: bytes) -> None:
         self.metrics.tunnel_bytes.inc(len(frame), direction="received")
         try:
             kind, channel = wire.decode_header(frame)
@@ -384,9 +401,9 @@ class TunnelClient:
                 if channel == 0:
                     await self._on_tunnel_control(msg)
                 elif isinstance(msg, wire.Open):
-                    await self._open(channel, msg)
+                    await self._open(ws, channel, msg)
                 elif isinstance(msg, wire.FileOpen):
-                    await self._open_files(channel, msg)
+                    await self._open_files(ws, channel, msg)
                 elif runner is not None:
                     runner.on_control(msg)
         except ProtocolViolation as exc:
@@ -457,7 +474,7 @@ class TunnelClient:
         self._tasks_other.add(task)
         task.add_done_callback(self._tasks_other.discard)
 
-    async def _open(self, channel: int, msg: wire.Open) -> None:
+    async def _open(self, ws: aiohttp.ClientWebSocketResponse, channel: int, msg: wire.Open) -> None:
         error: JumpError | None = None
         adapter = self._adapters.get(msg.target.protocol)
         if channel in self._runners:
@@ -479,7 +496,7 @@ class TunnelClient:
             channel,
             msg,
             adapter=adapter,
-            send_frame=self._send,
+            send_frame=self._sender(ws),
             host_keys=self._host_keys,
             credentials=self._credentials,
             prompt_timeout=self.settings.prompt_timeout_seconds,
@@ -489,10 +506,10 @@ class TunnelClient:
         self._runners[channel] = runner
         task = asyncio.create_task(runner.run(), name=f"session-{msg.session_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._forget(channel, task))
+        task.add_done_callback(self._forget(channel, runner, task))
         self._changed()
 
-    async def _open_files(self, channel: int, msg: wire.FileOpen) -> None:
+    async def _open_files(self, ws: aiohttp.ClientWebSocketResponse, channel: int, msg: wire.FileOpen) -> None:
         """Start a file operation on the live session of ``msg.session_channel``."""
         session = self._runners.get(msg.session_channel)
         connection = session.connection if isinstance(session, ChannelRunner) else None
@@ -505,16 +522,20 @@ class TunnelClient:
             closed = wire.Closed(reason=error.message, error=wire.ErrorBody(**error.to_dict()))
             await self._send(wire.encode_control(channel, closed))
             return
-        runner = FileRunner(channel, msg, connection=connection, send_frame=self._send)
+        runner = FileRunner(channel, msg, connection=connection, send_frame=self._sender(ws))
         self._runners[channel] = runner
         task = asyncio.create_task(runner.run(), name=f"files-{channel}")
         self._tasks.add(task)
-        task.add_done_callback(self._forget(channel, task))
+        task.add_done_callback(self._forget(channel, runner, task))
 
-    def _forget(self, channel: int, task: asyncio.Task[None]) -> Callable[[asyncio.Task[None]], None]:
+    def _forget(
+        self, channel: int, runner: ChannelRunner | FileRunner, task: asyncio.Task[None]
+    ) -> Callable[[asyncio.Task[None]], None]:
         def done(_: asyncio.Task[None]) -> None:
             self._tasks.discard(task)
-            runner = self._runners.pop(channel, None)
+            if self._runners.get(channel) is runner:
+                del self._runners[channel]
+            self._retiring.discard(runner)
             if isinstance(runner, ChannelRunner):
                 self._session_ended.set()
                 if self._retired:
@@ -524,5 +545,9 @@ class TunnelClient:
         return done
 
     def _end_all_sessions(self) -> None:
-        for runner in list(self._runners.values()):
+        """The tunnel is gone: abort every runner and retire it, so its channel number is free for the next tunnel."""
+        runners = list(self._runners.values())
+        self._retiring.update(runners)
+        self._runners = {}
+        for runner in runners:
             runner.abort()

@@ -293,6 +293,42 @@ async def test_jumpoint_reconnects_after_the_tunnel_drops(gateway: Gateway) -> N
     pytest.fail("the Jumpoint did not reconnect")
 
 
+async def test_after_a_reconnect_new_jumps_get_channels_and_a_lost_tunnels_session_cannot_end_them(
+    gateway: Gateway, sshd_server: SshServer
+) -> None:
+    release = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # no SSH banner until released: the Jumpoint stays in the key exchange
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        stuck = await gateway.create_item(name="silent", hostname=f"127.0.0.1:{port}", username="u")
+        await gateway.jump(int(stuck["id"]))  # channel 1 of the first tunnel
+        await asyncio.sleep(0.3)
+        [link] = gateway.hub.member_links(gateway.jumpoint_id)
+        await link.ws.close()
+        async with asyncio.timeout(15):
+            while not (current := gateway.hub.member_links(gateway.jumpoint_id)) or current[0] is link:
+                await asyncio.sleep(0.05)
+            await current[0].ready.wait()
+        # Channel 1 of the new tunnel: the runner still connecting for the lost tunnel does not hold it.
+        sock = await gateway.jump(await _item(gateway, sshd_server))
+        await sock.login(sshd_server.password)
+        release.set()  # the lost tunnel's runner ends now: its "closed" for channel 1 must not reach the new tunnel
+        async with asyncio.timeout(10):
+            while gateway.jumpoint._retiring:
+                await asyncio.sleep(0.05)
+        await sock.send_keys("echo still-$((6*7))\n")
+        await sock.read_until(b"still-42")
+        assert not [m for m in sock.messages if m["t"] == "error"]
+    finally:
+        release.set()
+        server.close()
+
+
 async def test_tunnel_with_a_bad_token_is_refused(gateway: Gateway) -> None:
     url = gateway.url.replace("http", "ws") + "/api/v1/jumpoint/tunnel"
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
