@@ -45,6 +45,18 @@ CLOSE_GRACE_SECONDS = 5.0  # how long closed sessions get to send their last mes
 
 
 RESTART_RETRY_SECONDS = 60.0
+_ENDED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+
+
+def _why_ended(ws: aiohttp.ClientWebSocketResponse, last: aiohttp.WSMessage) -> str:
+    """Why a tunnel ended, for the log and ``status.last_error``: the console's close code and reason, or the
+    error that cut it."""
+    if last.type == aiohttp.WSMsgType.CLOSE:
+        reason = str(last.extra or "").strip()[:200]
+        return f"the console closed the tunnel (code {last.data}" + (f": {reason})" if reason else ")")
+    error = ws.exception() or (last.data if isinstance(last.data, BaseException) else None)
+    detail = f": {str(error) or error.__class__.__name__}" if error is not None else ""
+    return f"the tunnel to the console was lost (code {ws.close_code}){detail}"
 
 
 def reconnect_delay(attempt: int, min_seconds: float, max_seconds: float, console_restarting: bool) -> float:
@@ -69,6 +81,8 @@ class TunnelSettings:
     max_sessions: int = 1000
     prompt_timeout_seconds: float = 300.0
     hostname: str = field(default_factory=socket.gethostname)
+    stable_seconds: float = 30.0
+    """How long a tunnel must stay up after ``welcome`` for the back-off to start again from the minimum."""
 
 
 @dataclass(slots=True)
@@ -142,20 +156,27 @@ class TunnelClient:
         self._hurry = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
         self._tasks_other: set[asyncio.Task[None]] = set()
+        self._welcomed_at: float | None = None  # loop time of the current tunnel's welcome
 
     async def wait_connected(self) -> None:
         """Return once the console has welcomed us (for the all-in-one start-up and tests)."""
         await self._connected.wait()
 
     async def run(self) -> None:
-        """Connect, serve, reconnect with back-off; return after :meth:`stop`."""
+        """Connect, serve, reconnect with back-off; return after :meth:`stop`.
+
+        The back-off starts again from the minimum only after a tunnel was welcomed and stayed up for
+        ``stable_seconds``: a console that accepts the WebSocket and then closes it (a refused hello, another host
+        using the same token) is retried ever more slowly, like one that cannot be reached. Why the tunnel ended
+        (the console's close code and reason, or the error) is logged and kept in ``status.last_error``.
+        """
         attempt = 0
         self._loop = asyncio.get_running_loop()
         async with aiohttp.ClientSession() as http:
             while not self._stopping.is_set():
+                self._welcomed_at = None
                 try:
                     await self._serve_once(http)
-                    attempt = 0
                 except Unauthorized as exc:
                     self.status.last_error = exc.message
                     log.error("the console refused this Jumpoint's token: %s", exc.message)
@@ -173,6 +194,9 @@ class TunnelClient:
                         self._cluster_keys.reset()
                     self._end_all_sessions()
                     self._changed()
+                welcomed_at = self._welcomed_at
+                if welcomed_at is not None and self._loop.time() - welcomed_at >= self.settings.stable_seconds:
+                    attempt = 0
                 if self._stopping.is_set() or self.status.draining:
                     break
                 attempt += 1
@@ -342,11 +366,17 @@ class TunnelClient:
                 protocols=sorted(self._adapters),
             )
             await ws.send_bytes(wire.encode_control(0, hello))
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.BINARY:
+            while True:
+                msg = await ws.receive()
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    await self._dispatch(ws, msg.data)
+                elif msg.type in _ENDED:
+                    break
+                else:
                     log.warning("ignoring a non-binary tunnel message of type %s", msg.type)
-                    continue
-                await self._dispatch(ws, msg.data)
+            if not self._stopping.is_set():
+                self.status.last_error = _why_ended(ws, msg)
+                log.warning("tunnel to %s ended: %s", self.settings.console_url, self.status.last_error)
             if ws.close_code == aiohttp.WSCloseCode.GOING_AWAY:
                 # the console (node) is stopping, most likely to restart or behind a load balancer with others
                 self._console_restarting_until = asyncio.get_running_loop().time() + RESTART_RETRY_SECONDS
@@ -413,6 +443,7 @@ class TunnelClient:
 
     async def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
         if isinstance(msg, wire.Welcome):
+            self._welcomed_at = asyncio.get_running_loop().time()
             self.status.connected = True
             self.status.ever_connected = True
             self.status.since = asyncio.get_running_loop().time()
