@@ -46,6 +46,43 @@ class _Line:
 
 
 _Lines = list[_Line]  # inside FileHostKeyStore the method `list` shadows the builtin
+_Index = dict[tuple[str, int], tuple[HostKey, ...]]
+_Stamp = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cache:
+    """The file as last read or written by this process: its stamp (mtime, size, inode), its lines and the keys
+    per ``(host, port)``. Replaced whole on every change, so a reader needs no lock to use one."""
+
+    stamp: _Stamp | None
+    lines: _Lines
+    index: _Index
+
+
+def _index(lines: Iterable[_Line]) -> _Index:
+    keys: dict[tuple[str, int], list[HostKey]] = {}
+    for line in lines:
+        if line.key is not None:
+            for where in line.hosts:
+                keys.setdefault(where, []).append(line.key)
+    return {where: tuple(found) for where, found in keys.items()}
+
+
+def _stamp_of(info: os.stat_result) -> _Stamp:
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _entry(host: str, port: int, key: HostKey, added: str) -> _Line:
+    """The line this store writes for a checked ``host`` (:func:`check_known_host`) and ``key``, without parsing
+    it again."""
+    return _Line(f"{_host_token(host, port)} {key.openssh()} openjump added {added}", ((host, port),), key, added)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 _FILE_LOCKS: dict[Path, threading.RLock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
@@ -116,23 +153,27 @@ def saved_meanwhile(host: str, port: int, cached: tuple[HostKey, ...], presented
 
 
 class FileHostKeyStore:
-    """A :class:`~jumpoint.core.hostkeys.HostKeyStore` on one known_hosts file (created empty, mode 0600)."""
+    """A :class:`~jumpoint.core.hostkeys.HostKeyStore` on one known_hosts file (created empty, mode 0600).
+
+    The file is parsed once and then kept in memory with an index by host and port: a check is a dictionary lookup
+    (and a ``stat`` to notice another process's change, which alone makes the file be read again), and this store's
+    own changes update the memory copy as they write the file, without reading it back. Checks take no lock, so
+    one never waits for a change another thread is writing (a large :meth:`replace` runs in a worker thread).
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).absolute()
         self._lock = _file_lock(self.path)
-        self._lines: _Lines = []
-        self._stamp: tuple[int, int, int] | None = None
+        self._cache = _Cache(None, [], {})
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._changing():
             if not self.path.exists():
-                self._write([])
+                self._write([], {})
 
     # --- HostKeyStore ---------------------------------------------------------------------------
     def check(self, host: str, port: int, key: HostKey) -> HostKeyVerdict:
         """``valid`` if ``key`` is cached for ``host:port``, ``mismatch`` if others are, else ``unknown``."""
-        with self._lock:
-            known = tuple(self._keys(host, port))
+        known = self._current().index.get((host.lower(), port), ())
         if not known:
             return HostKeyVerdict("unknown")
         if key in known:
@@ -150,13 +191,12 @@ class FileHostKeyStore:
         """
         parse_host_key(key.algorithm, key.blob_b64)
         with self._changing():
-            lines = self._load()
-            known = self._keys(host, port)
+            known = self._load().index.get((host.lower(), port), ())
             if key in known:
                 return
             if known:
                 raise saved_meanwhile(host, port, known, key)
-            self._append(lines, host, port, key)
+            self._append(host, port, key)
 
     def add(self, host: str, port: int, key: HostKey) -> None:
         """Add ``key`` for ``host:port`` beside any key cached for it, durably (no-op if already there).
@@ -165,14 +205,12 @@ class FileHostKeyStore:
         """
         parse_host_key(key.algorithm, key.blob_b64)
         with self._changing():
-            lines = self._load()
-            if key not in self._keys(host, port):
-                self._append(lines, host, port, key)
+            if key not in self._load().index.get((host.lower(), port), ()):
+                self._append(host, port, key)
 
     def list(self) -> list[KnownHost]:
         """Every cached key, one entry per host name, in file order."""
-        with self._lock:
-            lines = self._load()
+        lines = self._current().lines
         return [KnownHost(h, p, line.key, line.added_at) for line in lines if line.key for h, p in line.hosts]
 
     def remove(self, host: str, port: int, fingerprint: str | None = None) -> int:
@@ -181,7 +219,10 @@ class FileHostKeyStore:
         removed = 0
         kept: _Lines = []
         with self._changing():
-            for line in self._load():
+            cache = self._load()
+            if wanted not in cache.index:
+                return 0
+            for line in cache.lines:
                 if line.key is None or wanted not in line.hosts:
                     kept.append(line)
                     continue
@@ -195,7 +236,7 @@ class FileHostKeyStore:
                     rest = line.raw.strip().split(None, 1)[1]
                     kept.append(_parse_line(f"{names} {rest}"))
             if removed:
-                self._write(kept)
+                self._write(kept, _index(kept))
         return removed
 
     # --- a cluster member's sync ------------------------------------------------------------------
@@ -206,7 +247,8 @@ class FileHostKeyStore:
         the same host and port keeps its ``added`` time; the others get the entry's ``added_at`` or now. Unlike
         the other changes, this one also replaces a malformed file: the console holds every key the cluster
         trusts, so nothing is lost. Returns whether the file changed (it is not rewritten when it already holds
-        exactly these keys).
+        exactly these keys). With many keys this takes a while (100,000: about a second): call it off the event
+        loop; checks meanwhile answer from the cache as it was.
         """
         wanted: dict[tuple[str, int, HostKey], str] = {}
         for entry in entries:
@@ -216,26 +258,22 @@ class FileHostKeyStore:
             wanted.setdefault((check_known_host(entry.host), entry.port, key), entry.added_at)
         with self._changing():
             try:
-                current = {(e.host, e.port, e.key): e.added_at for e in self.list()}
+                lines = self._load().lines
             except ConfigError:
-                current = {}
+                current: dict[tuple[str, int, HostKey], str] = {}
             else:
-                if set(current) == set(wanted):
+                current = {(h, p, line.key): line.added_at for line in lines if line.key for h, p in line.hosts}
+                if current.keys() == wanted.keys():
                     return False
-            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            lines: _Lines = []
-            for (host, port, key), added_at in wanted.items():
-                added = current.get((host, port, key)) or added_at or now
-                lines.append(_parse_line(f"{_host_token(host, port)} {key.openssh()} openjump added {added}"))
-            self._write(lines)
+            now = _now()
+            new = [
+                _entry(host, port, key, current.get((host, port, key)) or added_at or now)
+                for (host, port, key), added_at in wanted.items()
+            ]
+            self._write(new, _index(new))
         return True
 
     # --- file -----------------------------------------------------------------------------------
-    def _append(self, lines: _Lines, host: str, port: int, key: HostKey) -> None:
-        added = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        raw = f"{_host_token(host, port)} {key.openssh()} openjump added {added}"
-        self._write([*lines, _parse_line(raw)])
-
     @contextlib.contextmanager
     def _changing(self) -> Iterator[None]:
         """Hold the thread lock and the inter-process lock for a read-modify-write."""
@@ -247,20 +285,38 @@ class FileHostKeyStore:
             finally:
                 os.close(fd)
 
-    def _keys(self, host: str, port: int) -> tuple[HostKey, ...]:
-        wanted = (host.lower(), port)
-        return tuple(line.key for line in self._load() if line.key is not None and wanted in line.hosts)
+    def _append(self, host: str, port: int, key: HostKey) -> None:
+        """Write the file with one more line (under :meth:`_changing`, after :meth:`_load`)."""
+        cache = self._cache
+        line = _parse_line(f"{_host_token(host, port)} {key.openssh()} openjump added {_now()}")
+        index = dict(cache.index)
+        for where in line.hosts:
+            index[where] = (*index.get(where, ()), key)
+        self._write([*cache.lines, line], index)
 
-    def _load(self) -> _Lines:
-        """The parsed file, re-read only when it changed on disk; raises ConfigError on a malformed line."""
+    def _current(self) -> _Cache:
+        """The cache, read again (under the lock) only when the file changed on disk since."""
+        cache = self._cache
+        if cache.stamp is not None and cache.stamp == self._disk_stamp():
+            return cache
+        with self._lock:
+            return self._load()
+
+    def _disk_stamp(self) -> _Stamp | None:
         try:
-            info = self.path.stat()
+            return _stamp_of(self.path.stat())
         except FileNotFoundError:
-            self._lines, self._stamp = [], None
-            return self._lines
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
-        if stamp == self._stamp:
-            return self._lines
+            return None
+
+    def _load(self) -> _Cache:
+        """The parsed file, re-read only when it changed on disk (call with the lock held); raises ConfigError
+        on a malformed line."""
+        stamp = self._disk_stamp()
+        if stamp is None:
+            self._cache = _Cache(None, [], {})
+            return self._cache
+        if stamp == self._cache.stamp:
+            return self._cache
         lines: _Lines = []
         with self.path.open(encoding="utf-8", errors="strict") as handle:
             for number, raw in enumerate(handle, start=1):
@@ -272,21 +328,22 @@ class FileHostKeyStore:
                         hint="fix or delete that line; the file is left untouched until then",
                         details={"file": str(self.path), "line": number},
                     ) from None
-        self._lines, self._stamp = lines, stamp
-        return lines
+        self._cache = _Cache(stamp, lines, _index(lines))
+        return self._cache
 
-    def _write(self, lines: _Lines) -> None:
-        """Replace the file atomically: temp file (0600) in the same directory, fsync, rename, fsync dir."""
+    def _write(self, lines: _Lines, index: _Index) -> None:
+        """Replace the file atomically (temp file (0600) in the same directory, fsync, rename, fsync dir), then
+        make ``lines`` and their ``index`` the cache, stamped as written (so it is not read back)."""
         directory = self.path.parent
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 if not lines:
                     handle.write("# SSH host keys trusted by this Jumpoint (OpenSSH known_hosts format)\n")
-                for line in lines:
-                    handle.write(line.raw.rstrip("\n") + "\n")
+                handle.write("".join(line.raw.rstrip("\n") + "\n" for line in lines))
                 handle.flush()
                 os.fsync(handle.fileno())
+                stamp = _stamp_of(os.fstat(handle.fileno()))
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
         except BaseException:
@@ -298,4 +355,6 @@ class FileHostKeyStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        self._stamp = None
+        if not lines:
+            lines = [_Line("# SSH host keys trusted by this Jumpoint (OpenSSH known_hosts format)")]
+        self._cache = _Cache(stamp, lines, index)

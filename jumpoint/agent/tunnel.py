@@ -460,18 +460,27 @@ class TunnelClient:
         elif isinstance(msg, wire.Request):
             self._requests.submit(msg)
         elif isinstance(msg, wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved):
-            self._apply_host_keys(msg)
+            await self._apply_host_keys(msg)
         else:
             raise ProtocolViolation(f"unexpected {msg.t!r} message on the tunnel channel")
 
     # --- the Jumpoint cluster's host keys ---------------------------------------------------------------
-    def _apply_host_keys(self, msg: wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved) -> None:
-        """Apply the console's host-key message; a local failure (a malformed cache file) is logged, never fatal."""
+    async def _apply_host_keys(self, msg: wire.HostKeysSync | wire.HostKeyAdded | wire.HostKeysRemoved) -> None:
+        """Apply the console's host-key message; a local failure (a malformed cache file) is logged, never fatal.
+
+        The file work (the last part of a sync replaces the whole cache: about a second for 100,000 keys) runs in a
+        worker thread, so sessions and heartbeats go on meanwhile; the tunnel reader waits for it, so the console's
+        messages still apply in order and before the Jumps that follow them.
+        """
         if self._cluster_keys is None:
             log.debug("ignoring %s: this Jumpoint's host-key store is not synced", msg.t)
             return
         try:
-            self._cluster_keys.apply(msg)
+            if isinstance(msg, wire.HostKeysSync) and msg.more:
+                self._cluster_keys.apply(msg)  # a part is only collected
+                await asyncio.sleep(0)  # parts that came in a burst leave the loop to the others between them
+            else:
+                await asyncio.to_thread(self._cluster_keys.apply, msg)
         except JumpError as exc:
             log.error("could not apply the console's %s to the host-key cache: %s", msg.t, exc.message)
         except (OSError, ValueError) as exc:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from jumpoint.agent import hostkey_store
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.core.errors import ConfigError, HostKeyMismatch
-from jumpoint.core.hostkeys import HostKey
+from jumpoint.core.hostkeys import HostKey, KnownHost
 
 
 def make_key(seed: int, algorithm: str = "ssh-ed25519") -> HostKey:
@@ -161,3 +162,30 @@ def test_concurrent_trusts_from_many_threads_all_land(tmp_path: Path) -> None:
         thread.join()
     assert sorted(k.host for k in FileHostKeyStore(store.path).list()) == sorted(f"host{i}" for i in range(20))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["known_hosts", "known_hosts.lock"]
+
+
+def test_checks_answer_from_memory_and_the_stores_own_changes_are_not_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileHostKeyStore(tmp_path / "known_hosts")
+    store.replace([KnownHost(f"host{i}", 22, make_key(i)) for i in range(50)])
+    parsed: list[str] = []
+    real_parse = hostkey_store._parse_line
+
+    def parse(raw: str) -> hostkey_store._Line:
+        parsed.append(raw)
+        return real_parse(raw)
+
+    monkeypatch.setattr(hostkey_store, "_parse_line", parse)
+    for i in range(50):
+        assert store.check(f"host{i}", 22, make_key(i)).status == "valid"
+    store.trust("new", 22, KEY_A)
+    store.add("new", 22, KEY_C)
+    assert store.remove("host7", 22) == 1
+    assert store.check("new", 22, KEY_C).status == "valid"
+    assert store.check("host7", 22, make_key(7)).status == "unknown"
+    assert len(store.list()) == 51
+    assert len(parsed) == 2  # only the two lines written, never the file
+    # Another process's change is still seen (the file's stamp changed).
+    FileHostKeyStore(store.path).remove("new", 22)
+    assert store.check("new", 22, KEY_A).status == "unknown"

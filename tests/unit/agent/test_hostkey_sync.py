@@ -4,14 +4,19 @@ known_hosts file; a changed key is still refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from jumpoint.agent.hostkey_store import FileHostKeyStore
 from jumpoint.agent.hostkey_sync import ClusterHostKeys
+from jumpoint.agent.tunnel import TunnelClient, TunnelSettings
 from jumpoint.core import wire
 from jumpoint.core.errors import ConfigError, HostKeyMismatch
 from jumpoint.core.hostkeys import HostKey, KnownHost
@@ -128,3 +133,38 @@ def test_replace_refuses_a_bad_entry_and_changes_nothing(files: FileHostKeyStore
     with pytest.raises(ValueError, match="port 0 is out of range"):
         files.replace([KnownHost("db.lan", 0, KEY_B)])
     assert cached(files) == {("web.lan", 22, KEY_A)}
+
+
+async def test_the_tunnel_replaces_the_cache_in_a_worker_thread_and_applies_messages_in_order(
+    files: FileHostKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real_replace = FileHostKeyStore.replace
+
+    def replace(self: FileHostKeyStore, entries: Iterable[KnownHost]) -> bool:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.2)  # a large sync
+        return real_replace(self, entries)
+
+    monkeypatch.setattr(FileHostKeyStore, "replace", replace)
+    client = TunnelClient(
+        TunnelSettings(console_url="http://console", token="t"), adapters={}, host_keys=files, credentials=None
+    )
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    await client._on_tunnel_control(wire.HostKeysSync(keys=[entry("web.lan", 22, KEY_A)], more=True))
+    await client._on_tunnel_control(wire.HostKeysSync(keys=[entry("db.lan", 22, KEY_B)]))
+    await client._on_tunnel_control(
+        wire.HostKeyAdded(host="new.lan", port=22, algorithm=KEY_C.algorithm, key=KEY_C.blob_b64)
+    )
+    ticker.cancel()
+    assert threads and threading.main_thread().name not in threads
+    assert ticks >= 10  # the loop went on while the cache was replaced
+    assert cached(files) == {("web.lan", 22, KEY_A), ("db.lan", 22, KEY_B), ("new.lan", 22, KEY_C)}
