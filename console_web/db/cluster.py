@@ -160,6 +160,20 @@ async def cluster_keys(db: Database, jumpoint_id: int) -> list[ClusterKey]:
         ]
 
 
+async def is_cluster_key(db: Database, jumpoint_id: int, host: str, port: int, fingerprint: str) -> bool:
+    """Whether the Jumpoint's members trust the key ``fingerprint`` for ``host:port``."""
+    async with db.session() as session:
+        found = await session.scalar(
+            select(JumpointHostKey.id).where(
+                JumpointHostKey.jumpoint_id == jumpoint_id,
+                JumpointHostKey.host == host,
+                JumpointHostKey.port == port,
+                JumpointHostKey.fingerprint == fingerprint,
+            )
+        )
+        return found is not None
+
+
 async def add_cluster_keys(
     db: Database,
     jumpoint_id: int,

@@ -297,8 +297,30 @@ class Clusters:
                 member_id=link.member_id,
             )
             await self._push_added(cluster, link, added)
+            if not added:
+                await self._withdraw_refused(cluster, link, msg)
         except Exception:
             link.log.exception("could not store the key saved for %s:%d for the cluster", msg.host, msg.port)
+
+    async def _withdraw_refused(self, cluster: Cluster, link: JumpointLink, msg: wire.HostKeySaved) -> None:
+        """The cluster refused the key the member saved (it trusts another for that host): the member drops it too,
+        so that no member trusts a key the others refuse."""
+        fingerprint = msg.host_key.fingerprint
+        if await cluster_db.is_cluster_key(self._db, link.jumpoint_id, msg.host, msg.port, fingerprint):
+            return  # already trusted: nothing was refused
+        frame = wire.encode_control(0, wire.HostKeysRemoved(host=msg.host, port=msg.port, fingerprint=fingerprint))
+        async with cluster.keys_lock:
+            try:
+                await link.send(frame)
+            except JumpError as exc:
+                link.log.warning("could not withdraw the refused key of %s:%d: %s", msg.host, msg.port, exc.message)
+                return
+        link.log.warning(
+            "the member saved the key %s of %s:%d, which the cluster refuses: told it to drop the key",
+            fingerprint,
+            msg.host,
+            msg.port,
+        )
 
     async def _push_added(self, cluster: Cluster, origin: JumpointLink, added: list[tuple[str, int, HostKey]]) -> None:
         if not added:

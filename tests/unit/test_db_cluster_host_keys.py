@@ -13,6 +13,9 @@ from console_web.db import cluster as cluster_db
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.db.models import AuditEvent
+from console_web.hub.clusters import Clusters
+from console_web.hub.link import JumpointLink
+from jumpoint.core import wire
 from jumpoint.core.hostkeys import HostKey
 
 
@@ -73,3 +76,41 @@ async def test_a_members_adopted_cache_brings_every_algorithm_of_a_new_host_but_
     added = await cluster_db.add_cluster_keys(db, jumpoint_id, adopted, added_by="jp-old", adopted=True)
     assert added == [("db01", 22, KEY_A), ("db01", 22, KEY_RSA)]
     assert ("web", 22, KEY_B) not in await trusted(db, jumpoint_id)
+
+
+class RecordingSocket:
+    """A member's tunnel as the console sees it: what is sent to the member is kept."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[wire.ControlMessage] = []
+
+    async def send_bytes(self, frame: bytes) -> None:
+        self.sent.append(wire.decode_control(frame[wire.HEADER.size :]))
+
+
+def saved(key: HostKey, host: str = "db01") -> wire.HostKeySaved:
+    return wire.HostKeySaved(host=host, port=22, algorithm=key.algorithm, key=key.blob_b64)
+
+
+async def test_a_member_whose_saved_key_the_cluster_refuses_is_told_to_drop_it_and_the_others_hear_nothing(
+    db: Database,
+) -> None:
+    jumpoint_id, _ = await repo.ensure_builtin_jumpoint(db, "LAN")
+    await cluster_db.add_cluster_keys(db, jumpoint_id, [("db01", 22, KEY_A)], added_by="jp-a")
+    a_ws, b_ws = RecordingSocket(), RecordingSocket()
+    a = JumpointLink(jumpoint_id, "LAN", "jp-a", a_ws, member_id=1)  # type: ignore[arg-type]
+    b = JumpointLink(jumpoint_id, "LAN", "jp-b", b_ws, member_id=2)  # type: ignore[arg-type]
+    clusters = Clusters(db)
+    clusters.attach(a)
+    clusters.attach(b)
+
+    clusters.on_host_key_saved(b, saved(KEY_B))  # a rep on jp-b saved a different key for db01
+    await asyncio.gather(*clusters.key_tasks())
+    assert b_ws.sent == [wire.HostKeysRemoved(host="db01", port=22, fingerprint=KEY_B.fingerprint)]
+    assert a_ws.sent == []
+
+    clusters.on_host_key_saved(a, saved(KEY_A))  # the key the cluster trusts, saved again: nothing to withdraw
+    await asyncio.gather(*clusters.key_tasks())
+    assert a_ws.sent == [] and b_ws.sent == [wire.HostKeysRemoved(host="db01", port=22, fingerprint=KEY_B.fingerprint)]
