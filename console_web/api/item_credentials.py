@@ -5,9 +5,10 @@ The rules, in one place:
 * Only an administrator may give an item a credential (``credential_ref``, injected without asking) or
   credential scopes (what a rep may pick at Jump time), or give a group scopes.
 * A credential is injected only into a target an administrator set (``target_by_admin``): when a rep changes
-  an item's host, port, protocol, Jumpoint or group, or for RDP its domain, security or "Ignore Untrusted
-  Certificate", the item stops injecting until an administrator saves it again. Otherwise a rep could point an item
-  at a machine of their own (or let one answer in its place) and read the secret there.
+  an item's host, port, protocol, Jumpoint, group or user name, or for RDP its domain, security or "Ignore
+  Untrusted Certificate", or for Telnet its login prompt, password prompt or login failure pattern, the item stops
+  injecting until an administrator saves it again. Otherwise a rep could point an item at a machine of their own
+  (or let one answer in its place) and read the secret there, or have the password typed where it is echoed.
 * A rep may pick only a credential one of the item's or its group's scopes allows; the console checks the
   choice, and the Jumpoint lists only what the scopes allow. Names and kinds reach the browser, never secrets.
 """
@@ -41,9 +42,24 @@ from jumpoint.core.errors import Forbidden
 CREDENTIAL_FIELDS = frozenset({"credential_ref", "credential_scopes"})
 # Where a credential goes, and whether the machine that receives it is authenticated: the RDP domain (it names the
 # authority that checks the password), the RDP security (classic RDP security does not authenticate the server)
-# and ignoring an untrusted certificate (anyone on the path could answer) count as the target too.
+# and ignoring an untrusted certificate (anyone on the path could answer) count as the target too. So do the account
+# the secret is typed for and, for Telnet, the patterns that decide where in the login dialogue it is typed: a
+# password prompt pattern that matches the echoed login prompt would show the password to everyone in the session.
 TARGET_FIELDS = frozenset(
-    {"hostname", "port", "protocol", "jumpoint_id", "group_id", "domain", "rdp_security", "ignore_certificate"}
+    {
+        "hostname",
+        "port",
+        "protocol",
+        "jumpoint_id",
+        "group_id",
+        "domain",
+        "rdp_security",
+        "ignore_certificate",
+        "username",
+        "login_prompt",
+        "password_prompt",
+        "login_failure",
+    }
 )
 NOT_APPROVED = (
     "this Jump Item's target was last changed by a rep, so no credential is injected into it",

@@ -189,3 +189,39 @@ async def test_a_rep_saving_the_same_target_again_keeps_the_injection(
     same = {"hostname": "web-01.lan", "port": 22, "protocol": "ssh", "jumpoint_id": jumpoint_id, "comments": "x"}
     status, body = await alice.call("PATCH", f"/jump-items/{created['id']}", json=same)
     assert status == 200 and body["target_by_admin"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("username", "mallory"),
+        ("login_prompt", "never-matches-x"),
+        ("password_prompt", r"login:\s*$"),
+        ("login_failure", "never-matches-y"),
+    ],
+)
+async def test_a_rep_who_changes_the_user_name_or_a_telnet_login_pattern_stops_the_injection(
+    console: Console, admin: Rep, jumpoint_id: int, field: str, value: str
+) -> None:
+    group_id = await shared_group(admin, console)
+    fields = {"protocol": "telnet", "group_id": group_id, "credential_ref": "local:lab-login", "username": "ops"}
+    _, created = await admin.call("POST", "/jump-items", json=item(jumpoint_id, **fields))
+    assert created["target_by_admin"] is True
+    path = f"/jump-items/{created['id']}"
+    alice = await as_alice(console)
+    status, body = await alice.call("PATCH", path, json={field: value})
+    assert status == 200 and body["target_by_admin"] is False
+    status, body = await alice.call("POST", f"{path}/jump", json={})
+    assert status == 403 and "last changed by a rep" in error_of(body)
+
+
+async def test_a_rep_saving_the_same_user_name_and_telnet_patterns_again_keeps_the_injection(
+    console: Console, admin: Rep, jumpoint_id: int
+) -> None:
+    group_id = await shared_group(admin, console)
+    patterns = {"login_prompt": "login:", "password_prompt": "password:", "login_failure": "incorrect"}
+    fields = {"protocol": "telnet", "group_id": group_id, "credential_ref": "local:lab-login", "username": "ops"}
+    _, created = await admin.call("POST", "/jump-items", json=item(jumpoint_id, **fields, **patterns))
+    alice = await as_alice(console)
+    status, body = await alice.call("PATCH", f"/jump-items/{created['id']}", json={"username": "ops", **patterns})
+    assert status == 200 and body["target_by_admin"] is True

@@ -53,7 +53,20 @@ const NOT_INJECTED =
   'Credentials are not injected into this item: a rep changed its target. An administrator must review and save it.';
 // What decides where an injected credential goes (console_web/api/item_credentials.py): a rep who changes one of
 // these stops the injection until an administrator saves the item.
-const TARGET_FIELDS = ['hostname', 'port', 'protocol', 'jumpoint_id', 'group_id', 'domain', 'rdp_security', 'ignore_certificate'];
+const TARGET_FIELDS = [
+  'hostname',
+  'port',
+  'protocol',
+  'jumpoint_id',
+  'group_id',
+  'domain',
+  'rdp_security',
+  'ignore_certificate',
+  'username',
+  'login_prompt',
+  'password_prompt',
+  'login_failure',
+];
 const RECORDING_HINTS = {
   always: 'This Jump Group records every session: the group policy overrides this setting.',
   never: 'This Jump Group never records sessions: the group policy overrides this setting.',
