@@ -2,14 +2,19 @@
 
 The user name is the Jump Item's, else the credential's, else the rep's answer. The password is the credential's
 (fetched when the password prompt shows, announced by name only) or, without a credential, the rep's answer to a
-non-echoed prompt. Both are sent as typed lines (the Enter is a CR, sent as CR NUL). The password is written to
-the socket and nowhere else: never logged, never in an event, and the server does not echo it.
+non-echoed prompt. Both are sent as typed lines (the Enter is a CR, sent as CR NUL); a user name with a control
+character in it (a line break would type the rest as a command) is refused before anything is typed. The password
+is written to the socket and nowhere else: never logged, never in an event, and the server does not echo it. Should
+the server show a stored password back all the same (the item's password prompt pattern matched an echoing prompt),
+the output that shows it never leaves the protocol (:meth:`~protocols.telnet.protocol.TelnetProtocol.guard_output`)
+and the login fails with a TargetProtocolError that names the credential, never the password.
 
 Outcomes, bounded by ``timeout`` seconds of waiting for the server (the time the rep takes to answer a prompt is
 not counted; the rep's prompts have their own limit):
 
 * logged in: after the password the server printed something and then went quiet for ``settle`` seconds without
   a failure text and without the login or password prompt coming back;
+* the stored password shown back by the server -> :class:`~jumpoint.core.errors.TargetProtocolError`;
 * refused: the failure pattern, or the login (or password) prompt coming back, or the server hanging up after the
   password -> :class:`~jumpoint.core.errors.TargetAuthFailed`;
 * no prompt recognised in time: with a credential on the item this is an error (the credential was meant to log
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import unicodedata
 
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.credentials import Credential, fetch_item_credential
@@ -32,7 +38,7 @@ from jumpoint.core.events import Notice
 from jumpoint.core.secret import Secret
 from jumpoint.core.target_errors import closed
 from protocols.telnet.codec import encode_data
-from protocols.telnet.errors import PATTERN_HINT, auth_failed
+from protocols.telnet.errors import PATTERN_HINT, auth_failed, bad_username, password_shown
 from protocols.telnet.login import LoginPatterns, LoginWatcher, Signal, Stage
 from protocols.telnet.protocol import TelnetProtocol
 
@@ -70,6 +76,7 @@ class AutoLogin:
         self._settle = settle
         self._wake = asyncio.Event()
         self._lost = False
+        self._secret_shown = False
         self._credential: Credential | None = None
         self._fetched = False
         self.username = target.username
@@ -87,6 +94,11 @@ class AutoLogin:
         self._lost = True
         self._wake.set()
 
+    def on_secret_shown(self) -> None:
+        """The server showed the stored password back (the output was dropped)."""
+        self._secret_shown = True
+        self._wake.set()
+
     # --- the login ------------------------------------------------------------------------------
     async def run(self) -> Outcome:
         """Log in; return how it ended, or raise TargetAuthFailed, TargetClosed, TargetTimeout, Cancelled.
@@ -98,9 +110,13 @@ class AutoLogin:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         watcher = self._watcher
+        logged_in = False
         try:
             while True:
                 self._wake.clear()
+                if self._secret_shown:
+                    credential = self._credential
+                    raise password_shown(self._where, credential.name if credential is not None else "?")
                 signal = watcher.take()
                 if signal is not None:
                     started = loop.time()
@@ -112,13 +128,18 @@ class AutoLogin:
                 remaining = deadline - loop.time()
                 if watcher.stage is Stage.SENT_PASSWORD and watcher.text_seen:
                     if not await self._woken(min(self._settle, max(remaining, 0.0))):
-                        return self._judge()
+                        outcome = self._judge()
+                        logged_in = True
+                        return outcome
                     continue
                 if remaining <= 0:
-                    return self._timed_out()
+                    outcome = self._timed_out()
+                    logged_in = True
+                    return outcome
                 await self._woken(remaining)
         finally:
             proto.observer = None
+            proto.end_guard(release=logged_in)
 
     async def _act(self, signal: Signal) -> None:
         watcher = self._watcher
@@ -131,6 +152,8 @@ class AutoLogin:
             self._ctx.log.info("telnet auto-login: sent the user name %s", self.username)
         elif signal is Signal.PASSWORD_PROMPT:
             password = await self._password()
+            if self._credential is not None and password:
+                self._proto.guard_output(password.reveal().encode("utf-8"))
             self._send_line(password.reveal())
             watcher.sent_password()
             self._ctx.log.info("telnet auto-login: sent the password for %s", self.username or "(no user name)")
@@ -196,9 +219,11 @@ class AutoLogin:
 
     async def _username(self) -> str:
         if self.username:
+            _check_name(self.username, "the Jump Item's user name")
             return self.username
         credential = await self._fetch()
         if credential is not None and credential.username:
+            _check_name(credential.username, f"the user name of credential '{credential.name}'")
             return credential.username
         (answer,) = await self._ask("Login", [PromptField("Login as:", echo=True)])
         name = answer.reveal().strip()
@@ -235,6 +260,12 @@ class AutoLogin:
         if any(len(answer) > limit for answer in answers):
             raise BadRequest(f"a login answer is longer than {limit} characters")
         return answers
+
+
+def _check_name(name: str, what: str) -> None:
+    """Refuse a user name with a control character in it (a CR would end the line and type the rest)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise bad_username(what)
 
 
 def _check_line(secret: Secret, what: str) -> None:

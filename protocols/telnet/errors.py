@@ -8,7 +8,7 @@ builders every adapter shares (``unreachable``, ``timed_out``, ``closed``) live 
 from __future__ import annotations
 
 from jumpoint.core import target_errors
-from jumpoint.core.errors import JumpError, TargetAuthFailed
+from jumpoint.core.errors import BadRequest, JumpError, TargetAuthFailed, TargetProtocolError
 
 PATTERN_HINT = (
     "check the Jump Item's login prompt, password prompt and login failure patterns against what the server prints"
@@ -22,6 +22,26 @@ AUTH_HINT = (
 def auth_failed(where: str, username: str, said: str) -> TargetAuthFailed:
     """The Telnet server refused the login (``said``: the failure text it printed, or what happened)."""
     return target_errors.auth_failed(where, username, hint=AUTH_HINT, said=said)
+
+
+def password_shown(where: str, credential: str) -> TargetProtocolError:
+    """The server showed the stored password of ``credential`` after it was typed (it never says the password)."""
+    return TargetProtocolError(
+        f"{where} showed the password of credential '{credential}' after the auto-login typed it, so the login "
+        "was stopped and the connection closed; what the server printed from then on was neither shown nor recorded",
+        hint="the Jump Item's password prompt pattern must match only the prompt at which the server hides what is "
+        "typed; ask an administrator to check the item's login prompt, password prompt and login failure patterns",
+        details={"target": where, "credential": credential},
+    )
+
+
+def bad_username(what: str) -> BadRequest:
+    """A user name that would not be typed as one line (``what`` says whose: the item's, a credential's)."""
+    return BadRequest(
+        f"{what} contains a control character (a line break, NUL, escape...), which cannot be typed at a Telnet "
+        "login prompt",
+        hint="correct the user name: it must be one line of printable characters",
+    )
 
 
 def from_os_error(where: str, exc: OSError) -> JumpError:

@@ -9,6 +9,10 @@ closes and the server stops sending; reading resumes once the reader has drained
 Input: keys wait while the transport's write buffer is above its high-water mark (``pause_writing``), so they
 are never dropped and never pile up. Negotiation answers and keep-alive NOPs are not awaited; they are dropped
 (and logged once) if a server that never reads has let :data:`CONTROL_WRITE_LIMIT` bytes pile up.
+
+After the auto-login typed a stored password, output passes a :class:`~protocols.telnet.guard.SecretGuard` before
+anything else sees it (:meth:`TelnetProtocol.guard_output`): output that shows the password is dropped, with all
+output after it, and the observer is told.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
 from protocols.telnet import codec
 from protocols.telnet.codec import ECHO, Decoder
 from protocols.telnet.echo import EchoTracker
+from protocols.telnet.guard import SecretGuard
 from protocols.telnet.options import Negotiator
 
 CONTROL_WRITE_LIMIT = 256 * 1024
@@ -37,6 +42,10 @@ class OutputObserver(Protocol):
 
     def on_lost(self) -> None:
         """The connection ended."""
+        ...
+
+    def on_secret_shown(self) -> None:
+        """The guarded secret showed in the output (see :meth:`TelnetProtocol.guard_output`); it was dropped."""
         ...
 
 
@@ -67,6 +76,8 @@ class TelnetProtocol(asyncio.Protocol):
         self._lost = asyncio.Event()
         self.transport: asyncio.Transport | None = None
         self.observer: OutputObserver | None = None
+        self._guard: SecretGuard | None = None
+        self.secret_shown = False
         self.done = False
         self.error: Exception | None = None
 
@@ -112,8 +123,41 @@ class TelnetProtocol(asyncio.Protocol):
         """The socket accepts input again."""
         self._writable.set()
 
+    # --- the output guard -------------------------------------------------------------------------
+    def guard_output(self, secret: bytes) -> None:
+        """From now on, hold back output that may be the start of ``secret``; if ``secret`` shows in full, drop that
+        output and everything after it (nothing reaches the observer, the echo tracker or the reader), set
+        :attr:`secret_shown` and tell the observer. Call before the secret is written."""
+        self._guard = SecretGuard(secret)
+
+    def end_guard(self, *, release: bool) -> None:
+        """Stop guarding; pass on what was held back if ``release`` (the login went on), else drop it."""
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            held = guard.release()
+            if release and held and not self.secret_shown:
+                self._deliver(held)
+
     # --- the decoder's and the negotiator's callbacks --------------------------------------------
     def _on_data(self, data: bytes) -> None:
+        if self.secret_shown:
+            return  # the connection is being closed: nothing after the secret is shown
+        guard = self._guard
+        if guard is not None:
+            safe = guard.feed(data)
+            if safe is None:
+                self._guard = None
+                self.secret_shown = True
+                observer = self.observer
+                if observer is not None:
+                    observer.on_secret_shown()
+                return
+            if not safe:
+                return
+            data = safe
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
         observer = self.observer
         if observer is not None:
             observer.on_output(data)

@@ -22,10 +22,12 @@ from jumpoint.core.errors import (
     InternalError,
     TargetAuthFailed,
     TargetClosed,
+    TargetProtocolError,
     TargetTimeout,
     TargetUnreachable,
 )
 from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
+from jumpoint.core.output_buffer import OutputBuffer
 from jumpoint.core.secret import Secret
 from protocols.telnet import TelnetAdapter, TelnetConnection
 from tests.fixtures.servers import free_port
@@ -207,6 +209,47 @@ async def test_a_rep_cancelling_the_password_prompt_cancels_the_connection(
 ) -> None:
     with pytest.raises(Cancelled):
         await TelnetAdapter().connect(target_for(busybox_telnetd), make_ctx(tmp_path, ScriptedRep(answer=None)))
+
+
+# --- a stored password never shows --------------------------------------------------------------
+async def test_a_stored_password_typed_at_an_echoing_prompt_fails_the_login_and_is_never_queued_or_logged(
+    server: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    queued: list[bytes] = []
+    append = OutputBuffer.append
+
+    def spy(self: OutputBuffer, data: bytes) -> None:
+        queued.append(data)
+        append(self, data)
+
+    monkeypatch.setattr(OutputBuffer, "append", spy)
+    store_password(tmp_path, server)
+    # The password pattern points at login(1)'s user name prompt, which echoes what is typed (the reviewer's attack,
+    # which a rep can no longer make without stopping the injection; an administrator's mistake still could).
+    target = target_for(
+        server,
+        credential_ref="lab-login",
+        password_prompt=r"login:\s*$",
+        login_prompt="never-matches-x",
+        login_failure="never-matches-y",
+    )
+    with pytest.raises(TargetProtocolError, match="showed the password of credential 'local:lab-login'") as caught:
+        await TelnetAdapter(login_timeout=10).connect(target, make_ctx(tmp_path, ScriptedRep()))
+    secret = server.password
+    assert b"login: " in b"".join(queued)  # output was queued up to the password
+    assert secret.encode() not in b"".join(queued)
+    assert secret not in str(caught.value) and secret not in repr(caught.value.to_dict())
+    assert secret not in caplog.text
+
+
+async def test_an_item_user_name_with_a_line_break_is_refused_and_nothing_is_typed(
+    busybox_telnetd: TelnetServer, tmp_path: Path
+) -> None:
+    store_password(tmp_path, busybox_telnetd)
+    target = target_for(busybox_telnetd, credential_ref="lab-login", username=f"guest\r{busybox_telnetd.username}")
+    with pytest.raises(BadRequest, match="the Jump Item's user name contains a control character"):
+        await TelnetAdapter().connect(target, make_ctx(tmp_path, ScriptedRep()))
 
 
 # --- prompt patterns -----------------------------------------------------------------------------

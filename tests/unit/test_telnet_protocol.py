@@ -14,7 +14,7 @@ import pytest
 
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.credentials import Credential
-from jumpoint.core.errors import BadRequest, TargetAuthFailed, TargetClosed
+from jumpoint.core.errors import BadRequest, TargetAuthFailed, TargetClosed, TargetProtocolError
 from jumpoint.core.events import EchoChanged, Notice
 from jumpoint.core.secret import Secret
 from protocols.telnet import codec
@@ -295,3 +295,69 @@ async def test_the_time_the_rep_takes_to_answer_does_not_count_against_the_login
     assert bytes(transport.written) == b"pw\r\0"
     proto.data_received(b"\r\n$ ")
     assert await asyncio.wait_for(task, 1) is Outcome.LOGGED_IN
+
+
+def shown(proto: TelnetProtocol) -> bytes:
+    """Every output byte queued for the reader so far (taken)."""
+    return b"".join(item for item in drain(proto) if isinstance(item, bytes))
+
+
+async def test_a_stored_password_shown_back_fails_the_login_and_none_of_it_reaches_the_reader(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # the password pattern matches the login prompt, which echoes what is typed
+    proto, transport, login = login_setup(STORED, password_prompt=r"login:\s*$", login_prompt="never-matches-x")
+    task = asyncio.create_task(login.run())
+    proto.data_received(b"router login: ")
+    await asyncio.sleep(0.01)
+    assert bytes(transport.written) == b"s3cret\r\0"
+    proto.data_received(b"s3c")  # the echo, split across reads
+    proto.data_received(b"ret\r\nPassword: ")
+    with pytest.raises(TargetProtocolError, match="showed the password of credential 'dev-pw'") as raised:
+        await asyncio.wait_for(task, 1)
+    proto.data_received(b"\r\nsh: s3cret: not found\r\n$ ")  # nothing after it is shown either
+    assert "s3cret" not in str(raised.value) and "s3cret" not in repr(raised.value.to_dict())
+    out = shown(proto)
+    assert out == b"router login: "
+    assert "s3cret" not in caplog.text
+
+
+async def test_output_held_back_because_it_began_like_the_password_is_shown_once_the_login_succeeded() -> None:
+    proto, _, login = login_setup(STORED)
+    task = asyncio.create_task(login.run())
+    proto.data_received(b"Password: ")
+    await asyncio.sleep(0.01)
+    proto.data_received(b"\r\nWelcome\r\n$ s3")
+    assert await asyncio.wait_for(task, 1) is Outcome.LOGGED_IN
+    assert shown(proto) == b"Password: \r\nWelcome\r\n$ s3"
+
+
+async def test_a_password_the_rep_typed_is_not_guarded() -> None:
+    proto, _, login = login_setup(rep=Rep("hunter2"), username="ann")
+    task = asyncio.create_task(login.run())
+    proto.data_received(b"Password: ")
+    await asyncio.sleep(0.01)
+    proto.data_received(b"\r\n$ ")
+    assert await asyncio.wait_for(task, 1) is Outcome.LOGGED_IN
+    assert not proto.secret_shown
+
+
+async def test_an_item_user_name_with_a_line_break_is_refused_before_anything_is_typed() -> None:
+    proto, transport, login = login_setup(STORED, username="guest\rguest")
+    task = asyncio.create_task(login.run())
+    proto.data_received(b"router login: ")
+    with pytest.raises(BadRequest, match="the Jump Item's user name contains a control character"):
+        await asyncio.wait_for(task, 1)
+    assert transport.written == b""
+
+
+@pytest.mark.parametrize("name", ["ad\nmin", "ad\0min", "ad\x1b[min", "ad\x85min"])
+async def test_a_credential_user_name_with_a_control_character_is_refused_before_anything_is_typed(name: str) -> None:
+    odd = Credential(name="odd", kind="password", username=name, password=Secret("s3cret"))
+    proto, transport, login = login_setup(odd)
+    task = asyncio.create_task(login.run())
+    proto.data_received(b"router login: ")
+    with pytest.raises(BadRequest, match="the user name of credential 'odd' contains a control character"):
+        await asyncio.wait_for(task, 1)
+    assert transport.written == b""
