@@ -5,9 +5,11 @@ where they keep their place. The reader :meth:`OutputBuffer.take` s the next eve
 bytes, joining whole chunks (one copy, only when more than one chunk waits) and splitting only a chunk larger
 than the limit. When ``limit`` output bytes or more wait unread, the buffer asks its :class:`ReadingSource` to
 stop reading (so the TCP or SSH window closes and the server stops sending); once the reader has drained it to
-half the limit, reading resumes. Memory per connection is therefore bounded. While a terminal floods output, a
-small take is followed by a short hold (:mod:`jumpoint.core.output_pacing`): the source is paused and the reader
-waits, so what arrives meanwhile is read and taken in one piece.
+half the limit, reading resumes. Queued events count too, :data:`EVENT_COST` bytes each, and an echo change queued
+right after another replaces it (only the latest state matters to a reader that saw neither), so a server that
+flips an option without sending output cannot grow the queue either. Memory per connection is therefore bounded.
+While a terminal floods output, a small take is followed by a short hold (:mod:`jumpoint.core.output_pacing`): the
+source is paused and the reader waits, so what arrives meanwhile is read and taken in one piece.
 
 Protocol-neutral: the source is anything with ``pause_reading()`` and ``resume_reading()`` (an asyncio transport,
 an asyncssh channel), so this module depends on neither.
@@ -20,10 +22,12 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Protocol
 
-from jumpoint.core.events import TerminalOutput
+from jumpoint.core.events import EchoChanged, TerminalOutput
 from jumpoint.core.output_pacing import FloodPacer
 
 DEFAULT_BUFFER_LIMIT = 256 * 1024
+# What a queued event counts against the limit: about its size in memory (a small object and a deque slot).
+EVENT_COST = 64
 
 Item = bytes | TerminalOutput
 
@@ -41,7 +45,8 @@ class ReadingSource(Protocol):
 
 
 class OutputBuffer:
-    """Output chunks and events in arrival order; bounded by pausing the source past ``limit`` unread bytes.
+    """Output chunks and events in arrival order; bounded by pausing the source past ``limit`` unread bytes (each
+    queued event counted as :data:`EVENT_COST` bytes).
 
     Set :attr:`source` once the connection is made; until then the buffer never pauses. Call :meth:`close` when
     the connection has ended, so a waiting reader wakes and finds it ended.
@@ -50,6 +55,7 @@ class OutputBuffer:
     __slots__ = (
         "_buffered",
         "_closed",
+        "_events",
         "_held",
         "_items",
         "_limit",
@@ -65,6 +71,7 @@ class OutputBuffer:
         self._resume_below = limit // 2
         self._items: deque[Item] = deque(initial)
         self._buffered = 0
+        self._events = len(self._items)  # events queued (each costs EVENT_COST against the limit)
         self._paused = False  # past the limit
         self._held: asyncio.TimerHandle | None = None  # holding during a flood, until this timer fires
         self._pacer = FloodPacer()
@@ -77,16 +84,24 @@ class OutputBuffer:
         """Queue received output; stop the source when the reader falls too far behind."""
         self._items.append(data)
         self._buffered += len(data)
-        if self._buffered >= self._limit and not self._paused:
+        self._grew()
+
+    def push(self, event: TerminalOutput) -> None:
+        """Queue an event after the output received so far; an echo change right after an echo change the reader
+        has not taken replaces it. Counts :data:`EVENT_COST` against the limit."""
+        items = self._items
+        if isinstance(event, EchoChanged) and items and isinstance(items[-1], EchoChanged):
+            items[-1] = event
+            return
+        items.append(event)
+        self._events += 1
+        self._grew()
+
+    def _grew(self) -> None:
+        if not self._paused and self._buffered + self._events * EVENT_COST >= self._limit:
             self._paused = True
             if self._held is None and self.source is not None:
                 self.source.pause_reading()
-        if self._held is None:
-            self._wake()
-
-    def push(self, event: TerminalOutput) -> None:
-        """Queue an event after the output received so far."""
-        self._items.append(event)
         if self._held is None:
             self._wake()
 
@@ -127,6 +142,8 @@ class OutputBuffer:
             return None
         first = items.popleft()
         if not isinstance(first, bytes):
+            self._events -= 1
+            self._shrank()
             return first
         if len(first) >= limit:
             if len(first) > limit:
@@ -149,12 +166,15 @@ class OutputBuffer:
             else:
                 out = first
         self._buffered -= len(out)
-        if self._paused and self._buffered <= self._resume_below:
-            self._paused = False
-            if self.source is not None:
-                self.source.resume_reading()
+        self._shrank()
         self._pace(len(out))
         return out
+
+    def _shrank(self) -> None:
+        if self._paused and self._buffered + self._events * EVENT_COST <= self._resume_below:
+            self._paused = False
+            if self._held is None and self.source is not None:
+                self.source.resume_reading()
 
     def _pace(self, size: int) -> None:
         """Start a hold if the pacer asks for one (only with a running event loop and an open buffer)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from jumpoint.core.events import EchoChanged, Notice
-from jumpoint.core.output_buffer import OutputBuffer
+from jumpoint.core.output_buffer import EVENT_COST, OutputBuffer
 
 
 class Source:
@@ -111,3 +111,41 @@ async def test_a_hold_during_a_flood_ends_at_once_when_the_connection_closes() -
     buf.close()
     await asyncio.wait_for(buf.wait(), 0.0005)
     assert buf.take(64 * 1024) == b"last words"
+
+
+def test_an_echo_change_queued_right_after_another_replaces_it_and_one_after_output_does_not() -> None:
+    buf = OutputBuffer(1 << 20)
+    for echo in (False, True, False):
+        buf.push(EchoChanged(echo))
+    buf.append(b"Password: ")
+    buf.push(EchoChanged(True))
+    buf.push(EchoChanged(False))
+    got = []
+    while (item := buf.take(100)) is not None:
+        got.append(item)
+    assert got == [EchoChanged(False), b"Password: ", EchoChanged(False)]
+
+
+def test_queued_events_count_against_the_limit_so_the_source_pauses_and_resumes() -> None:
+    buf = OutputBuffer(4096)
+    buf.source = source = Source()
+    for i in range(4096 // EVENT_COST):
+        assert source.reading
+        buf.push(Notice("info", f"n{i}"))
+    assert not source.reading
+    assert buf.buffered == 0  # output bytes only
+    for _ in range(4096 // EVENT_COST // 2 - 1):
+        buf.take(100)
+    assert not source.reading
+    buf.take(100)
+    assert source.reading
+    assert source.pauses == 1
+
+
+def test_events_and_output_together_count_against_the_limit() -> None:
+    buf = OutputBuffer(4096)
+    buf.source = source = Source()
+    buf.append(b"x" * (4096 - EVENT_COST))
+    assert source.reading
+    buf.push(Notice("info", "one more"))
+    assert not source.reading

@@ -123,6 +123,26 @@ async def test_echo_changes_keep_their_place_among_the_output() -> None:
     ]
 
 
+async def test_a_flood_of_echo_flips_from_a_server_queues_one_event_and_bounded_memory() -> None:
+    proto, transport = make(limit=4096)
+    transport.backlog = 10**9  # the server never reads our answers: they are dropped, the state still flips
+    chunk = bytes([IAC, WILL, ECHO, IAC, WONT, ECHO]) * 10000  # 60 KB
+    for _ in range(50):  # 3 MB of nothing but negotiation, the reader stalled
+        proto.data_received(chunk)
+    assert len(proto.output._items) <= 2  # the first notice and the latest echo state
+    assert drain(proto) == [Notice("info", "first"), EchoChanged(False)]
+
+
+async def test_echo_flips_between_output_bytes_pause_reading_like_output_does() -> None:
+    proto, transport = make(limit=4096)
+    transport.backlog = 10**9
+    chunk = (b"a" + bytes([IAC, WILL, ECHO]) + b"b" + bytes([IAC, WONT, ECHO])) * 1000
+    proto.data_received(chunk)
+    assert not transport.reading
+    drain(proto)
+    assert transport.reading
+
+
 async def test_keepalive_sends_iac_nop_periodically() -> None:
     _, transport = make(keepalive=0.02)
     transport.written.clear()
