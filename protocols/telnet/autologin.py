@@ -37,8 +37,8 @@ from jumpoint.core.errors import BadRequest, TargetTimeout
 from jumpoint.core.events import Notice
 from jumpoint.core.secret import Secret
 from jumpoint.core.target_errors import closed
-from protocols.telnet.codec import encode_data
-from protocols.telnet.errors import PATTERN_HINT, auth_failed, bad_username, password_shown
+from protocols.telnet.codec import CommandFlood, encode_data
+from protocols.telnet.errors import PATTERN_HINT, auth_failed, bad_username, command_flood, password_shown
 from protocols.telnet.login import LoginPatterns, LoginWatcher, Signal, Stage
 from protocols.telnet.protocol import TelnetProtocol
 
@@ -165,6 +165,9 @@ class AutoLogin:
         return Outcome.LOGGED_IN
 
     def _lost_error(self) -> Exception:
+        error = self._proto.error
+        if isinstance(error, CommandFlood):
+            return command_flood(self._where, error.budget)
         if self._watcher.stage is Stage.SENT_PASSWORD:
             return auth_failed(self._where, self.username, "the server closed the connection after the password")
         return closed(self._where, f"the server hung up during the login ({self._watcher.stage.value})")

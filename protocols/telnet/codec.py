@@ -3,8 +3,15 @@
 Decoding is sans-IO: :class:`Decoder` is fed whatever the socket delivered (sequences may be split anywhere) and
 calls ``on_data`` with terminal bytes and its :class:`CommandHandler` with negotiations and subnegotiations, in
 stream order. A chunk without IAC (and, outside BINARY, without CR NUL) is handed on as the very same bytes
-object: the scan is ``bytes.find`` in C, never a Python loop over bytes. Subnegotiations are bounded
+object: the scan is ``bytes.find`` in C, never a Python loop over bytes. Data with doubled IACs (byte 255) in it is
+matched and undoubled in C as well (one regular expression, ``bytes.replace``). Subnegotiations are bounded
 (:data:`SB_LIMIT`); a longer one is discarded whole.
+
+Commands are walked one by one in Python, so a server sending nothing but commands (``IAC NOP`` by the megabyte)
+would keep the event loop busy without end: output never piles up, so backpressure never stops the socket. Each
+decoder therefore has a budget of :data:`COMMAND_BUDGET` command bytes without a data byte; any data byte restores
+it, and the owner may give some back as time passes (:meth:`Decoder.forgive`). A server that overdraws it gets
+:class:`CommandFlood` raised out of :meth:`Decoder.feed`, having cost the loop a few milliseconds at most.
 
 NVT end-of-line (RFC 854): a bare CR travels as CR NUL, a newline as CR LF. Incoming CR NUL becomes CR (CR LF
 stays CR LF, which a terminal needs); outgoing, a CR not followed by LF becomes CR NUL, as when Enter (which
@@ -49,12 +56,16 @@ TTYPE_IS = 0
 TTYPE_SEND = 1
 
 SB_LIMIT = 1024
+# Command bytes a server may send without any data byte: negotiation takes a few hundred, a keep-alive two.
+COMMAND_BUDGET = 64 * 1024
 
 _IAC = b"\xff"
 _IAC2 = b"\xff\xff"
 _CR = b"\r"
 _CR_NUL = b"\r\0"
 _BARE_CR = re.compile(rb"\r(?!\n)")
+# Data up to the next IAC that starts a command: bytes other than IAC, and IAC IAC pairs (a data byte 255).
+_DATA_RUN = re.compile(rb"[^\xff]*(?:\xff\xff[^\xff]*)*")
 
 # Parser states.
 _DATA, _COMMAND, _OPTION, _SUB, _SUB_IAC = range(5)
@@ -70,6 +81,14 @@ NAMES = {
     DO: "DO",
     DONT: "DONT",
 }
+
+
+class CommandFlood(Exception):
+    """The server sent more than ``budget`` bytes of commands without a data byte (see the module's docstring)."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(f"more than {budget} bytes of Telnet commands without data")
+        self.budget = budget
 
 
 def name(code: int) -> str:
@@ -101,12 +120,33 @@ class CommandHandler(Protocol):
 class Decoder:
     """Server bytes -> terminal data and commands. One per connection; keeps the state between chunks."""
 
-    __slots__ = ("_after_cr", "_command", "_handler", "_on_data", "_parts", "_sb", "_sb_limit", "_sb_over", "_state")
+    __slots__ = (
+        "_after_cr",
+        "_allowance",
+        "_budget",
+        "_command",
+        "_handler",
+        "_on_data",
+        "_parts",
+        "_sb",
+        "_sb_limit",
+        "_sb_over",
+        "_state",
+    )
 
-    def __init__(self, handler: CommandHandler, on_data: Callable[[bytes], None], *, sb_limit: int = SB_LIMIT) -> None:
+    def __init__(
+        self,
+        handler: CommandHandler,
+        on_data: Callable[[bytes], None],
+        *,
+        sb_limit: int = SB_LIMIT,
+        command_budget: int = COMMAND_BUDGET,
+    ) -> None:
         self._handler = handler
         self._on_data = on_data
         self._sb_limit = sb_limit
+        self._budget = command_budget
+        self._allowance = command_budget  # command bytes still allowed before the next data byte
         self._state = _DATA
         self._command = 0
         self._sb = bytearray()
@@ -115,14 +155,26 @@ class Decoder:
         self._parts: list[bytes] = []
 
     def feed(self, data: bytes) -> None:
-        """Decode one chunk as received; partial sequences at its end are kept for the next chunk."""
+        """Decode one chunk as received; partial sequences at its end are kept for the next chunk.
+
+        Raises :class:`CommandFlood` when the command budget is overdrawn (the data before that point is handed on
+        first); the decoder must not be fed again after that."""
         if self._state == _DATA and data.find(_IAC) < 0:
+            if data:
+                self._allowance = self._budget
             out = self._nvt(data)
             if out:
                 self._on_data(out)
             return
-        self._parse(data)
-        self._flush()
+        try:
+            self._parse(data)
+        finally:
+            self._flush()
+
+    def forgive(self, nbytes: int) -> None:
+        """Give back up to ``nbytes`` of the command budget (the owner's allowance for time passing)."""
+        if nbytes > 0:
+            self._allowance = min(self._budget, self._allowance + nbytes)
 
     # --- internals --------------------------------------------------------------------------------
     def _nvt(self, data: bytes) -> bytes:
@@ -147,63 +199,94 @@ class Decoder:
                 self._on_data(out)
 
     def _parse(self, data: bytes) -> None:
+        # The state and the budget live in locals while the chunk is walked (this loop runs once per command).
         i, n = 0, len(data)
         parts = self._parts
-        while i < n:
-            state = self._state
-            if state == _DATA:
-                j = data.find(_IAC, i)
-                if j < 0:
-                    parts.append(self._nvt(data[i:] if i else data))
-                    return
-                if j > i:
-                    parts.append(self._nvt(data[i:j]))
-                self._state = _COMMAND
-                i = j + 1
-            elif state == _COMMAND:
-                byte = data[i]
-                i += 1
-                self._state = _DATA
-                if byte == IAC:
-                    parts.append(_IAC)
-                    self._after_cr = False
-                elif WILL <= byte <= DONT:
-                    self._command = byte
-                    self._state = _OPTION
-                elif byte == SB:
-                    self._sb.clear()
-                    self._sb_over = False
-                    self._state = _SUB
-                else:
-                    self._handler.on_command(byte)
-            elif state == _OPTION:
-                option = data[i]
-                i += 1
-                self._state = _DATA
-                self._flush()  # a negotiation may change how the data after it is handled: keep the order
-                self._handler.on_negotiation(self._command, option)
-            elif state == _SUB:
-                j = data.find(_IAC, i)
-                end = n if j < 0 else j
-                self._sb_add(data, i, end)
-                if j < 0:
-                    return
-                self._state = _SUB_IAC
-                i = j + 1
-            else:  # _SUB_IAC
-                byte = data[i]
-                i += 1
-                if byte == IAC:
-                    self._sb_add(_IAC, 0, 1)
-                    self._state = _SUB
-                elif byte == SE:
-                    self._state = _DATA
-                    self._end_sub()
-                else:
-                    # IAC <command> inside a subnegotiation: the SE was lost. Drop the subnegotiation and
-                    # treat the bytes as the command they are.
-                    self._state = _COMMAND
-                    i -= 1
+        budget = self._budget
+        allowance = self._allowance
+        state = self._state
+        try:
+            while i < n:
+                if state == _DATA:
+                    j = data.find(_IAC, i)
+                    if j < 0:
+                        parts.append(self._nvt(data[i:] if i else data))
+                        allowance = budget
+                        return
+                    if j + 1 < n and data[j + 1] == IAC:
+                        # A doubled IAC (a data byte 255): the data goes on past it and any more pairs, found in C.
+                        j = _DATA_RUN.match(data, j).end()  # type: ignore[union-attr]  # matches the empty string
+                        parts.append(self._nvt(data[i:j].replace(_IAC2, _IAC)))  # the match takes whole pairs only
+                        allowance = budget
+                        if j == n:
+                            return
+                    elif j > i:
+                        parts.append(self._nvt(data[i:j]))
+                        allowance = budget
+                    state = _COMMAND  # data[j] is an IAC that starts a command (or a pair the read split)
+                    i = j + 1
+                elif state == _COMMAND:
+                    byte = data[i]
+                    i += 1
+                    if byte == IAC:
+                        parts.append(_IAC)
+                        self._after_cr = False
+                        allowance = budget
+                        state = _DATA
+                        continue
+                    allowance -= 2
+                    if allowance < 0:
+                        raise CommandFlood(budget)
+                    if WILL <= byte <= DONT:
+                        self._command = byte
+                        state = _OPTION
+                    elif byte == SB:
+                        self._sb.clear()
+                        self._sb_over = False
+                        state = _SUB
+                    else:
+                        state = _DATA
+                        self._handler.on_command(byte)
+                elif state == _OPTION:
+                    option = data[i]
+                    i += 1
+                    state = _DATA
+                    allowance -= 1
+                    if allowance < 0:
+                        raise CommandFlood(budget)
+                    self._flush()  # a negotiation may change how the data after it is handled: keep the order
+                    self._handler.on_negotiation(self._command, option)
+                elif state == _SUB:
+                    j = data.find(_IAC, i)
+                    end = n if j < 0 else j
+                    allowance -= end - i
+                    if allowance < 0:
+                        raise CommandFlood(budget)
+                    self._sb_add(data, i, end)
+                    if j < 0:
+                        return
+                    state = _SUB_IAC
+                    i = j + 1
+                else:  # _SUB_IAC
+                    byte = data[i]
+                    i += 1
+                    allowance -= 2
+                    if allowance < 0:
+                        raise CommandFlood(budget)
+                    if byte == IAC:
+                        self._sb_add(_IAC, 0, 1)
+                        state = _SUB
+                    elif byte == SE:
+                        state = _DATA
+                        self._end_sub()
+                    else:
+                        # IAC <command> inside a subnegotiation: the SE was lost. Drop the subnegotiation and
+                        # treat the bytes as the command they are.
+                        state = _COMMAND
+                        i -= 1
+        finally:
+            self._state = state
+            self._allowance = allowance
 
     def _sb_add(self, data: bytes, start: int, end: int) -> None:
         room = self._sb_limit - len(self._sb)

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from jumpoint.core.errors import BadRequest
 from jumpoint.core.events import Keys, Output, Resize, TerminalInput, TerminalOutput
 from jumpoint.core.target_errors import closed
-from protocols.telnet.codec import encode_data
-from protocols.telnet.errors import from_os_error
+from protocols.telnet.codec import CommandFlood, encode_data
+from protocols.telnet.errors import command_flood, from_os_error
 from protocols.telnet.protocol import TelnetProtocol
 
 CLOSE_WAIT = 2.0
@@ -45,7 +45,8 @@ class TelnetConnection:
     def events(self) -> AsyncIterator[TerminalOutput]:
         """Events until the server closes the connection (normal end: the remote shell exited).
 
-        Raises TargetClosed when the connection is lost (reset). Only one reader: a second call raises BadRequest.
+        Raises TargetClosed when the connection is lost (reset), TargetProtocolError when it was closed because the
+        server flooded it with commands. Only one reader: a second call raises BadRequest.
         Unlike an async generator, the iterator survives a cancelled ``__anext__`` (``asyncio.wait_for`` on it
         timing out): nothing is lost and the next call goes on where it stopped.
         """
@@ -116,6 +117,8 @@ class _Events:
                 conn._iterating = False
                 error = proto.error
                 if error is not None and not conn._closed:
+                    if isinstance(error, CommandFlood):
+                        raise command_flood(conn._where, error.budget) from None
                     if isinstance(error, OSError):
                         raise from_os_error(conn._where, error) from error
                     raise closed(conn._where, type(error).__name__) from error

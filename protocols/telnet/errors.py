@@ -24,6 +24,16 @@ def auth_failed(where: str, username: str, said: str) -> TargetAuthFailed:
     return target_errors.auth_failed(where, username, hint=AUTH_HINT, said=said)
 
 
+def command_flood(where: str, budget: int) -> TargetProtocolError:
+    """The server sent more than ``budget`` bytes of Telnet commands without any data; we closed the connection."""
+    return TargetProtocolError(
+        f"{where} sent more than {budget // 1024} KiB of Telnet commands without any terminal output, which no "
+        "Telnet server needs, so the Jumpoint closed the connection to keep its other sessions running",
+        hint="the Telnet server, or something on the network path to it, misbehaves: check the device",
+        details={"target": where},
+    )
+
+
 def password_shown(where: str, credential: str) -> TargetProtocolError:
     """The server showed the stored password of ``credential`` after it was typed (it never says the password)."""
     return TargetProtocolError(

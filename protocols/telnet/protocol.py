@@ -10,6 +10,11 @@ Input: keys wait while the transport's write buffer is above its high-water mark
 are never dropped and never pile up. Negotiation answers and keep-alive NOPs are not awaited; they are dropped
 (and logged once) if a server that never reads has let :data:`CONTROL_WRITE_LIMIT` bytes pile up.
 
+A server that sends Telnet commands without data past the decoder's budget (see :mod:`~protocols.telnet.codec`) is
+cut off: the transport is aborted and :attr:`TelnetProtocol.error` is the :class:`~protocols.telnet.codec.
+CommandFlood`. The budget is given back at :data:`COMMAND_REFILL` bytes a second, so a server's slow keep-alives
+never use it up.
+
 After the auto-login typed a stored password, output passes a :class:`~protocols.telnet.guard.SecretGuard` before
 anything else sees it (:meth:`TelnetProtocol.guard_output`): output that shows the password is dropped, with all
 output after it, and the observer is told.
@@ -24,12 +29,13 @@ from typing import Protocol, cast
 from jumpoint.core.events import EchoChanged, TerminalOutput
 from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
 from protocols.telnet import codec
-from protocols.telnet.codec import ECHO, Decoder
+from protocols.telnet.codec import ECHO, CommandFlood, Decoder
 from protocols.telnet.echo import EchoTracker
 from protocols.telnet.guard import SecretGuard
 from protocols.telnet.options import Negotiator
 
 CONTROL_WRITE_LIMIT = 256 * 1024
+COMMAND_REFILL = 1024  # command bytes a second given back to the decoder's budget
 NOP = bytes((codec.IAC, codec.NOP))
 
 
@@ -74,12 +80,13 @@ class TelnetProtocol(asyncio.Protocol):
         self._writable.set()
         self._dropped_control = False
         self._lost = asyncio.Event()
+        self._fed_at = 0.0
         self.transport: asyncio.Transport | None = None
         self.observer: OutputObserver | None = None
         self._guard: SecretGuard | None = None
         self.secret_shown = False
         self.done = False
-        self.error: Exception | None = None
+        self.error: Exception | None = None  # why the connection was lost (None: the server closed it normally)
 
     # --- asyncio callbacks ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,14 +94,27 @@ class TelnetProtocol(asyncio.Protocol):
         # A stream transport (create_connection); uvloop's does not subclass asyncio.Transport, so no isinstance.
         self.transport = cast(asyncio.Transport, transport)
         self.output.source = self.transport
+        self._fed_at = asyncio.get_running_loop().time()
         self.negotiator.start()
         self._flush_negotiation()
         if self._keepalive > 0:
             self._keepalive_handle = asyncio.get_running_loop().call_later(self._keepalive, self._nop)
 
     def data_received(self, data: bytes) -> None:
-        """Decode one chunk; answer what it negotiated."""
-        self._decoder.feed(data)
+        """Decode one chunk; answer what it negotiated. A command flood aborts the connection (see the module)."""
+        if self.error is not None:
+            return
+        now = asyncio.get_running_loop().time()
+        self._decoder.forgive(int((now - self._fed_at) * COMMAND_REFILL))
+        self._fed_at = now
+        try:
+            self._decoder.feed(data)
+        except CommandFlood as exc:
+            self._log.warning("the Telnet server sent only commands (%s): closing the connection", exc)
+            self.error = exc
+            if self.transport is not None:
+                self.transport.abort()
+            return
         if self.negotiator.outgoing:
             self._flush_negotiation()
 
@@ -105,7 +125,8 @@ class TelnetProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """The connection ended: normally (``exc`` is None) or because it was lost."""
         self.done = True
-        self.error = exc
+        if self.error is None:
+            self.error = exc
         if self._keepalive_handle is not None:
             self._keepalive_handle.cancel()
         self._writable.set()

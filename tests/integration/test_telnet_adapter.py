@@ -7,9 +7,11 @@ prompter (``ScriptedRep`` of ``tests/integration/adapters.py``) stands in for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
 from jumpoint.core.output_buffer import OutputBuffer
 from jumpoint.core.secret import Secret
 from protocols.telnet import TelnetAdapter, TelnetConnection
+from protocols.telnet.codec import IAC, NOP
 from tests.fixtures.servers import free_port
 from tests.fixtures.telnetd import TelnetServer
 from tests.integration.adapters import WAIT, ScriptedRep, Shell, adapter_target, make_ctx, typing
@@ -471,3 +474,52 @@ async def test_a_timed_out_wait_for_an_event_loses_nothing(busybox_telnetd: Teln
         assert await shell.run("echo after") == "after"
     finally:
         await shell.conn.close()
+
+
+# --- hostile and unusual servers (small asyncio servers in the test) -------------------------------
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def small_server(handler: Handler) -> tuple[asyncio.Server, Target]:
+    """Serve ``handler`` on 127.0.0.1; a Telnet target for it without a credential."""
+    listening = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    return listening, Target(protocol="telnet", hostname="127.0.0.1", port=port)
+
+
+async def test_a_server_that_floods_bare_commands_is_cut_off_with_a_protocol_error_naming_it(tmp_path: Path) -> None:
+    sent = 0
+
+    async def nop_flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        writer.write(b"device> ")
+        await writer.drain()
+        await asyncio.sleep(0.5)  # the auto-login hands the terminal over first
+        chunk = bytes([IAC, NOP]) * 32768
+        with contextlib.suppress(OSError):
+            while sent < 100 * len(chunk):
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+        writer.close()
+
+    listening, target = await small_server(nop_flood)
+    adapter = TelnetAdapter(login_timeout=0.3, login_settle=0.1)
+    try:
+        shell = TelnetShell(await adapter.connect(target, make_ctx(tmp_path, ScriptedRep())))
+        started = time.monotonic()
+
+        async def read_to_the_end() -> None:
+            async with asyncio.timeout(WAIT):
+                while await shell._next():
+                    pass
+
+        flood = r"127\.0\.0\.1:\d+ sent more than 64 KiB of Telnet commands without any terminal output"
+        with pytest.raises(TargetProtocolError, match=flood) as e:
+            await read_to_the_end()
+        assert e.value.who == "target"
+        assert time.monotonic() - started < 5.0
+        assert sent < 100 * 65536  # cut off long before the server was done
+        assert b"device> " in bytes(shell.output)
+    finally:
+        listening.close()

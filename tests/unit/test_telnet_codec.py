@@ -119,6 +119,77 @@ def test_every_split_of_a_mixed_stream_decodes_to_the_same_result() -> None:
         assert (rec.data, rec.commands) == (expected.data, expected.commands), chunks
 
 
+def test_runs_of_doubled_iacs_of_any_length_next_to_commands_split_anywhere_decode_the_same() -> None:
+    stream = (
+        b"\xff\xff" * 3
+        + bytes([IAC, NOP])
+        + b"a\r"
+        + b"\xff\xff" * 2
+        + b"\0"
+        + b"\xff\xff"
+        + bytes([IAC, WILL, ECHO])
+        + b"\xff\xff\xff\xff"
+        + bytes([IAC, SB, TTYPE, 1, IAC, IAC, IAC, SE])
+        + b"\r\xff\xff"
+    )
+    expected = decode(stream)
+    assert expected.data == b"\xff\xff\xffa\r\xff\xff\0\xff\xff\xff\r\xff"
+    assert expected.commands == [("cmd", NOP), ("neg", (WILL, ECHO)), ("sb", (TTYPE, b"\x01\xff"))]
+    for chunks in split_everywhere(stream):
+        rec = decode(*chunks)
+        assert (rec.data, rec.commands) == (expected.data, expected.commands), chunks
+
+
+def test_a_long_run_of_doubled_iacs_is_handed_on_in_one_piece() -> None:
+    rec = decode(b"a" + b"\xff\xff" * 50_000 + bytes([IAC, NOP]) + b"b")
+    assert [d for kind, d in rec.seen if kind == "data"] == [b"a" + b"\xff" * 50_000 + b"b"]
+    assert rec.commands == [("cmd", NOP)]
+
+
+# --- the command budget --------------------------------------------------------------------------
+def budgeted(budget: int) -> tuple[Recorder, Decoder]:
+    rec = Recorder()
+    return rec, Decoder(rec, rec.on_data, command_budget=budget)
+
+
+def test_commands_without_data_past_the_budget_are_a_flood_and_the_data_before_is_handed_on() -> None:
+    rec, decoder = budgeted(100)
+    with pytest.raises(codec.CommandFlood, match="more than 100 bytes of Telnet commands without data"):
+        decoder.feed(b"hello" + bytes([IAC, NOP]) * 1000)
+    assert rec.data == b"hello"
+    assert len(rec.commands) == 50  # walked no further than the budget
+
+
+@pytest.mark.parametrize(
+    "command",
+    [bytes([IAC, NOP]), bytes([IAC, DO, 99]), bytes([IAC, SB, TTYPE, 1, IAC, SE]), bytes([IAC, SB]) + b"x" * 50],
+)
+def test_every_kind_of_command_counts_against_the_budget(command: bytes) -> None:
+    _, decoder = budgeted(100)
+    for _ in range(100 // len(command)):
+        decoder.feed(command)
+    with pytest.raises(codec.CommandFlood):
+        decoder.feed(command)
+
+
+@pytest.mark.parametrize("data", [b"x", b"\xff\xff", b"\r\0"])
+def test_any_data_byte_restores_the_budget(data: bytes) -> None:
+    rec, decoder = budgeted(100)
+    for _ in range(100):
+        decoder.feed(bytes([IAC, NOP]) * 40 + data)  # 80 command bytes each time, then data
+    assert len(rec.commands) == 4000
+
+
+def test_the_budget_given_back_lets_slow_commands_go_on_for_ever() -> None:
+    _, decoder = budgeted(100)
+    for _ in range(1000):
+        decoder.feed(bytes([IAC, NOP]) * 10)
+        decoder.forgive(20)
+    decoder.forgive(10**9)  # never more than the budget
+    with pytest.raises(codec.CommandFlood):
+        decoder.feed(bytes([IAC, NOP]) * 51)
+
+
 # --- CR NUL --------------------------------------------------------------------------------------
 def test_cr_nul_from_the_server_reaches_the_terminal_as_a_bare_cr() -> None:
     assert decode(b"50%\r\0" + b"60%\r\0").data == b"50%\r60%\r"

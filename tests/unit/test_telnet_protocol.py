@@ -15,11 +15,12 @@ import pytest
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.credentials import Credential
 from jumpoint.core.errors import BadRequest, TargetAuthFailed, TargetClosed, TargetProtocolError
-from jumpoint.core.events import EchoChanged, Notice
+from jumpoint.core.events import EchoChanged, Notice, Output
 from jumpoint.core.secret import Secret
 from protocols.telnet import codec
 from protocols.telnet.autologin import AutoLogin, Outcome
 from protocols.telnet.codec import ECHO, IAC, NAWS, NOP, WILL, WONT
+from protocols.telnet.connection import TelnetConnection
 from protocols.telnet.echo import EchoTracker
 from protocols.telnet.login import LoginPatterns
 from protocols.telnet.options import Negotiator
@@ -36,6 +37,7 @@ class FakeTransport(asyncio.Transport):
         self.pauses = 0
         self.backlog = 0
         self.closing = False
+        self.aborted = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
@@ -55,6 +57,10 @@ class FakeTransport(asyncio.Transport):
 
     def close(self) -> None:
         self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+        self.aborted = True
 
 
 def make(limit: int = 4096, keepalive: float = 0.0) -> tuple[TelnetProtocol, FakeTransport]:
@@ -126,9 +132,10 @@ async def test_echo_changes_keep_their_place_among_the_output() -> None:
 async def test_a_flood_of_echo_flips_from_a_server_queues_one_event_and_bounded_memory() -> None:
     proto, transport = make(limit=4096)
     transport.backlog = 10**9  # the server never reads our answers: they are dropped, the state still flips
-    chunk = bytes([IAC, WILL, ECHO, IAC, WONT, ECHO]) * 10000  # 60 KB
-    for _ in range(50):  # 3 MB of nothing but negotiation, the reader stalled
+    chunk = bytes([IAC, WILL, ECHO, IAC, WONT, ECHO]) * 1000
+    for _ in range(10):  # 60 KB of nothing but negotiation (within the command budget), the reader stalled
         proto.data_received(chunk)
+    assert proto.error is None
     assert len(proto.output._items) <= 2  # the first notice and the latest echo state
     assert drain(proto) == [Notice("info", "first"), EchoChanged(False)]
 
@@ -141,6 +148,34 @@ async def test_echo_flips_between_output_bytes_pause_reading_like_output_does() 
     assert not transport.reading
     drain(proto)
     assert transport.reading
+
+
+async def test_a_server_sending_only_commands_is_cut_off_and_the_reader_gets_a_protocol_error() -> None:
+    proto, transport = make()
+    proto.data_received(b"$ ")
+    for _ in range(10):
+        proto.data_received(bytes([IAC, NOP]) * 8192)  # 16 KiB of commands a read
+        if transport.aborted:
+            break
+    assert transport.aborted
+    assert isinstance(proto.error, codec.CommandFlood)
+    proto.data_received(b"more")  # a read already under way when the connection was aborted is ignored
+    proto.connection_lost(None)
+    assert isinstance(proto.error, codec.CommandFlood)
+    conn = TelnetConnection(proto, where="dev:23", max_output_chunk=1024)
+    events = conn.events()
+    assert await anext(events) == Notice("info", "first")
+    assert await anext(events) == Output(b"$ ")
+    with pytest.raises(TargetProtocolError, match=r"dev:23 sent more than 64 KiB of Telnet commands without any"):
+        await anext(events)
+
+
+async def test_the_command_budget_comes_back_with_time_so_slow_keepalives_from_the_server_go_on() -> None:
+    proto, transport = make()
+    for _ in range(100):
+        proto.data_received(bytes([IAC, NOP]) * 16_000)  # 32 KB of commands...
+        proto._fed_at -= 32.0  # ...every 32 s: the budget given back meanwhile covers them
+    assert not transport.aborted and proto.error is None
 
 
 async def test_keepalive_sends_iac_nop_periodically() -> None:
@@ -381,3 +416,13 @@ async def test_a_credential_user_name_with_a_control_character_is_refused_before
     with pytest.raises(BadRequest, match="the user name of credential 'odd' contains a control character"):
         await asyncio.wait_for(task, 1)
     assert transport.written == b""
+
+
+async def test_a_command_flood_during_the_login_fails_it_as_a_protocol_error_not_a_hang_up() -> None:
+    proto, transport, login = login_setup(STORED)
+    task = asyncio.create_task(login.run())
+    proto.data_received(bytes([IAC, NOP]) * 40_000)
+    assert transport.aborted
+    proto.connection_lost(None)
+    with pytest.raises(TargetProtocolError, match="dev:23 sent more than 64 KiB of Telnet commands"):
+        await asyncio.wait_for(task, 1)
