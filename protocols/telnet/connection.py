@@ -56,7 +56,8 @@ class TelnetConnection:
         return _Events(self)
 
     async def send(self, event: TerminalInput) -> None:
-        """Type bytes on the remote terminal, or report the new window size (NAWS, once the server enabled it)."""
+        """Type bytes on the remote terminal (shown at once when the server does not echo and no password prompt
+        shows: local echo), or report the new window size (NAWS, once the server enabled it)."""
         proto = self._proto
         if self._closed or proto.done:
             raise closed(self._where, "the session has ended")
@@ -65,6 +66,7 @@ class TelnetConnection:
             if proto.done:
                 raise closed(self._where, "the session has ended")
             proto.write(encode_data(event.data, binary=proto.negotiator.binary_out))
+            proto.echo_typed(event.data)
         elif isinstance(event, Resize):
             proto.negotiator.resize(event.cols, event.rows)
             proto.write_control(proto.negotiator.take())

@@ -9,13 +9,32 @@ least as much as the console's guess. Echo counts as off when either
   su and sudo hide the password by switching their PTY's echo off, which Telnet never hears about;
 
 and back on when the server echoes again and the output moved past the prompt line.
+
+:func:`typed_echo` is what a terminal with local echo shows of typed input: the Telnet connection adds it to the
+output when the server refused to echo (RFC 857's default, line-mode devices), and only while the tracker says echo
+is on, so a password typed at a prompt stays out of the output and the recording.
 """
 
 from __future__ import annotations
 
+import re
+
 from jumpoint.core.password_prompt import PASSWORD_PROMPT, PROMPT_TAIL
 from jumpoint.core.prompt_patterns import CompiledPrompt
 from protocols.telnet.text import plain_bytes
+
+# Typed bytes a terminal does not show: escape sequences (cursor and function keys, bracketed-paste markers, SS3 keys
+# such as ESC O A) and control characters other than CR.
+_NOT_SHOWN = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1bO[ -~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]|[\x00-\x0c\x0e-\x1f\x7f]"
+)
+
+
+def typed_echo(data: bytes) -> bytes:
+    """What local echo shows of typed ``data``: printable bytes (UTF-8 included) as typed, Enter (CR, or CR LF) as
+    CR LF; escape sequences and other control characters not at all."""
+    shown = _NOT_SHOWN.sub(b"", data.replace(b"\r\n", b"\r"))
+    return shown.replace(b"\r", b"\r\n") if shown.find(b"\r") >= 0 else shown
 
 
 class EchoTracker:

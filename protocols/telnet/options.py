@@ -9,7 +9,8 @@ Policy of this client:
 
 * *him*: ECHO (the server echoes: character-at-a-time, as a terminal expects), SGA, BINARY are accepted;
 * *us*: SGA, BINARY, NAWS (window size, RFC 1073) and TTYPE (terminal type, RFC 1091) are accepted; we never
-  echo (our "terminal" is a browser: it shows what the server sends);
+  echo the server's data back (our "terminal" is a browser: it shows what the server sends). A server that refuses
+  to echo gets the typed input echoed locally instead (``protocol``: RFC 857's default);
 * everything else is refused (DONT / WONT) once, then ignored.
 
 Window sizes are reported without any byte 255 in them (255 -> 254, 511 -> 510, 767 -> 766): RFC 1073 has such a

@@ -7,7 +7,10 @@ output. When more than ``buffer_limit`` output bytes wait unread the transport s
 closes and the server stops sending; reading resumes once the reader has drained half of it.
 
 Input: keys wait while the transport's write buffer is above its high-water mark (``pause_writing``), so they
-are never dropped and never pile up. Negotiation answers and keep-alive NOPs are not awaited; they are dropped
+are never dropped and never pile up. When the server refused to echo (``WONT ECHO`` to our ``DO ECHO``: RFC 857's
+default, as line-mode devices do), typed input is echoed into the output here, as PuTTY's "local echo: auto" does,
+unless the echo tracker says echo is off (a password prompt showing, or the server stopped echoing after it had):
+:meth:`TelnetProtocol.echo_typed`. Negotiation answers and keep-alive NOPs are not awaited; they are dropped
 (and logged once) if a server that never reads has let :data:`CONTROL_WRITE_LIMIT` bytes pile up.
 
 A server that sends Telnet commands without data past the decoder's budget (see :mod:`~protocols.telnet.codec`) is
@@ -30,9 +33,9 @@ from jumpoint.core.events import EchoChanged, TerminalOutput
 from jumpoint.core.output_buffer import DEFAULT_BUFFER_LIMIT, OutputBuffer
 from protocols.telnet import codec
 from protocols.telnet.codec import ECHO, CommandFlood, Decoder
-from protocols.telnet.echo import EchoTracker
+from protocols.telnet.echo import EchoTracker, typed_echo
 from protocols.telnet.guard import SecretGuard
-from protocols.telnet.options import Negotiator
+from protocols.telnet.options import Negotiator, Q
 
 CONTROL_WRITE_LIMIT = 256 * 1024
 COMMAND_REFILL = 1024  # command bytes a second given back to the decoder's budget
@@ -227,6 +230,20 @@ class TelnetProtocol(asyncio.Protocol):
         """Write terminal input, already encoded (see :func:`~protocols.telnet.codec.encode_data`)."""
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    @property
+    def local_echo(self) -> bool:
+        """Typed input is shown by us: the server refused ECHO (or turned it off, answered) and echo is on."""
+        return self.negotiator.him(ECHO) is Q.NO and self._echo.echo and not self.secret_shown
+
+    def echo_typed(self, data: bytes) -> None:
+        """Queue what local echo shows of typed ``data`` (:func:`~protocols.telnet.echo.typed_echo`) if
+        :attr:`local_echo`; the echo tracker does not see it, so the text typed after a password prompt can never
+        make the prompt look gone."""
+        if self.local_echo:
+            shown = typed_echo(data)
+            if shown:
+                self.output.append(shown)
 
     # --- the reader's side ------------------------------------------------------------------------
     @property

@@ -32,7 +32,7 @@ from jumpoint.core.events import EchoChanged, Keys, Notice, Output, Resize
 from jumpoint.core.output_buffer import OutputBuffer
 from jumpoint.core.secret import Secret
 from protocols.telnet import TelnetAdapter, TelnetConnection
-from protocols.telnet.codec import IAC, NOP
+from protocols.telnet.codec import ECHO, IAC, NOP, WONT
 from tests.fixtures.servers import free_port
 from tests.fixtures.telnetd import TelnetServer
 from tests.integration.adapters import WAIT, ScriptedRep, Shell, adapter_target, make_ctx, typing
@@ -521,5 +521,46 @@ async def test_a_server_that_floods_bare_commands_is_cut_off_with_a_protocol_err
         assert time.monotonic() - started < 5.0
         assert sent < 100 * 65536  # cut off long before the server was done
         assert b"device> " in bytes(shell.output)
+    finally:
+        listening.close()
+
+
+async def test_a_device_that_refuses_to_echo_gets_local_echo_but_never_for_its_password(tmp_path: Path) -> None:
+    async def line_device(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A line-mode device: answers our DO ECHO with WONT ECHO (RFC 857's default) and reads whole lines.
+        writer.write(bytes([IAC, WONT, ECHO]) + b"Device> ")
+        line, asked = b"", False
+        while data := await reader.read(100):
+            line += data
+            while b"\r\0" in line:
+                typed, line = line.split(b"\r\0", 1)
+                if asked:
+                    reply, asked = b"\r\nDevice# ", False
+                elif typed.endswith(b"enable"):
+                    reply, asked = b"\r\nPassword: ", True
+                else:
+                    reply = b"\r\nOK\r\nDevice> "
+                writer.write(reply)
+        writer.close()
+
+    listening, target = await small_server(line_device)
+    adapter = TelnetAdapter(login_timeout=0.3, login_settle=0.1)
+    try:
+        shell = TelnetShell(await adapter.connect(target, make_ctx(tmp_path, ScriptedRep())))
+        try:
+            await shell.wait_for(b"Device> ")
+            for key in b"show version\r":
+                await shell.conn.send(Keys(bytes([key])))
+            await shell.wait_for(b"OK")
+            assert b"Device> show version\r\n\r\nOK\r\n" in bytes(shell.output)
+            await shell.conn.send(Keys(b"enable\r"))
+            start = len(shell.output)
+            await shell.wait_for(b"Password: ", start)
+            await shell.conn.send(Keys(b"hunter2\r"))
+            await shell.wait_for(b"Device# ", start)
+            assert b"hunter2" not in bytes(shell.output)
+            assert bytes(shell.output).endswith(b"enable\r\n\r\nPassword: \r\nDevice# ")
+        finally:
+            await shell.conn.close()
     finally:
         listening.close()

@@ -15,13 +15,13 @@ import pytest
 from jumpoint.core.adapter import AdapterContext, PromptField, Target
 from jumpoint.core.credentials import Credential
 from jumpoint.core.errors import BadRequest, TargetAuthFailed, TargetClosed, TargetProtocolError
-from jumpoint.core.events import EchoChanged, Notice, Output
+from jumpoint.core.events import EchoChanged, Keys, Notice, Output
 from jumpoint.core.secret import Secret
 from protocols.telnet import codec
 from protocols.telnet.autologin import AutoLogin, Outcome
 from protocols.telnet.codec import ECHO, IAC, NAWS, NOP, WILL, WONT
 from protocols.telnet.connection import TelnetConnection
-from protocols.telnet.echo import EchoTracker
+from protocols.telnet.echo import EchoTracker, typed_echo
 from protocols.telnet.login import LoginPatterns
 from protocols.telnet.options import Negotiator
 from protocols.telnet.protocol import CONTROL_WRITE_LIMIT, TelnetProtocol
@@ -426,3 +426,57 @@ async def test_a_command_flood_during_the_login_fails_it_as_a_protocol_error_not
     proto.connection_lost(None)
     with pytest.raises(TargetProtocolError, match="dev:23 sent more than 64 KiB of Telnet commands"):
         await asyncio.wait_for(task, 1)
+
+
+# --- local echo ----------------------------------------------------------------------------------
+async def typed(proto: TelnetProtocol, *keys: bytes) -> bytes:
+    """Type ``keys`` one event each; return what the reader gets to show meanwhile (output only)."""
+    drain(proto)
+    conn = TelnetConnection(proto, where="dev:23", max_output_chunk=1 << 20)
+    for data in keys:
+        await conn.send(Keys(data))
+    return shown(proto)
+
+
+async def test_typed_keys_are_echoed_locally_once_the_server_refused_to_echo() -> None:
+    proto, transport = make()
+    proto.data_received(bytes([IAC, WONT, ECHO]) + b"Device> ")
+    assert await typed(proto, b"show ", b"version", b"\r") == b"show version\r\n"
+    assert transport.written.endswith(b"show version\r\0")
+
+
+async def test_no_local_echo_while_the_server_has_not_answered_or_echoes_itself() -> None:
+    proto, _ = make()
+    assert await typed(proto, b"ls\r") == b""  # DO ECHO not answered yet
+    proto.data_received(bytes([IAC, WILL, ECHO]))
+    assert await typed(proto, b"ls\r") == b""
+
+
+async def test_no_local_echo_while_a_password_prompt_shows_and_again_after_it() -> None:
+    proto, _ = make()
+    proto.data_received(bytes([IAC, WONT, ECHO]) + b"\r\nPassword: ")
+    assert await typed(proto, b"s3cret", b"\r") == b""
+    proto.data_received(b"\r\nDevice> ")
+    assert await typed(proto, b"show\r") == b"show\r\n"
+
+
+async def test_no_local_echo_after_the_server_stopped_echoing_as_it_does_to_hide_input() -> None:
+    proto, _ = make()
+    proto.data_received(bytes([IAC, WILL, ECHO]) + b"$ " + bytes([IAC, WONT, ECHO]))
+    assert await typed(proto, b"hidden\r") == b""
+
+
+@pytest.mark.parametrize(
+    ("keys", "echo"),
+    [
+        (b"abc", b"abc"),
+        (b"\r", b"\r\n"),
+        (b"line\r\n", b"line\r\n"),
+        ("grüße".encode(), "grüße".encode()),
+        (b"\x1b[A\x1b[1;5C\x1bOP\x1bOA\x1b[15~", b""),  # cursor and function keys
+        (b"\x1b[200~pasted\x1b[201~", b"pasted"),  # bracketed paste markers
+        (b"\x03\x04\x7f\x08\t\x1b\n", b""),  # control keys, a lone Esc, a lone LF
+    ],
+)
+def test_local_echo_shows_printable_keys_and_enter_only(keys: bytes, echo: bytes) -> None:
+    assert typed_echo(keys) == echo
