@@ -213,7 +213,8 @@ class LiveSession:
         )
 
     def describe(self) -> dict[str, Any]:
-        """What the browser shows in its status bar."""
+        """What the browser shows in its status bar, and what its terminal must match: ``terminal_type`` is the
+        terminal the target was told it talks to (TERM), so keys the page sends itself use that terminal's codes."""
         t = self.jump.target
         return {
             "id": self.session_id,
@@ -224,6 +225,7 @@ class LiveSession:
             "hostname": t.hostname,
             "port": t.port,
             "username": t.username,
+            "terminal_type": t.terminal_type,
         }
 
     def seat_of(self, identity: Identity) -> Participant | None:

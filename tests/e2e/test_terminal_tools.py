@@ -37,11 +37,14 @@ CLIPBOARD = ["clipboard-read", "clipboard-write"]
 # ---- helpers -----------------------------------------------------------------------------------------------
 
 
-def open_session(context: BrowserContext, server: ConsoleServer, sshd: SshServer, name: str = "Tools sshd") -> Page:
-    """Log in as the administrator, create an item for ``sshd``, Jump to it from the console and log in."""
+def open_session(
+    context: BrowserContext, server: ConsoleServer, sshd: SshServer, name: str = "Tools sshd", **item: Any
+) -> Page:
+    """Log in as the administrator, create an item for ``sshd`` (with ``item``'s fields), Jump to it from the
+    console and log in."""
     api = Api(context, server)
     api.login()
-    create_item(api, name, sshd)
+    create_item(api, name, sshd, **item)
     console = context.new_page()
     console.goto(server.url + "/console")
     session = jump_from_console(context, console, name)
@@ -257,6 +260,24 @@ def test_special_keys_interrupt_a_command_and_send_function_keys_as_xterm_does(
     session.keyboard.press("Escape")
     expect(session.get_by_test_id("special-keys-menu")).to_be_hidden()
     expect(keys).to_be_focused()
+
+
+def test_special_keys_send_a_vt100_s_function_keys_to_a_vt100_item_which_has_no_f11_or_f12(
+    context: BrowserContext, console_server: ConsoleServer, sshd_server: SshServer
+) -> None:
+    session = open_session(context, console_server, sshd_server, "VT100 sshd", terminal_type="vt100")
+    run_and_wait(session, "echo TERM-IS-$TERM; cat -v", "TERM-IS-vt100")
+    for key in ("f1", "f4", "f5", "f6", "f7", "f8", "f9", "f10"):
+        send_special_key(session, key)
+    session.keyboard.press("Enter")
+    expected = "^[OP^[OS^[Ot^[Ou^[Ov^[Ol^[Ow^[Ox"
+    wait_for_terminal(session, lambda text: expected in text, "a VT100's function keys as cat -v shows them")
+    session.get_by_test_id("special-keys").click()
+    expect(session.get_by_test_id("key-f10")).to_be_visible()
+    expect(session.get_by_test_id("key-f11")).to_have_count(0)
+    expect(session.get_by_test_id("key-f12")).to_have_count(0)
+    session.keyboard.press("Escape")
+    no_csp_violations(session)
 
 
 # ---- reconnect ---------------------------------------------------------------------------------------------

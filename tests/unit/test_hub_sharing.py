@@ -82,6 +82,19 @@ async def _reps(db: Database, *names: str) -> list[int]:
     return [await repo.create_user(db, name, f"{name}-password-1") for name in names]
 
 
+# --- what the page is told -----------------------------------------------------------------------
+@pytest.mark.parametrize("terminal_type", ["vt100", "xterm"])
+async def test_the_session_the_page_is_told_about_names_the_items_terminal_type(
+    console: Console, hub: Hub, terminal_type: str
+) -> None:
+    target = Target(protocol="telnet", hostname="switch1", port=23, terminal_type=terminal_type)
+    jump = JumpRequest(item_id=12, item_name="switch1", jumpoint_id=JUMPOINT, target=target, session_policy="start_new")
+    info = await hub.start_session(_rep(console.alice_id, "alice"), jump)
+    described = hub.sessions[info.session_id].describe()
+    assert described["terminal_type"] == terminal_type
+    assert described["protocol"] == "telnet" and described["item_name"] == "switch1"
+
+
 # --- invitations ----------------------------------------------------------------------------------
 async def test_inviting_a_group_skips_members_who_already_have_an_invitation(
     console: Console, hub: Hub, db: Database

@@ -1,5 +1,6 @@
 // The terminal tools of the session panel: copy and paste with the browser's clipboard, the font size, the
-// scrollback size, search in the scrollback (@xterm/addon-search) and a "Send special key" menu.
+// scrollback size, search in the scrollback (@xterm/addon-search) and a "Send special key" menu, whose function keys
+// are those of the terminal the target was told it talks to (the session's `terminal_type`).
 //
 // Pasted text always goes through xterm.js (term.paste(), or xterm's own handler of the browser's paste event), so
 // it is sent as bracketed paste when the remote program asked for it (DEC mode 2004). xterm drops input while
@@ -17,27 +18,37 @@ export const SCROLLBACK_MIN = 1000;
 export const SCROLLBACK_MAX = 100000;
 const STATUS_MS = 4000;
 
-// What xterm.js itself sends for these keys (xterm's Keyboard.ts, normal cursor-key mode).
-const SPECIAL_KEYS = [
+// The same on every terminal.
+const CONTROL_KEYS = [
   { id: 'ctrl-c', label: 'Ctrl+C', hint: 'interrupt', data: '\x03' },
   { id: 'ctrl-d', label: 'Ctrl+D', hint: 'end of input', data: '\x04' },
   { id: 'ctrl-z', label: 'Ctrl+Z', hint: 'suspend', data: '\x1a' },
   { id: 'ctrl-backslash', label: 'Ctrl+\\', hint: 'quit', data: '\x1c' },
   { id: 'esc', label: 'Esc', data: '\x1b' },
   { id: 'tab', label: 'Tab', data: '\t' },
-  { id: 'f1', label: 'F1', data: '\x1bOP' },
-  { id: 'f2', label: 'F2', data: '\x1bOQ' },
-  { id: 'f3', label: 'F3', data: '\x1bOR' },
-  { id: 'f4', label: 'F4', data: '\x1bOS' },
-  { id: 'f5', label: 'F5', data: '\x1b[15~' },
-  { id: 'f6', label: 'F6', data: '\x1b[17~' },
-  { id: 'f7', label: 'F7', data: '\x1b[18~' },
-  { id: 'f8', label: 'F8', data: '\x1b[19~' },
-  { id: 'f9', label: 'F9', data: '\x1b[20~' },
-  { id: 'f10', label: 'F10', data: '\x1b[21~' },
-  { id: 'f11', label: 'F11', data: '\x1b[23~' },
-  { id: 'f12', label: 'F12', data: '\x1b[24~' },
 ];
+// The function keys as each terminal type sends them, so the remote program (whose TERM is the item's terminal type)
+// reads them as those keys. xterm: what xterm.js itself sends (xterm's Keyboard.ts, normal cursor-key mode). vt100:
+// its terminfo entry (kf1..kf10: ESC O P..S, then ESC O t u v l w x); a VT100 has no F11 or F12, so they are left out.
+const FUNCTION_KEYS = {
+  xterm: [
+    ['f1', '\x1bOP'], ['f2', '\x1bOQ'], ['f3', '\x1bOR'], ['f4', '\x1bOS'],
+    ['f5', '\x1b[15~'], ['f6', '\x1b[17~'], ['f7', '\x1b[18~'], ['f8', '\x1b[19~'],
+    ['f9', '\x1b[20~'], ['f10', '\x1b[21~'], ['f11', '\x1b[23~'], ['f12', '\x1b[24~'],
+  ],
+  vt100: [
+    ['f1', '\x1bOP'], ['f2', '\x1bOQ'], ['f3', '\x1bOR'], ['f4', '\x1bOS'],
+    ['f5', '\x1bOt'], ['f6', '\x1bOu'], ['f7', '\x1bOv'], ['f8', '\x1bOl'],
+    ['f9', '\x1bOw'], ['f10', '\x1bOx'],
+  ],
+};
+
+/** The "Send special key" menu for a terminal type (`xterm` or `vt100`; anything else: xterm's keys), in order:
+ * [{id, label, hint?, data}]. */
+export function specialKeys(terminalType) {
+  const fkeys = Object.hasOwn(FUNCTION_KEYS, terminalType) ? FUNCTION_KEYS[terminalType] : FUNCTION_KEYS.xterm;
+  return [...CONTROL_KEYS, ...fkeys.map(([id, data]) => ({ id, label: id.toUpperCase(), data }))];
+}
 
 const SEARCH_DECORATIONS = {
   matchBackground: '#5c4a00',
@@ -105,7 +116,8 @@ async function writeClipboard(text) {
 /**
  * term, fit: the xterm.js terminal and its fit addon. hooks: canType() -> bool (this browser may send keys now);
  * mayType() -> bool (this participant may type at all: not an observer, the session is live); refit() fits the
- * terminal to its panel and sends the new size (owner); focus() gives the terminal the focus.
+ * terminal to its panel and sends the new size (owner); focus() gives the terminal the focus; terminalType() -> the
+ * session's terminal type (the hello's `session.terminal_type`), read each time the special keys menu opens.
  */
 export function createTerminalTools(term, fit, hooks) {
   const prefs = loadPrefs();
@@ -260,29 +272,39 @@ export function createTerminalTools(term, fit, hooks) {
   // ---- special keys menu ------------------------------------------------------------------------------------
   const keysButton = $('#special-keys');
   const keysMenu = $('#special-keys-menu');
-  const menuItems = SPECIAL_KEYS.map((key) =>
-    el(
-      'li',
-      { role: 'none', class: /^f\d+$/.test(key.id) ? null : 'wide' },
+  let menuType = null; // the terminal type the menu was made for
+
+  function renderMenu() {
+    const type = (hooks.terminalType && hooks.terminalType()) || 'xterm';
+    if (type === menuType) return;
+    menuType = type;
+    const menuItems = specialKeys(type).map((key) =>
       el(
-        'button',
-        {
-          type: 'button',
-          role: 'menuitem',
-          tabindex: '-1',
-          class: 'menu-item',
-          'data-testid': `key-${key.id}`,
-          onclick: () => sendKey(key),
-        },
-        el('span', { class: 'menu-key' }, key.label),
-        key.hint ? el('span', { class: 'menu-hint' }, key.hint) : null,
+        'li',
+        { role: 'none', class: /^f\d+$/.test(key.id) ? null : 'wide' },
+        el(
+          'button',
+          {
+            type: 'button',
+            role: 'menuitem',
+            tabindex: '-1',
+            class: 'menu-item',
+            'data-testid': `key-${key.id}`,
+            onclick: () => sendKey(key),
+          },
+          el('span', { class: 'menu-key' }, key.label),
+          key.hint ? el('span', { class: 'menu-hint' }, key.hint) : null,
+        ),
       ),
-    ),
-  );
-  keysMenu.replaceChildren(...menuItems);
+    );
+    keysMenu.replaceChildren(...menuItems);
+    keysMenu.dataset.terminalType = type;
+  }
+  renderMenu();
   const menuButtons = () => [...keysMenu.querySelectorAll('[role=menuitem]')];
 
   function openMenu() {
+    renderMenu();
     keysMenu.hidden = false;
     keysButton.setAttribute('aria-expanded', 'true');
     menuButtons()[0].focus();

@@ -500,6 +500,7 @@ function setupTerminal() {
       sendSize();
     },
     focus: focusTerminal,
+    terminalType: () => (page.info && page.info.terminal_type) || 'xterm',
   });
   term.onData((data) => {
     if (!canType()) return;
