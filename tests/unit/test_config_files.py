@@ -132,3 +132,52 @@ async def test_a_bad_builtin_credential_store_is_refused_naming_its_key(tmp_path
             state_dir=tmp_path,
             credential_stores={"vault": {"type": "vault", "url": "ftp://nope"}},
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "first"),
+    [
+        ("listen:\n  port: 8443\nlog_level: info\nlisten:\n  host: 0.0.0.0\n", 4, 1),
+        ("listen:\n  port: 8443\n  host: 0.0.0.0\n  port: 9443\n", 4, 2),
+    ],
+)
+def test_a_key_given_twice_is_refused_with_its_line_numbers(tmp_path: Path, text: str, line: int, first: int) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    key = "listen" if first == 1 else "port"
+    assert err.value.message == f"{path}: line {line}: the key {key!r} is given twice (first on line {first}); keep one"
+
+
+def test_a_key_given_twice_in_a_jumpoint_file_is_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("tunnel: {heartbeat_seconds: 15}\ntunnel: {heartbeat_seconds: 30}\n")
+    with pytest.raises(ConfigError, match=r"line 2: the key 'tunnel' is given twice \(first on line 1\)"):
+        load_jumpoint_config(path)
+
+
+def test_a_key_from_a_yaml_merge_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("listen:\n  <<: {host: 0.0.0.0, port: 8443}\n  port: 9443\n")
+    config = load_console_config(path)
+    assert (config.listen.host, config.listen.port) == ("0.0.0.0", 9443)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("database:\n  url: {evn: OJ_DB}\n", "  database.url.evn: unknown key"),
+        ("database:\n  url: {env: A, file: /b}\n", "  database.url: give exactly one of 'env' or 'file'"),
+        ("database:\n  url: 5\n", "  database.url: Input should be a valid string"),
+    ],
+)
+def test_an_error_in_a_database_url_names_the_key_path_as_written(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    assert expected in err.value.message.splitlines()[1]
+    assert "function-after" not in err.value.message and "SecretRef]" not in err.value.message
+    if "{" in text:  # a mapping was given: that it is not a string is beside the point
+        assert "valid string" not in err.value.message
