@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +24,14 @@ class ConsoleTrust(_Section):
     ca_file: Path | None = None
     fingerprint: Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$")] | None = None
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            what = "is not a file" if value.exists() else "does not exist"
+            raise ValueError(f"{str(value)[:200]} {what} (the console's CA certificates, PEM)")
+        return value
+
 
 class TunnelOptions(_Section):
     """Heartbeats and reconnection back-off."""
@@ -29,6 +39,15 @@ class TunnelOptions(_Section):
     heartbeat_seconds: Annotated[float, Field(ge=2, le=300)] = 15
     reconnect_min_seconds: Annotated[float, Field(gt=0, le=60)] = 1
     reconnect_max_seconds: Annotated[float, Field(ge=1, le=3600)] = 60
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> TunnelOptions:
+        if self.reconnect_min_seconds > self.reconnect_max_seconds:
+            raise ValueError(
+                f"reconnect_min_seconds ({self.reconnect_min_seconds:g}) is more than reconnect_max_seconds "
+                f"({self.reconnect_max_seconds:g}): the minimum wait cannot be longer than the maximum"
+            )
+        return self
 
 
 class JumpointLimits(_Section):
@@ -74,10 +93,22 @@ class HealthOptions(_Section):
         return None if self.listen is None else parse_listen(self.listen)
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]{1,5}")
+HOSTNAME_PATTERN = r"^[^\s/@\\]+$"
+
+
+def check_hostname(value: str) -> str:
+    """``value`` if it is a host name the console accepts (``HOSTNAME_PATTERN``: no whitespace, '/', '@' or '\\';
+    and no control or formatting character, which could forge lines in a log); ValueError otherwise."""
+    if not re.fullmatch(HOSTNAME_PATTERN, value) or any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError("must be a host name without spaces, '/', '@', '\\' or control characters")
+    return value
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """``(host, port)`` of ``HOST:PORT``; ValueError saying what is wrong otherwise."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+    if not sep or not _ASCII_DIGITS.fullmatch(port_text) or int(port_text) > 65535:
         raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:9471) with a port from 0 to 65535")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -105,7 +136,7 @@ class JumpointConfig(_Section):
     console_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     # The name this host gives the console when it registers and connects (a member of a Jumpoint cluster is
     # shown by it); default: the system's host name.
-    hostname: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s/@\\]+$")] | None = None
+    hostname: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     trust: ConsoleTrust = ConsoleTrust()
     tunnel: TunnelOptions = TunnelOptions()
     limits: JumpointLimits = JumpointLimits()
@@ -115,6 +146,11 @@ class JumpointConfig(_Section):
     credential_stores: dict[
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")], dict[Annotated[str, Field(max_length=64)], Any]
     ] = Field(default_factory=lambda: {"local": {"type": "local"}}, max_length=32)
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname_is_printable(cls, value: str | None) -> str | None:
+        return None if value is None else check_hostname(value)
 
     @model_validator(mode="before")
     @classmethod

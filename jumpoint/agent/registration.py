@@ -32,12 +32,18 @@ class Registration:
 
 
 def ssl_for(trust: ConsoleTrust, fingerprint: str | None = None) -> ssl.SSLContext | aiohttp.Fingerprint | bool:
-    """The aiohttp ``ssl=`` value: a pinned SHA-256 fingerprint, a CA file, or the system CAs."""
+    """The aiohttp ``ssl=`` value: a pinned SHA-256 fingerprint, a CA file, or the system CAs.
+
+    Raises ConfigError naming ``trust.ca_file`` when that file cannot be read as PEM certificates."""
     pinned = fingerprint or trust.fingerprint
     if pinned:
         return aiohttp.Fingerprint(bytes.fromhex(pinned.replace(":", "")))
     if trust.ca_file is not None:
-        return ssl.create_default_context(cafile=str(trust.ca_file))
+        try:
+            return ssl.create_default_context(cafile=str(trust.ca_file))
+        except OSError as exc:  # ssl.SSLError too: not PEM
+            reason = exc.strerror or str(exc)
+            raise ConfigError(f"trust.ca_file: cannot use {trust.ca_file} as CA certificates (PEM): {reason}") from None
     return True
 
 
@@ -80,10 +86,11 @@ async def register(
     """
     url = console_url.rstrip("/") + "/api/v1/jumpoint/register"
     body = {"key": key, "hostname": (hostname or socket.gethostname())[:253]}
+    ssl_param = ssl_for(trust, fingerprint)
     try:
         async with (
             aiohttp.ClientSession() as http,
-            http.post(url, json=body, ssl=ssl_for(trust, fingerprint), timeout=aiohttp.ClientTimeout(total=30)) as resp,
+            http.post(url, json=body, ssl=ssl_param, timeout=aiohttp.ClientTimeout(total=30)) as resp,
         ):
             data = await resp.json(content_type=None)
             if resp.status != 200 and resp.status != 201:

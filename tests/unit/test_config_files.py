@@ -181,3 +181,54 @@ def test_an_error_in_a_database_url_names_the_key_path_as_written(tmp_path: Path
     assert "function-after" not in err.value.message and "SecretRef]" not in err.value.message
     if "{" in text:  # a mapping was given: that it is not a string is beside the point
         assert "valid string" not in err.value.message
+
+
+def test_a_reconnect_minimum_above_the_maximum_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text("tunnel: {reconnect_min_seconds: 60, reconnect_max_seconds: 1}\n")
+    with pytest.raises(ConfigError) as err:
+        load_jumpoint_config(path)
+    assert err.value.message.splitlines()[1] == (
+        "  tunnel: reconnect_min_seconds (60) is more than reconnect_max_seconds (1): the minimum wait cannot be "
+        "longer than the maximum"
+    )
+    path.write_text("tunnel: {reconnect_min_seconds: 5, reconnect_max_seconds: 5}\n")
+    assert load_jumpoint_config(path).tunnel.reconnect_min_seconds == 5
+
+
+def test_a_missing_ca_file_is_refused_at_load_naming_trust_ca_file(tmp_path: Path) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text(f"trust: {{ca_file: {tmp_path / 'nope.pem'}}}\n")
+    with pytest.raises(ConfigError, match=r"trust\.ca_file: .*nope\.pem does not exist"):
+        load_jumpoint_config(path)
+    path.write_text(f"trust: {{ca_file: {tmp_path}}}\n")
+    with pytest.raises(ConfigError, match=r"trust\.ca_file: .* is not a file"):
+        load_jumpoint_config(path)
+
+
+async def test_a_ca_file_that_holds_no_certificate_is_refused_naming_trust_ca_file(tmp_path: Path) -> None:
+    from jumpoint.agent.registration import register
+
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text(f"trust: {{ca_file: {tmp_path / 'ca.pem'}}}\n")
+    config = load_jumpoint_config(path)
+    with pytest.raises(ConfigError, match=r"^trust\.ca_file: cannot use .*ca\.pem as CA certificates \(PEM\)"):
+        await register("https://127.0.0.1:1", "key", config.trust, None, hostname="h")
+
+
+@pytest.mark.parametrize("port", ["\u00b2", "\u0661", "\uff19\uff14\uff17\uff11"])
+def test_a_health_port_in_other_than_ascii_digits_is_refused(tmp_path: Path, port: str) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text(f"health: {{listen: '127.0.0.1:{port}'}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"health\.listen: .* is not HOST:PORT") as err:
+        load_jumpoint_config(path)
+    assert "invalid literal" not in err.value.message
+
+
+@pytest.mark.parametrize("hostname", ["web 01", "web/01", "web\\\\01", "web\\x1b[31m", "web\\u202e", "web\\nINFO x"])
+def test_a_jumpoint_hostname_with_spaces_or_control_characters_is_refused(tmp_path: Path, hostname: str) -> None:
+    path = tmp_path / "jumpoint.yaml"
+    path.write_text(f'hostname: "{hostname}"\n')
+    with pytest.raises(ConfigError, match=r"hostname: must be a host name without spaces"):
+        load_jumpoint_config(path)
