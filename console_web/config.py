@@ -7,10 +7,12 @@ errors. Secret values may be given as ``{env: NAME}`` or ``{file: PATH}`` instea
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -33,6 +35,11 @@ class SecretRef(_Section):
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of 'env' or 'file'")
         return self
+
+    @property
+    def source(self) -> str:
+        """Where the secret is read from, for messages: ``environment variable NAME`` or ``file PATH``."""
+        return f"environment variable {self.env}" if self.env is not None else f"file {self.file}"
 
     def resolve(self) -> str:
         """Read the secret now; raise ConfigError naming the variable or file if it is missing."""
@@ -67,8 +74,37 @@ class ListenSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8443
-    public_url: str | None = None
+    public_url: str | None = Field(
+        default=None, description="what browsers and Jumpoints use to reach the console: an http(s) URL with a host"
+    )
     tls: TlsSettings = TlsSettings()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_public_url(value)
+        return value
+
+
+def check_public_url(value: str) -> str:
+    """``value`` if it is an ``http://`` or ``https://`` URL with a host (a path is allowed) and without user
+    information, query, fragment, spaces or control characters; ValueError saying what is wrong otherwise."""
+    shown = repr(value[:200])
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError(f"{shown} has spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{shown} is not an http:// or https:// URL with a host, such as https://console.example.com/")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"{shown} has a port that is not a number from 0 to 65535") from None
+    if "@" in parts.netloc:
+        raise ValueError(f"{shown} must not hold a user name or password")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError(f"{shown} must not have a query ('?...') or a fragment ('#...')")
+    return value
 
 
 class DatabaseSettings(_Section):
@@ -80,7 +116,9 @@ class DatabaseSettings(_Section):
     SQLite.
     """
 
-    url: str | SecretRef | None = None
+    url: str | SecretRef | None = Field(
+        default=None, description="default: SQLite in state_dir; the text of a URL, or {env: NAME} / {file: PATH}"
+    )
     password: SecretRef | None = Field(
         default=None, description="the password of the URL's user, from an environment variable or a file"
     )
@@ -93,6 +131,13 @@ class DatabaseSettings(_Section):
         int, Field(ge=0, le=24 * 3600, description="connections older than this are replaced; 0 = never")
     ] = 1800
     connect_timeout_seconds: Annotated[int, Field(ge=1, le=300, description="for opening one connection")] = 10
+
+    @field_validator("url")
+    @classmethod
+    def _url_not_empty(cls, value: str | SecretRef | None) -> str | SecretRef | None:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give a URL, or leave database.url out for SQLite in state_dir")
+        return value
 
 
 class SecuritySettings(_Section):
@@ -182,6 +227,11 @@ class ClusterSettings(_Section):
         return self.redis_url is not None
 
 
+CLUSTER_NEEDS_SERVER_DATABASE = (
+    "cluster: console nodes share one database; set database.url to PostgreSQL (SQLite is one machine's)"
+)
+
+
 class ConsoleConfig(_Section):
     """The whole console configuration."""
 
@@ -197,13 +247,13 @@ class ConsoleConfig(_Section):
 
     @model_validator(mode="after")
     def _cluster_shares_state(self) -> ConsoleConfig:
+        """A cluster node needs a shared database and recordings directory. A URL given by reference is checked when
+        it is read (:attr:`database_url`)."""
         if not self.cluster.enabled:
             return self
         url = self.database.url
         if url is None or (isinstance(url, str) and url.startswith("sqlite")):
-            raise ValueError(
-                "cluster: console nodes share one database; set database.url to PostgreSQL (SQLite is one machine's)"
-            )
+            raise ValueError(CLUSTER_NEEDS_SERVER_DATABASE)
         if self.recordings.enabled and self.recordings.directory is None:
             raise ValueError(
                 "cluster: set recordings.directory to a directory every console node shares (a network file system),"
@@ -216,21 +266,27 @@ class ConsoleConfig(_Section):
         """The database URL to open: the configured one (read from its variable or file now, if given by reference)
         with ``database.password`` put in, or SQLite in ``state_dir``.
 
-        Raises ConfigError naming the variable or file when a referenced URL or password is missing, and when the
-        URL is not one or the password is given twice.
+        Raises ConfigError naming the variable or file when a referenced URL or password is missing or empty, when
+        the URL is not one, when the password is given twice, and when a cluster node's URL is SQLite.
         """
         url = self.database.url
-        text = url.resolve() if isinstance(url, SecretRef) else url
-        if not text:
+        if url is None:
             if self.database.password is not None:
                 raise ConfigError("database.password is set but database.url is not (SQLite takes no password)")
             return f"sqlite+aiosqlite:///{(self.state_dir / 'console.db').resolve()}"
-        if self.database.password is None:
-            return text
+        text = url.resolve().strip() if isinstance(url, SecretRef) else url
+        if not text:
+            assert isinstance(url, SecretRef)  # a text URL that is empty is refused at load
+            raise ConfigError(f"database.url: the {url.source} is empty")
         try:
             parsed = make_url(text)
         except ArgumentError as exc:
             raise ConfigError(f"database.url is not a valid SQLAlchemy URL: {exc}") from None
+        if self.cluster.enabled and parsed.get_backend_name() == "sqlite":
+            where = f"the {url.source} gives" if isinstance(url, SecretRef) else "database.url is"
+            raise ConfigError(f"{CLUSTER_NEEDS_SERVER_DATABASE}: {where} an SQLite URL")
+        if self.database.password is None:
+            return text
         if parsed.get_backend_name() == "sqlite":
             raise ConfigError("database.password is set but database.url is SQLite, which takes no password")
         if parsed.password is not None:
@@ -239,7 +295,7 @@ class ConsoleConfig(_Section):
             )
         password = self.database.password.resolve()
         if not password:
-            raise ConfigError("database.password is empty")
+            raise ConfigError(f"database.password: the {self.database.password.source} is empty")
         return parsed.set(password=password).render_as_string(hide_password=False)
 
     @property

@@ -143,3 +143,22 @@ def test_a_complete_cluster_file_loads(tmp_path: Path) -> None:
     )
     config = load_console_config(path)
     assert config.cluster.enabled and config.cluster.node_id == "b2"
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite:////var/lib/openjump/console.db", "sqlite:///console.db"])
+def test_a_cluster_database_url_given_by_reference_is_refused_when_it_is_sqlite(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(CLUSTER, database={"url": {"env": "OJ_TEST_DB_URL"}})
+    monkeypatch.setenv("OJ_TEST_DB_URL", url)
+    with pytest.raises(ConfigError) as err:
+        _ = config.database_url
+    assert err.value.message == (
+        "cluster: console nodes share one database; set database.url to PostgreSQL (SQLite is one machine's): "
+        "the environment variable OJ_TEST_DB_URL gives an SQLite URL"
+    )
+    monkeypatch.setenv("OJ_TEST_DB_URL", "")
+    with pytest.raises(ConfigError, match=r"^database\.url: the environment variable OJ_TEST_DB_URL is empty$"):
+        _ = config.database_url
+    monkeypatch.setenv("OJ_TEST_DB_URL", POSTGRES)
+    assert config.database_url == POSTGRES

@@ -232,3 +232,68 @@ def test_a_jumpoint_hostname_with_spaces_or_control_characters_is_refused(tmp_pa
     path.write_text(f'hostname: "{hostname}"\n')
     with pytest.raises(ConfigError, match=r"hostname: must be a host name without spaces"):
         load_jumpoint_config(path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://console.example.com/",
+        "https://console.example.com:443",
+        "http://10.0.0.5:8443/",
+        "https://[2001:db8::1]:8443/",
+        "https://example.com/openjump/",
+    ],
+)
+def test_a_public_url_with_a_scheme_and_a_host_is_accepted(tmp_path: Path, url: str) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(f"listen:\n  public_url: '{url}'\n")
+    assert load_console_config(path).listen.public_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("console.example.com", "is not an http:// or https:// URL with a host"),
+        ("not a url at all", "has spaces or control characters"),
+        ("ftp://console.example.com/", "is not an http:// or https:// URL with a host"),
+        ("https://", "is not an http:// or https:// URL with a host"),
+        ("https://console.example.com:99999/", "has a port that is not a number from 0 to 65535"),
+        ("https://console.example.com:\u00b2/", "has a port that is not a number from 0 to 65535"),
+        ("https://admin:pw@console.example.com/", "must not hold a user name or password"),
+        ("https://console.example.com/?x=1", "must not have a query"),
+        ("https://console.example.com/#top", "must not have a query ('?...') or a fragment ('#...')"),
+    ],
+)
+def test_a_public_url_that_is_not_an_http_url_with_a_host_is_refused_naming_the_key(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(f"listen:\n  public_url: '{url}'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    assert err.value.message.splitlines()[1].startswith("  listen.public_url: ")
+    assert problem in err.value.message
+
+
+def test_an_empty_database_url_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("database:\n  url: ''\n")
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    assert err.value.message.splitlines()[1] == (
+        "  database.url: is empty: give a URL, or leave database.url out for SQLite in state_dir"
+    )
+
+
+def test_a_database_url_reference_that_is_empty_is_refused_naming_the_variable_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text("database:\n  url: {env: OJ_TEST_DB_URL}\n")
+    monkeypatch.setenv("OJ_TEST_DB_URL", "")
+    with pytest.raises(ConfigError, match=r"^database\.url: the environment variable OJ_TEST_DB_URL is empty$"):
+        _ = load_console_config(path).database_url
+    (tmp_path / "db-url").write_text("\n")
+    path.write_text(f"database:\n  url: {{file: {tmp_path / 'db-url'}}}\n")
+    with pytest.raises(ConfigError, match=r"^database\.url: the file .*db-url is empty$"):
+        _ = load_console_config(path).database_url
