@@ -76,9 +76,10 @@ def read_query(request: web.Request, model: type[M]) -> M:
 
 
 def path_int(request: web.Request, name: str) -> int:
-    """The integer path parameter ``name``; 404 if it is not a positive integer."""
+    """The integer path parameter ``name``; 404 if it is not a positive integer written in ASCII digits (``²`` or
+    the Arabic-Indic one are not ids)."""
     text = request.match_info.get(name, "")
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise NotFound(f"{name} {text[:40]!r} is not a valid id")
     return int(text)
 

@@ -419,7 +419,7 @@ def split_host_port(text: str) -> tuple[str, int | None]:
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise ValueError(f"port {text[:20]!r} must be a number from 1 to 65535")
     return int(text)
 

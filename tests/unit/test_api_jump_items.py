@@ -85,6 +85,8 @@ async def test_hostname_with_a_port_sets_the_port(
         ({"port": 70000}, 400, "port: Input should be less than or equal to 65535"),
         ({"port": "ssh"}, 400, "port: Input should be a valid integer"),
         ({"hostname": "db.lan:99999"}, 400, "hostname: port '99999' must be a number from 1 to 65535"),
+        ({"hostname": "db.lan:\u00b2"}, 400, "hostname: port '\u00b2' must be a number from 1 to 65535"),
+        ({"hostname": "db.lan:\u0662\u0662"}, 400, "hostname: port '\u0662\u0662' must be a number from 1 to 65535"),
         ({"hostname": "db.lan:2222", "port": 22}, 400, "hostname says port 2222 but port is 22"),
         ({"hostname": "-oProxyCommand=x"}, 400, "hostname: must be a host name or an IP address"),
         ({"protocol": "spice"}, 400, "protocol: protocol spice is not supported yet; supported: ssh, telnet, vnc, rdp"),
@@ -105,6 +107,26 @@ async def test_invalid_item_is_refused_with_a_message_naming_the_field(
     got, body = await alice.call("POST", "/jump-items", json=item(jumpoint_id, **fields))
     assert got == status, body
     assert message in error_of(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/jump-items/%C2%B2", "'\u00b2'"),  # superscript two
+        ("/jump-items/%D9%A1", "'\u0661'"),  # Arabic-Indic one: int() reads it as 1
+        ("/jump-groups/%C2%B2", "'\u00b2'"),
+        ("/jumpoints/%E2%91%A0", "'\u2460'"),  # circled one
+        ("/jump-items/%EF%BC%91", "'\uff11'"),  # fullwidth one
+    ],
+)
+async def test_an_id_in_other_than_ascii_digits_is_not_found_rather_than_a_crash_or_another_id(
+    alice: Rep, jumpoint_id: int, path: str, shown: str
+) -> None:
+    status, created = await alice.call("POST", "/jump-items", json=item(jumpoint_id))
+    assert status == 201 and created["id"] == 1
+    status, body = await alice.call("GET", path)
+    assert status == 404, body
+    assert error_of(body) == f"id {shown} is not a valid id"
 
 
 async def test_missing_required_field_is_named(alice: Rep) -> None:
