@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -85,7 +86,34 @@ CredentialScopes = Annotated[
     ),
 ]
 Port = Annotated[int, Field(ge=1, le=65535)]
-ItemUsername = Annotated[str, Field(max_length=128)]
+
+
+def unprintable(text: str) -> str | None:
+    """The first control, format, private-use or unassigned character in ``text`` (Unicode category C*: a
+    terminal escape, NUL, a line break, a bidirectional override ...) as ``U+001B``, or None if there is none."""
+    for ch in text:
+        if unicodedata.category(ch).startswith("C"):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def check_printable(value: str) -> str:
+    """``value`` if it holds no control or format character (see :func:`unprintable`); ValueError otherwise."""
+    found = unprintable(value)
+    if found is not None:
+        raise ValueError(f"must not contain control or formatting characters (found {found})")
+    return value
+
+
+def check_item_name(value: str) -> str:
+    """A Jump Item's name: printable, and not only spaces."""
+    if not value.strip():
+        raise ValueError("must not be only spaces")
+    return check_printable(value)
+
+
+ItemName = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(check_item_name)]
+ItemUsername = Annotated[str, Field(max_length=128), AfterValidator(check_printable)]
 Keepalive = Annotated[int, Field(ge=0, le=3600)]
 Id = Annotated[int, Field(ge=1)]
 RecordingPolicy = Literal["per_item", "always", "never"]
@@ -396,7 +424,9 @@ class RemovedOut(Out):
 
 # --- Jump Items --------------------------------------------------------------------------------
 def split_host_port(text: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None)."""
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address -> (host, port or None).
+
+    A bare host with more than one ':' must be an IPv6 address (``a:b:c`` is neither that nor ``host:port``)."""
     text = text.strip()
     if text.startswith("["):
         end = text.find("]")
@@ -415,6 +445,13 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     if text.count(":") == 1:
         host, _, port = text.partition(":")
         return host, _port(port)
+    if ":" in text:
+        try:
+            ipaddress.IPv6Address(text.split("%", 1)[0])
+        except ValueError:
+            raise ValueError(
+                f"{text[:64]!r} is not an IPv6 address; write host:port, or an IPv6 address with a port as [v6]:port"
+            ) from None
     return text, None
 
 
@@ -425,14 +462,15 @@ def _port(text: str) -> int:
 
 
 def check_hostname(host: str) -> str:
-    """Refuse empty names, spaces, '/', '@', '\\' and a leading '-' (as the Jumpoint's Target does)."""
+    """Refuse empty names, spaces, '/', '@', '\\' and a leading '-' (as the Jumpoint's Target does), and control or
+    format characters (a terminal escape, NUL, a bidirectional override)."""
     if not host:
         raise ValueError("the host name is empty")
     if len(host) > HOSTNAME_MAX:
         raise ValueError(f"the host name is longer than {HOSTNAME_MAX} characters")
     if any(ch.isspace() or ch in "/@\\" for ch in host) or host.startswith("-"):
         raise ValueError("must be a host name or an IP address, without spaces, '/', '@' or a leading '-'")
-    return host
+    return check_printable(host)
 
 
 DOMAIN_FORBIDDEN = frozenset('\\/:*?"<>|@')
@@ -530,7 +568,7 @@ class JumpItemCreate(_ItemFields):
 
     Fields of another protocol (``terminal_type`` on VNC, ``domain`` on SSH ...) are kept and have no effect."""
 
-    name: Name
+    name: ItemName
     group_id: Id | None = Field(default=None, description="default: the caller's personal group")
     jumpoint_id: Id
     hostname: HostnameText
@@ -567,7 +605,7 @@ class JumpItemCreate(_ItemFields):
 class JumpItemUpdate(_ItemFields):
     """Changes to a Jump Item; absent fields stay, ``credential_ref: null`` clears it."""
 
-    name: Name | None = None
+    name: ItemName | None = None
     group_id: Id | None = None
     jumpoint_id: Id | None = None
     hostname: HostnameText | None = None

@@ -68,7 +68,15 @@ async def test_item_is_created_in_the_personal_group_with_ssh_defaults(alice: Re
 
 @pytest.mark.parametrize(
     ("hostname", "host", "port"),
-    [("db.lan:2222", "db.lan", 2222), ("[::1]:2200", "::1", 2200), ("[fe80::1]", "fe80::1", 22), ("::1", "::1", 22)],
+    [
+        ("db.lan:2222", "db.lan", 2222),
+        ("[::1]:2200", "::1", 2200),
+        ("[fe80::1]", "fe80::1", 22),
+        ("::1", "::1", 22),
+        ("2001:db8::10", "2001:db8::10", 22),
+        ("fe80::1%eth0", "fe80::1%eth0", 22),
+        ("Ärzte-Server.example", "Ärzte-Server.example", 22),
+    ],
 )
 async def test_hostname_with_a_port_sets_the_port(
     alice: Rep, jumpoint_id: int, hostname: str, host: str, port: int
@@ -89,6 +97,20 @@ async def test_hostname_with_a_port_sets_the_port(
         ({"hostname": "db.lan:\u0662\u0662"}, 400, "hostname: port '\u0662\u0662' must be a number from 1 to 65535"),
         ({"hostname": "db.lan:2222", "port": 22}, 400, "hostname says port 2222 but port is 22"),
         ({"hostname": "-oProxyCommand=x"}, 400, "hostname: must be a host name or an IP address"),
+        ({"hostname": "a:b:c"}, 400, "hostname: 'a:b:c' is not an IPv6 address; write host:port, or an IPv6 "),
+        ({"hostname": ":::"}, 400, "hostname: ':::' is not an IPv6 address"),
+        ({"hostname": "1:2:3:4:5:6:7:8:9"}, 400, "hostname: '1:2:3:4:5:6:7:8:9' is not an IPv6 address"),
+        (
+            {"hostname": "web\x1b[31m"},
+            400,
+            "hostname: must not contain control or formatting characters (found U+001B)",
+        ),
+        ({"hostname": "web\x00x"}, 400, "hostname: must not contain control or formatting characters (found U+0000)"),
+        ({"hostname": "web\u202e"}, 400, "hostname: must not contain control or formatting characters (found U+202E)"),
+        ({"name": "   "}, 400, "name: must not be only spaces"),
+        ({"name": "\x1b[2J"}, 400, "name: must not contain control or formatting characters (found U+001B)"),
+        ({"name": "a\nb"}, 400, "name: must not contain control or formatting characters (found U+000A)"),
+        ({"username": "root\nx"}, 400, "username: must not contain control or formatting characters (found U+000A)"),
         ({"protocol": "spice"}, 400, "protocol: protocol spice is not supported yet; supported: ssh, telnet, vnc, rdp"),
         ({"login_prompt": "(unclosed"}, 400, "login_prompt: not a valid regular expression: missing )"),
         ({"password_prompt": ".*"}, 400, "password_prompt: the pattern matches empty text"),
@@ -168,6 +190,13 @@ async def test_item_can_be_changed_and_deleted(alice: Rep, jumpoint_id: int) -> 
     assert status == 400 and "name: may not be null" in error_of(body)
     status, body = await alice.call("PATCH", path, json={"protocol": "spice"})
     assert status == 400 and "protocol spice is not supported yet" in error_of(body)
+    for fields, message in [
+        ({"hostname": "a:b:c"}, "hostname: 'a:b:c' is not an IPv6 address"),
+        ({"name": " \t "}, "name: must not be only spaces"),
+        ({"username": "root\u202e"}, "username: must not contain control or formatting characters (found U+202E)"),
+    ]:
+        status, body = await alice.call("PATCH", path, json=fields)
+        assert status == 400 and message in error_of(body), body
     assert (await alice.call("DELETE", path))[0] == 204
     status, body = await alice.call("GET", path)
     assert status == 404 and error_of(body) == f"Jump Item {created['id']} does not exist"
