@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import re
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -379,11 +380,27 @@ class RegistrationKeyOut(Out):
     command: str
 
 
+# The Jumpoint's own rule for the name a member host gives (jumpoint/agent/config.py, ``hostname``).
+MEMBER_HOSTNAME_PATTERN = r"^[^\s/@\\]+$"
+
+
+def check_member_hostname(value: str) -> str:
+    """The name a registering host gives: no whitespace, '/', '@' or '\\' (the Jumpoint's own rule), and no control or
+    format character (it is logged and shown: a line break would forge a log line)."""
+    if not re.fullmatch(MEMBER_HOSTNAME_PATTERN, value) or unprintable(value) is not None:
+        raise ValueError("must be a host name without spaces, '/', '@', '\\' or control characters")
+    return value
+
+
 class RegisterIn(Body):
     """A Jumpoint registering with its one-time key."""
 
     key: Annotated[str, Field(min_length=1, max_length=256)]
-    hostname: Annotated[str, Field(min_length=1, max_length=HOSTNAME_MAX)]
+    hostname: Annotated[
+        str,
+        Field(min_length=1, max_length=HOSTNAME_MAX, json_schema_extra={"pattern": MEMBER_HOSTNAME_PATTERN}),
+        AfterValidator(check_member_hostname),
+    ]
 
 
 class RegisterOut(Out):

@@ -6,6 +6,7 @@ import base64
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from console_web.db import cluster as cluster_db
@@ -79,6 +80,36 @@ async def test_unknown_registration_key_is_refused(console: Console) -> None:
     resp = await console.client.post("/api/v1/jumpoint/register", json={"key": "ojr_nope", "hostname": "a"})
     assert resp.status == 401
     assert error_of(await resp.json()) == "this registration key is not valid"
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "h\nINFO console_web.api.auth_routes: user admin logged in",
+        "web 01",
+        "web/01",
+        "admin@web",
+        "web\\01",
+        "web\x1b[31m",
+        "web\x00",
+        "web\u202e",
+    ],
+)
+async def test_a_registering_hostname_that_the_jumpoint_itself_would_refuse_is_a_400_before_any_log_or_audit(
+    console: Console, hostname: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, key = await _jumpoint_and_key(console)
+    before = await _actions(console)
+    for sent_key in (key["key"], "ojr_unknown"):
+        resp = await console.client.post("/api/v1/jumpoint/register", json={"key": sent_key, "hostname": hostname})
+        assert resp.status == 400
+        assert error_of(await resp.json()) == (
+            "hostname: must be a host name without spaces, '/', '@', '\\' or control characters"
+        )
+    assert await _actions(console) == before
+    assert "registration" not in caplog.text
+    resp = await console.client.post("/api/v1/jumpoint/register", json={"key": key["key"], "hostname": "web-01.lan"})
+    assert resp.status == 200  # the key was not spent by the refused requests
 
 
 async def test_registering_again_adds_a_member_and_every_member_keeps_its_token(console: Console) -> None:
