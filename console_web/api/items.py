@@ -36,9 +36,6 @@ from jumpoint.core.errors import BadRequest
 log = logging.getLogger(__name__)
 
 LIST_CAP = 200
-# null clears these (back to no credential, or to the Telnet adapter's default patterns)
-NULLABLE = {"credential_ref", "login_prompt", "password_prompt", "login_failure"}
-NOT_NULLABLE = frozenset(JumpItemUpdate.model_fields) - NULLABLE
 
 
 def recording_decision(group_policy: str, item_records: bool) -> bool:
@@ -232,10 +229,7 @@ async def update_item(request: web.Request) -> web.StreamResponse:
     item_id = path_int(request, "id")
     body = await read_body(request, JumpItemUpdate)
     check_credential_fields(principal, body)
-    given = body.model_fields_set
-    for field in given & NOT_NULLABLE:
-        if getattr(body, field) is None:
-            raise BadRequest(f"{field}: may not be null (leave it out to keep the current value)")
+    given = body.model_fields_set  # null only where it clears the value (JumpItemUpdate.NULLABLE)
     host, port = _host_and_port(body)
     changes: dict[str, Any] = {f: getattr(body, f) for f in given if f not in ("hostname", "port")}
     if host is not None:

@@ -10,9 +10,9 @@ import posixpath
 import re
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from console_web.db.models import (
     COMMENTS_MAX,
@@ -151,6 +151,38 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _offer_null_only_where_it_clears(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """JSON-schema hook of :class:`Update`: drop ``null`` (and a ``null`` default) from the fields that refuse it."""
+    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        any_of = prop.get("anyOf")
+        if name in nullable or not isinstance(any_of, list) or {"type": "null"} not in any_of:
+            continue
+        rest = [member for member in any_of if member != {"type": "null"}]
+        del prop["anyOf"]
+        if len(rest) == 1:
+            prop.update(rest[0])
+        else:
+            prop["anyOf"] = rest
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class Update(Body):
+    """Base of PATCH bodies: a field left out keeps its value. ``null`` is refused (400 ``<field>: may not be null``)
+    except for the fields in ``NULLABLE``, where it clears the value; the OpenAPI document offers null only there."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_offer_null_only_where_it_clears)
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_it_clears(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError("may not be null (leave it out to keep the current value)")
+        return value
+
+
 class Out(BaseModel):
     """Base of response bodies."""
 
@@ -238,7 +270,7 @@ class UserCreate(Body):
         return check_file_roots(value)
 
 
-class UserUpdate(Body):
+class UserUpdate(Update):
     """Changes to a user; absent fields stay as they are."""
 
     display_name: Annotated[str, Field(max_length=NAME_MAX)] | None = None
@@ -291,7 +323,7 @@ class GroupCreate(Body):
     credential_scopes: CredentialScopes = []
 
 
-class GroupUpdate(Body):
+class GroupUpdate(Update):
     """Rename a Jump Group, change its recording policy or its credential scopes; absent fields stay."""
 
     name: Name | None = None
@@ -326,7 +358,7 @@ class JumpointCreate(Body):
     comments: Comments = ""
 
 
-class JumpointUpdate(Body):
+class JumpointUpdate(Update):
     """Changes to a Jumpoint."""
 
     name: Name | None = None
@@ -619,8 +651,13 @@ class JumpItemCreate(_ItemFields):
     login_failure: PromptPattern | None = Field(default=None, description="telnet: failed-login pattern")
 
 
-class JumpItemUpdate(_ItemFields):
-    """Changes to a Jump Item; absent fields stay, ``credential_ref: null`` clears it."""
+class JumpItemUpdate(_ItemFields, Update):
+    """Changes to a Jump Item; absent fields stay, ``credential_ref: null`` clears it (and a prompt pattern's null
+    goes back to the Telnet adapter's default)."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset(
+        {"credential_ref", "login_prompt", "password_prompt", "login_failure"}
+    )
 
     name: ItemName | None = None
     group_id: Id | None = None

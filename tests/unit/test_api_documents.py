@@ -132,3 +132,56 @@ async def test_unexpected_failure_is_a_500_without_the_traceback(console: Consol
         body = await resp.json()
         assert body["error"]["code"] == "internal"
         assert "secret internals" not in await resp.text()
+
+
+def _offers_null(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(_offers_null(s) for s in schema.get("anyOf", []))
+
+
+async def test_every_patch_refuses_null_exactly_where_the_openapi_document_does_not_offer_it(console: Console) -> None:
+    csrf = await console.login_as("admin")
+    headers = {"X-CSRF-Token": csrf}
+    doc = await (await console.client.get("/api/v1/openapi.json")).json()
+    jumpoint = await (await console.client.post("/api/v1/jumpoints", json={"name": "LAN"}, headers=headers)).json()
+    group = await (await console.client.post("/api/v1/jump-groups", json={"name": "Ops"}, headers=headers)).json()
+    item = await (
+        await console.client.post(
+            "/api/v1/jump-items",
+            json={"name": "web", "hostname": "web.lan", "jumpoint_id": jumpoint["id"]},
+            headers=headers,
+        )
+    ).json()
+    ids = {
+        "/api/v1/users/{id}": console.alice_id,
+        "/api/v1/jump-groups/{id}": group["id"],
+        "/api/v1/jumpoints/{id}": jumpoint["id"],
+        "/api/v1/jump-items/{id}": item["id"],
+    }
+    patches = {path: ops["patch"] for path, ops in doc["paths"].items() if "patch" in ops}
+    assert set(patches) == set(ids)
+    nullable: dict[str, set[str]] = {}
+    for path, op in patches.items():
+        ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        properties = doc["components"]["schemas"][ref]["properties"]
+        nullable[ref] = {name for name, schema in properties.items() if _offers_null(schema)}
+        url = path.replace("{id}", str(ids[path]))
+        for name, schema in properties.items():
+            if name in nullable[ref]:
+                continue
+            assert "default" not in schema, (ref, name)
+            resp = await console.client.patch(url, json={name: None}, headers=headers)
+            assert resp.status == 400, (url, name, await resp.text())
+            assert error_of(await resp.json()) == f"{name}: may not be null (leave it out to keep the current value)"
+    assert nullable == {
+        "UserUpdate": set(),
+        "GroupUpdate": set(),
+        "JumpointUpdate": set(),
+        "JumpItemUpdate": {"credential_ref", "login_prompt", "password_prompt", "login_failure"},
+    }
+    resp = await console.client.patch(f"/api/v1/jump-items/{item['id']}", json={"login_prompt": None}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    for path in ids:  # nothing was changed by the refused requests
+        resp = await console.client.get(path.replace("{id}", str(ids[path])), headers=headers)
+        assert resp.status == 200
+    assert (await (await console.client.get(f"/api/v1/jump-groups/{group['id']}")).json())["name"] == "Ops"
+    assert (await (await console.client.get(f"/api/v1/jumpoints/{jumpoint['id']}")).json())["name"] == "LAN"
