@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.api.access import get_group, get_item, personal_group, visible_groups
@@ -29,6 +29,7 @@ from console_web.api.schemas import (
 from console_web.db.clock import utcnow
 from console_web.db.models import JumpGroup, JumpItem, Jumpoint
 from console_web.db.repo import add_audit
+from console_web.db.types import text_lower
 from console_web.hub.jump import JumpRequest
 from jumpoint.core.adapter import DESKTOP_PROTOCOLS, Target
 from jumpoint.core.errors import BadRequest
@@ -102,14 +103,15 @@ def target_for_jump(item: JumpItem, body: JumpIn, credential_ref: str | None) ->
     response=JumpItemList,
 )
 async def list_items(request: web.Request) -> web.StreamResponse:
-    """Visible items ordered by name, at most 200; ``search`` matches name, hostname, tag or comments."""
+    """Visible items ordered by name, at most 200; ``search`` matches name, hostname, tag or comments, ignoring case
+    in every script on both databases (the Client Scripting URL's search is this one)."""
     principal = principal_of(request)
     query = read_query(request, JumpItemQuery)
     stmt = (
         select(JumpItem)
         .join(JumpGroup, JumpGroup.id == JumpItem.group_id)
         .where(visible_groups(principal))
-        .order_by(func.lower(JumpItem.name), JumpItem.id)
+        .order_by(text_lower(JumpItem.name), JumpItem.id)
         .limit(LIST_CAP + 1)
     )
     if query.group_id is not None:
@@ -119,7 +121,7 @@ async def list_items(request: web.Request) -> web.StreamResponse:
         stmt = stmt.where(
             or_(
                 *(
-                    func.lower(column).contains(needle, autoescape=True)
+                    text_lower(column).contains(needle, autoescape=True)
                     for column in (JumpItem.name, JumpItem.hostname, JumpItem.tag, JumpItem.comments)
                 )
             )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from console_web.config import DatabaseSettings
+from console_web.db.types import SQLITE_LOWER, python_lower
 from jumpoint.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ DEFAULT_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+a
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Each new SQLite connection: foreign keys, WAL, a busy timeout, and ``oj_lower`` (``types.text_lower``)."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -42,6 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
+    dbapi_connection.create_function(SQLITE_LOWER, 1, python_lower, deterministic=True)
 
 
 NUL = "\x00"

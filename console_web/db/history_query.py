@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from console_web.auth.principal import Principal
 from console_web.db.database import Database
 from console_web.db.models import SessionParticipant, SessionRecord, TimelineEntry, User
+from console_web.db.types import text_lower
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -116,8 +117,8 @@ async def list_sessions(db: Database, principal: Principal, flt: HistoryFilter, 
         needle = flt.q.strip().lower()
         stmt = stmt.where(
             or_(
-                func.lower(SessionRecord.item_name).contains(needle, autoescape=True),
-                func.lower(SessionRecord.target).contains(needle, autoescape=True),
+                text_lower(SessionRecord.item_name).contains(needle, autoescape=True),
+                text_lower(SessionRecord.target).contains(needle, autoescape=True),
             )
         )
     if flt.user_id is not None:

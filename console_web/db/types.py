@@ -1,14 +1,47 @@
-"""Column types that behave the same on SQLite and PostgreSQL."""
+"""Column types and SQL functions that behave the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, type_coerce
+from sqlalchemy import BigInteger, DateTime, Integer, String, type_coerce
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+# The name of the SQL function every SQLite connection gets (Database.open): Python's str.lower.
+SQLITE_LOWER = "oj_lower"
+
+
+def python_lower(value: object) -> object:
+    """What ``oj_lower`` returns on SQLite: text lower-cased by Python (every script, as PostgreSQL's lower() does
+    in a UTF-8 database), anything else (NULL, a number) unchanged."""
+    return value.lower() if isinstance(value, str) else value
+
+
+class text_lower(FunctionElement[str]):
+    """``lower(text)`` that lower-cases every letter on both databases: PostgreSQL's lower(); on SQLite, whose own
+    lower() changes only A-Z (so 'Ärzte' never matched 'ärzte'), the ``oj_lower`` function each connection gets.
+
+    Search with it and with ``str.lower()`` on the Python side: ``text_lower(col).contains(needle.lower())``."""
+
+    type = String()
+    name = "lower"
+    inherit_cache = True
+
+
+@compiles(text_lower)
+def _lower(element: text_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(text_lower, "sqlite")
+def _lower_on_sqlite(element: text_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -200,6 +201,14 @@ async def test_the_list_filters_by_text_user_and_start_time(three: Console) -> N
     assert [s["id"] for s in by_bob["items"]] == ["bravo", "alpha"]
     window = await get_json(three, "/session-history?since=2026-11-21T10:30:00Z&until=2026-11-21T12:00:00Z")
     assert [s["id"] for s in window["items"]] == ["bravo"]
+
+
+async def test_the_text_filter_ignores_case_in_every_script(console: Console) -> None:
+    await store(console, Past("arzt", console.alice_id, "Alice", item_name="Ärzte-Server", target="root@ÖBB.example"))
+    await console.login_as("admin")
+    for q in ("ärzte", "ÄRZTE", "öbb", "Öbb"):
+        body = await get_json(console, f"/session-history?q={quote(q)}")
+        assert [s["id"] for s in body["items"]] == ["arzt"], q
 
 
 async def test_older_pages_follow_next_before_even_between_sessions_started_together(console: Console) -> None:

@@ -76,6 +76,32 @@ async def test_search_ignores_case_and_takes_percent_and_underscore_literally(co
     assert [e["action"] for e in audit["items"]] == ["jumpoint.created"]
 
 
+async def test_search_ignores_case_in_every_script_not_only_ascii(console: Console) -> None:
+    csrf = await console.login_as("admin")
+    _, jumpoint = await call(console, "POST", "/jumpoints", csrf, json={"name": "LAN"})
+    for name, host, tag, comments in [
+        ("Ärzte-Server", "h1.lan", "", ""),
+        ("Serveur-Élysée", "h2.lan", "", ""),
+        ("web-ÖSTERREICH", "h3.lan", "", ""),
+        ("db", "ΒΆΣΗ.example", "Москва", "Rack in İZMİR"),
+    ]:
+        item = {"name": name, "hostname": host, "tag": tag, "comments": comments, "jumpoint_id": jumpoint["id"]}
+        status, body = await call(console, "POST", "/jump-items", csrf, json=item)
+        assert status == 201, body
+
+    async def names(search: str) -> list[str]:
+        _, body = await call(console, "GET", "/jump-items", params={"search": search})
+        return [i["name"] for i in body["items"]]
+
+    for search in ("Ärzte", "ärzte", "ÄRZTE", "ärzte-server"):  # the last: a Client Scripting link's search string
+        assert await names(search) == ["Ärzte-Server"], search
+    assert await names("élysée") == await names("ÉLYSÉE") == ["Serveur-Élysée"]
+    assert await names("österreich") == await names("Österreich") == ["web-ÖSTERREICH"]
+    assert await names("βάση") == await names("москва") == await names("москва".upper()) == ["db"]
+    assert await names("zmi") == ["db"]  # ASCII letters still match whatever case
+    assert await names("") == ["db", "Serveur-Élysée", "web-ÖSTERREICH", "Ärzte-Server"]  # by lower-cased code point
+
+
 async def test_times_are_compared_and_returned_in_utc_whatever_zone_they_came_in(console: Console) -> None:
     paris = timezone(timedelta(hours=2))
     async with console.db.session() as session:
