@@ -14,7 +14,7 @@ from console_web.api.schemas import GroupCreate, GroupOut, GroupUpdate, Items, M
 from console_web.auth.principal import Principal
 from console_web.db.clock import utcnow
 from console_web.db.models import JumpGroup, JumpGroupMember, JumpItem, User
-from console_web.db.repo import add_audit
+from console_web.db.repo import add_audit, flush_unique, shared_group_name_taken
 from jumpoint.core.errors import Conflict, Forbidden, NotFound
 
 
@@ -38,6 +38,15 @@ async def _members(session: AsyncSession, group_id: int) -> list[MemberOut]:
         .order_by(User.username)
     )
     return [MemberOut(user_id=uid, username=name) for uid, name in rows]
+
+
+async def _shared_name_taken(session: AsyncSession, name: str) -> bool:
+    """Whether a shared Jump Group is named ``name`` (checked first for a clear 409; the unique index on shared
+    groups' names refuses the one that slips past at the same moment)."""
+    taken = await session.scalar(
+        select(JumpGroup.id).where(JumpGroup.name == name, JumpGroup.personal_owner_id.is_(None))
+    )
+    return taken is not None
 
 
 def _may_manage(principal: Principal, group: JumpGroup) -> None:
@@ -84,11 +93,8 @@ async def create_group(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     body = await read_body(request, GroupCreate)
     async with db_of(request).session() as session:
-        taken = await session.scalar(
-            select(JumpGroup.id).where(JumpGroup.name == body.name, JumpGroup.personal_owner_id.is_(None))
-        )
-        if taken is not None:
-            raise Conflict(f"a shared Jump Group named {body.name!r} already exists")
+        if await _shared_name_taken(session, body.name):
+            raise shared_group_name_taken(body.name)
         group = JumpGroup(
             name=body.name,
             personal_owner_id=None,
@@ -97,7 +103,7 @@ async def create_group(request: web.Request) -> web.StreamResponse:
             created_at=utcnow(),
         )
         session.add(group)
-        await session.flush()
+        await flush_unique(session, shared_group_name_taken(body.name))
         add_audit(
             session,
             action="group.created",
@@ -139,7 +145,8 @@ async def get_group_route(request: web.Request) -> web.StreamResponse:
 async def update_group(request: web.Request) -> web.StreamResponse:
     """Rename or change the recording policy: shared groups by an admin, a personal group by its owner.
 
-    Only an administrator may change a group's recording policy (it is an audit control, not a preference)."""
+    Only an administrator may change a group's recording policy (it is an audit control, not a preference). A shared
+    group may not take another shared group's name (409)."""
     principal = principal_of(request)
     group_id = path_int(request, "id")
     body = await read_body(request, GroupUpdate)
@@ -156,7 +163,10 @@ async def update_group(request: web.Request) -> web.StreamResponse:
                 raise Forbidden("only an administrator may change a Jump Group's credential scopes")
             group.credential_scopes = changed["credential_scopes"] = list(body.credential_scopes)
         if body.name is not None and body.name != group.name:
+            if group.personal_owner_id is None and await _shared_name_taken(session, body.name):
+                raise shared_group_name_taken(body.name)
             group.name = changed["name"] = body.name
+            await flush_unique(session, shared_group_name_taken(body.name))
         add_audit(
             session,
             action="group.updated",

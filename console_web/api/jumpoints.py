@@ -33,7 +33,7 @@ from console_web.config import ConsoleConfig
 from console_web.db import cluster as cluster_db
 from console_web.db.models import JumpItem, Jumpoint
 from console_web.db.registration import create_registration_key, register_jumpoint
-from console_web.db.repo import add_audit, create_jumpoint_in
+from console_web.db.repo import add_audit, create_jumpoint_in, flush_unique, jumpoint_name_taken
 from console_web.hub.clusters import JumpointLive
 from jumpoint.core.errors import Conflict, NotFound
 
@@ -153,10 +153,11 @@ async def update_jumpoint(request: web.Request) -> web.StreamResponse:
             raise _missing(jumpoint_id)
         if body.name is not None and body.name != jumpoint.name:
             if await session.scalar(select(Jumpoint.id).where(Jumpoint.name == body.name)) is not None:
-                raise Conflict(f"a Jumpoint named {body.name!r} already exists")
+                raise jumpoint_name_taken(body.name)
             jumpoint.name = body.name
         if body.comments is not None:
             jumpoint.comments = body.comments
+        await flush_unique(session, jumpoint_name_taken(jumpoint.name))
         add_audit(
             session,
             action="jumpoint.updated",

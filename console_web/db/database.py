@@ -119,6 +119,15 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def is_unique_violation(exc: BaseException) -> bool:
+    """Whether a database error is a unique constraint (or unique index) refusing a second equal value: SQLSTATE 23505
+    on PostgreSQL, "UNIQUE constraint failed" on SQLite."""
+    if _sqlstate(exc) == "23505":
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).startswith("UNIQUE constraint failed")
+
+
 def _server_message(exc: BaseException) -> str:
     """The server's own text of a database error, without SQLAlchemy's decorations."""
     orig = getattr(exc, "orig", None) or exc

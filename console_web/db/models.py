@@ -12,10 +12,12 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
+    Index,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -98,10 +100,18 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+# Shared Jump Groups have unique names (personal groups' names may repeat): a partial unique index (migration 0008).
+SHARED_GROUP_NAME_INDEX = "uq_jump_groups_shared_name"
+_SHARED = "personal_owner_id IS NULL"
+
+
 class JumpGroup(Base):
     """A Jump Group: shared (``personal_owner_id`` NULL) or one user's personal group."""
 
     __tablename__ = "jump_groups"
+    __table_args__ = (
+        Index(SHARED_GROUP_NAME_INDEX, "name", unique=True, sqlite_where=text(_SHARED), postgresql_where=text(_SHARED)),
+    )
 
     id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))

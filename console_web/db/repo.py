@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console_web.auth.passwords import hash_password
 from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, hash_secret, mint
 from console_web.db.clock import utcnow
-from console_web.db.database import Database
+from console_web.db.database import Database, is_unique_violation
 from console_web.db.models import (
     NAME_MAX,
     USERNAME_PATTERN,
@@ -35,6 +36,22 @@ log = logging.getLogger(__name__)
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
+
+
+# --- unique names ------------------------------------------------------------------------------
+async def flush_unique(session: AsyncSession, conflict: Conflict) -> None:
+    """Flush ``session``; raise ``conflict`` when a unique constraint refuses a row.
+
+    A name is checked before it is written, but two requests can pass that check together; the database's unique
+    constraint then refuses the second one's row, which becomes this 409 instead of an internal error. The session's
+    transaction is then spoilt: let the exception end it.
+    """
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise conflict from None
 
 
 # --- audit -------------------------------------------------------------------------------------
@@ -114,11 +131,12 @@ async def create_user_in(
     display_name: str | None = None,
     is_admin: bool = False,
 ) -> User:
-    """Insert a user and their personal Jump Group in ``session``; raise Conflict if the name is taken."""
+    """Insert a user and their personal Jump Group in ``session``; raise Conflict if the name is taken (also when
+    another request takes it at the same moment)."""
     validate_username(username)
-    taken = await session.scalar(select(User.id).where(User.username == username))
-    if taken is not None:
-        raise Conflict(f"a user named {username!r} already exists", details={"field": "username"})
+    taken = Conflict(f"a user named {username!r} already exists", details={"field": "username"})
+    if await session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise taken
     user = User(
         username=username,
         display_name=(display_name or username)[:NAME_MAX],
@@ -131,7 +149,7 @@ async def create_user_in(
         created_at=utcnow(),
     )
     session.add(user)
-    await session.flush()
+    await flush_unique(session, taken)
     session.add(JumpGroup(name=f"Personal: {username}"[:NAME_MAX], personal_owner_id=user.id, created_at=utcnow()))
     await session.flush()
     return user
@@ -199,16 +217,27 @@ async def mark_jumpoint_seen(db: Database, jumpoint_id: int, hostname: str) -> N
 
 
 async def create_jumpoint_in(session: AsyncSession, name: str, comments: str = "") -> Jumpoint:
-    """Insert a Jumpoint (not yet registered); raise Conflict if the name is taken."""
+    """Insert a Jumpoint (not yet registered); raise Conflict if the name is taken (also when another request takes
+    it at the same moment)."""
     if not 1 <= len(name) <= NAME_MAX:
         raise BadRequest(f"Jumpoint name must be 1 to {NAME_MAX} characters", details={"field": "name"})
-    taken = await session.scalar(select(Jumpoint.id).where(Jumpoint.name == name))
-    if taken is not None:
-        raise Conflict(f"a Jumpoint named {name!r} already exists", details={"field": "name"})
+    taken = jumpoint_name_taken(name)
+    if await session.scalar(select(Jumpoint.id).where(Jumpoint.name == name)) is not None:
+        raise taken
     jumpoint = Jumpoint(name=name, comments=comments, hostname="")
     session.add(jumpoint)
-    await session.flush()
+    await flush_unique(session, taken)
     return jumpoint
+
+
+def jumpoint_name_taken(name: str) -> Conflict:
+    """The 409 for a Jumpoint name another Jumpoint has."""
+    return Conflict(f"a Jumpoint named {name!r} already exists", details={"field": "name"})
+
+
+def shared_group_name_taken(name: str) -> Conflict:
+    """The 409 for a shared Jump Group name another shared group has (personal groups' names may repeat)."""
+    return Conflict(f"a shared Jump Group named {name!r} already exists", details={"field": "name"})
 
 
 async def ensure_builtin_jumpoint(db: Database, name: str) -> tuple[int, str]:
