@@ -66,7 +66,7 @@ class Cursor:
     def decode(cls, text: str) -> Cursor | None:
         """The cursor ``encode`` made, or None if ``text`` is not one."""
         micros, dot, session_id = text.partition(".")
-        if not dot or not micros.isdigit() or len(micros) > 18 or not 1 <= len(session_id) <= 64:
+        if not dot or not (micros.isascii() and micros.isdigit()) or len(micros) > 18 or not 1 <= len(session_id) <= 64:
             return None
         try:
             return cls(EPOCH + int(micros) * MICROSECOND, session_id)
