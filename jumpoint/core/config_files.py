@@ -148,15 +148,21 @@ def format_validation_error(path: Path | str, exc: ValidationError, model: type[
     """
     errors = exc.errors(include_url=False)
     labels = [plain_key_path(model, err["loc"])[1] for err in errors]
-    lines = [f"{path}: invalid configuration"]
+    problems: dict[str, list[str]] = {}
     for err in _relevant(errors, labels):
         where = plain_key_path(model, err["loc"])[0] or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config/*.example.yaml)"
-        line = f"  {where}: {msg}"
-        if line not in lines:
-            lines.append(line)
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = "Input should be a mapping of keys to values"
+        if msg not in problems.setdefault(where, []):
+            problems[where].append(msg)
+    lines = [f"{path}: invalid configuration"]
+    for where, msgs in problems.items():
+        if len(msgs) > 1 and all(m.startswith("Input should be ") for m in msgs):  # a union's members, all refused
+            msgs = [msgs[0] + "".join(f", or {m.removeprefix('Input should be ')}" for m in msgs[1:])]
+        lines.extend(f"  {where}: {msg}" for msg in msgs)
     return "\n".join(lines)
 
 

@@ -169,7 +169,10 @@ def test_a_key_from_a_yaml_merge_may_still_be_overridden(tmp_path: Path) -> None
     [
         ("database:\n  url: {evn: OJ_DB}\n", "  database.url.evn: unknown key"),
         ("database:\n  url: {env: A, file: /b}\n", "  database.url: give exactly one of 'env' or 'file'"),
-        ("database:\n  url: 5\n", "  database.url: Input should be a valid string"),
+        (
+            "database:\n  url: 5\n",
+            "  database.url: Input should be a valid string, or a mapping of keys to values",
+        ),
     ],
 )
 def test_an_error_in_a_database_url_names_the_key_path_as_written(tmp_path: Path, text: str, expected: str) -> None:
