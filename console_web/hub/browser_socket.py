@@ -69,7 +69,7 @@ async def _identify(hub: Hub, request: web.Request, session_id: str) -> tuple[Id
 def resume_position(request: web.Request) -> int | None:
     """The stream position a reconnecting browser asks to resume from (``?pos=``), if plausible."""
     raw = request.query.get("pos")
-    if raw is None or not raw.isdigit() or len(raw) > 19:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         return None
     pos = int(raw)
     return pos if pos <= MAX_POSITION else None

@@ -18,11 +18,15 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+FINGERPRINT_PATTERN = re.compile(r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$")
+"""A SHA-256 certificate fingerprint as the console prints it: 32 hex pairs joined by colons."""
+
+
 class ConsoleTrust(_Section):
     """How the Jumpoint checks the console's certificate: the system CAs, a CA file, or a pinned fingerprint."""
 
     ca_file: Path | None = None
-    fingerprint: Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$")] | None = None
+    fingerprint: Annotated[str, Field(pattern=FINGERPRINT_PATTERN.pattern)] | None = None
 
     @field_validator("ca_file")
     @classmethod

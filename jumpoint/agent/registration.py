@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
-from jumpoint.agent.config import ConsoleTrust
-from jumpoint.core.errors import BadRequest, ConfigError, JumpError, JumpointUnavailable
+from jumpoint.agent.config import FINGERPRINT_PATTERN, ConsoleTrust
+from jumpoint.core.errors import ConfigError, JumpError, JumpointUnavailable
 
 REGISTRATION_FILE = "registration.json"
 
@@ -84,6 +84,11 @@ async def register(
     The console adds this host as a member of the key's Jumpoint, shown as ``hostname`` (default: the system's
     host name); a Jumpoint with members already becomes (or grows) a cluster.
     """
+    if fingerprint is not None and not FINGERPRINT_PATTERN.fullmatch(fingerprint):
+        raise ConfigError(
+            f"--fingerprint {fingerprint!r} is not a SHA-256 fingerprint",
+            hint="give the 32 bytes the console printed at start, as hex pairs with colons (AB:CD:...)",
+        )
     url = console_url.rstrip("/") + "/api/v1/jumpoint/register"
     body = {"key": key, "hostname": (hostname or socket.gethostname())[:253]}
     ssl_param = ssl_for(trust, fingerprint)
@@ -92,20 +97,42 @@ async def register(
             aiohttp.ClientSession() as http,
             http.post(url, json=body, ssl=ssl_param, timeout=aiohttp.ClientTimeout(total=30)) as resp,
         ):
-            data = await resp.json(content_type=None)
-            if resp.status != 200 and resp.status != 201:
+            status = resp.status
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                data = None
+            if status != 200 and status != 201:
                 error = data.get("error") if isinstance(data, dict) else None
                 if isinstance(error, dict):
                     raise JumpError.from_dict(error)
-                raise BadRequest(f"the console answered HTTP {resp.status}")
+                raise _not_a_console(console_url, status)
     except aiohttp.ServerFingerprintMismatch:
         raise ConfigError("the console's certificate does not match the fingerprint given") from None
     except (aiohttp.ClientError, OSError) as exc:
         raise JumpointUnavailable(f"cannot reach the console at {console_url}: {exc}") from None
-    return Registration(
-        console_url=console_url.rstrip("/"),
-        token=str(data["token"]),
-        jumpoint_id=int(data["jumpoint_id"]),
-        name=str(data["name"]),
-        fingerprint=fingerprint,
+    if not isinstance(data, dict):
+        raise _not_a_console(console_url, status)
+    try:
+        return Registration(
+            console_url=console_url.rstrip("/"),
+            token=_text(data["token"]),
+            jumpoint_id=int(data["jumpoint_id"]),
+            name=_text(data["name"]),
+            fingerprint=fingerprint,
+        )
+    except (KeyError, TypeError, ValueError):
+        raise _not_a_console(console_url, status) from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a non-empty string")
+    return value
+
+
+def _not_a_console(console_url: str, status: int) -> JumpointUnavailable:
+    return JumpointUnavailable(
+        f"the server at {console_url} did not answer as an OpenJump console (HTTP {status})",
+        hint="check the --console URL (the console's address, e.g. https://console.example.com:8443) and any proxy",
     )

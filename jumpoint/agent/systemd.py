@@ -38,7 +38,7 @@ def watchdog_interval(environ: Mapping[str, str], pid: int | None = None) -> flo
     """The watchdog timeout in seconds from ``WATCHDOG_USEC``, or None when there is no watchdog for this process
     (unset, malformed, zero, or ``WATCHDOG_PID`` naming another process)."""
     usec = environ.get("WATCHDOG_USEC", "")
-    if not usec.isdigit() or int(usec) == 0:
+    if not (usec.isascii() and usec.isdigit()) or int(usec) == 0:
         return None
     owner = environ.get("WATCHDOG_PID", "")
     if owner and owner != str(os.getpid() if pid is None else pid):

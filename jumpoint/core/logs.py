@@ -96,7 +96,7 @@ def is_journal_stream(stream: TextIO, environ: Mapping[str, str] | None = None) 
     """True when ``stream`` is the journald stream systemd connected (``JOURNAL_STREAM=device:inode``)."""
     value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
     device, sep, inode = value.partition(":")
-    if not sep or not device.isdigit() or not inode.isdigit():
+    if not sep or not (value.isascii() and device.isdigit() and inode.isdigit()):
         return False
     try:
         st = os.fstat(stream.fileno())

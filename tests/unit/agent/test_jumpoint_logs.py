@@ -86,3 +86,8 @@ def test_on_journald_each_line_starts_with_its_syslog_priority_and_plain_lines_l
     assert lines[:2] == ["<3>ERROR x: broken", "<6>INFO x: fine"]
     assert lines[2].startswith("<4>{") and json.loads(lines[2][3:])["message"] == "careful"
     assert not is_journal_stream(io.StringIO())
+
+
+def test_a_journal_stream_variable_in_other_than_ascii_digits_is_not_the_journal(tmp_path: Path) -> None:
+    with (tmp_path / "log").open("w") as stream:
+        assert not is_journal_stream(stream, {"JOURNAL_STREAM": "\u00b2:\u00b3"})

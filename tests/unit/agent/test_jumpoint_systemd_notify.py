@@ -91,6 +91,7 @@ def test_the_watchdog_interval_comes_from_watchdog_usec_for_this_process_only() 
     assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, pid=2) is None
     assert watchdog_interval({"WATCHDOG_USEC": "0"}) is None
     assert watchdog_interval({"WATCHDOG_USEC": "soon"}) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "\u00b2"}) is None  # a digit to str.isdigit, not to int()
     assert watchdog_interval({}) is None
 
 
