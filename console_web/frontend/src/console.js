@@ -722,7 +722,7 @@ function openItemForm(item = null) {
           { class: 'muted small', 'data-testid': 'credential-admin-only' },
           'Only administrators assign credentials to Jump Items.',
           hasCredentials
-            ? ' This item logs in with credentials an administrator chose; changing its host, port, protocol, Jumpoint or Jump Group (for RDP also its domain, security or Ignore Untrusted Certificate) stops that until an administrator saves it again.'
+            ? ' This item logs in with credentials an administrator chose; changing its host, port, protocol, user name, Jumpoint or Jump Group (for RDP also its domain, security or Ignore Untrusted Certificate; for Telnet its prompt patterns) stops that until an administrator saves it again.'
             : '',
         ),
   );
@@ -832,8 +832,9 @@ function openItemForm(item = null) {
       body.credential_ref = credential.value.trim() || null;
       body.credential_scopes = parseScopes(scopes.value);
     } else if (editing) {
-      // The API counts every target field sent as changed: a rep's save would stop credential injection
-      // even when the target stayed the same. An administrator's save sends them all (that approves the target).
+      // A rep's save sends only the target fields the rep changed, so the request says plainly what moved the
+      // target (the API also keeps injection on for a value sent unchanged). An administrator's save sends them
+      // all: that approves the target.
       for (const key of TARGET_FIELDS) {
         if (String(body[key]) === String(v[key])) delete body[key];
       }
