@@ -44,7 +44,12 @@ class KeyForwarder:
         return self._queued
 
     async def put(self, data: bytes) -> None:
-        """Queue one frame of keys; waits only while the backlog is full."""
+        """Send one frame of keys, or queue it when it would wait for the target; waits only while the backlog is
+        full."""
+        if self._task is None and self._session.takes_input_now(len(data)):
+            # The common case, a person typing: sent at once, without a task hop on the echo's path.
+            await self._send(data)
+            return
         while self._queued >= KEY_BACKLOG:
             self._room.clear()
             await self._room.wait()
@@ -58,12 +63,9 @@ class KeyForwarder:
             while self._backlog:
                 data = self._backlog[0]
                 try:
-                    await self._session.send_keys(self._participant, data)
-                except ProtocolViolation as exc:
-                    self._refuse(exc)
-                except JumpError:
-                    self._discard()
-                    return
+                    if not await self._send(data):
+                        self._discard()
+                        return
                 finally:
                     if self._backlog and self._backlog[0] is data:
                         self._backlog.popleft()
@@ -73,6 +75,16 @@ class KeyForwarder:
             self._task = None
             if self._backlog:  # cancelled with the session: nobody will send these any more
                 self._discard()
+
+    async def _send(self, data: bytes) -> bool:
+        """Hand ``data`` to the session; False once the session refuses input for good."""
+        try:
+            await self._session.send_keys(self._participant, data)
+        except ProtocolViolation as exc:
+            self._refuse(exc)
+        except JumpError:
+            return False
+        return True
 
     def _discard(self) -> None:
         self._backlog.clear()

@@ -463,6 +463,11 @@ class LiveSession:
             self.pump.record(recorder.input, data)
         await self._send_input(data)
 
+    def takes_input_now(self, nbytes: int) -> bool:
+        """Whether :meth:`send_keys` of ``nbytes`` would go out without waiting for the target (credit in hand,
+        nobody else's keys in flight)."""
+        return self._in_window.credit >= nbytes and not self._input_lock.locked()
+
     def request_keyframe(self) -> None:
         """Ask the Jumpoint for a complete desktop picture (a REFRESH input message, in order with the input)."""
         if self.state == "connected":
