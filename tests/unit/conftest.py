@@ -48,6 +48,21 @@ async def db(tmp_path: Path, console_database_url: str | None) -> AsyncIterator[
     await database.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database (no migration run) on each backend: SQLite, and the test PostgreSQL server."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
+    else:
+        make: Callable[..., Any] = request.getfixturevalue("postgres_database")
+        url = make().url
+    database = await Database.open(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
 @dataclass
 class FakeHub:
     """Implements the hub interface the API uses; records what it was asked."""

@@ -3,21 +3,18 @@ and on a real PostgreSQL server (``tests/fixtures/postgres.py``; skipped when Po
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import Connection, bindparam, inspect, select, text
 
 from console_web.auth.tokens import JUMPOINT_TOKEN_PREFIX, mint
 from console_web.db import cluster as cluster_db
 from console_web.db import repo
-from console_web.db.database import Database, alembic_config
+from console_web.db.database import Database
 from console_web.db.models import Jumpoint, JumpointMember
 from console_web.db.types import UtcDateTime
+from tests.fixtures.db_migrations import migrate_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -25,29 +22,8 @@ CLUSTER_TABLES = {"jumpoint_members", "jumpoint_host_keys"}
 REGISTERED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def table_names(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
-    else:
-        make: Callable[..., Any] = request.getfixturevalue("postgres_database")
-        url = make().url
-    db = await Database.open(url)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def test_migration_0006_makes_each_registered_jumpoint_a_cluster_of_one_whose_token_keeps_working(

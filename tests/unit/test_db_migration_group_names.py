@@ -4,45 +4,21 @@ installed)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
-from console_web.db.database import Database, alembic_config
+from console_web.db.database import Database
 from console_web.db.models import AuditEvent, JumpGroup
 from console_web.db.types import UtcDateTime
+from tests.fixtures.db_migrations import migrate_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 CREATED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LONG = "L" * 128
-
-
-def migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
-    else:
-        make: Callable[..., Any] = request.getfixturevalue("postgres_database")
-        url = make().url
-    db = await Database.open(url)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def _groups(db: Database) -> list[tuple[int, str, int | None]]:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import Connection, inspect, select, text
 
-from console_web.db.database import Database, alembic_config
+from console_web.db.database import Database
 from console_web.db.models import JumpItem
+from tests.fixtures.db_migrations import migrate_to
 
 RDP_COLUMNS = {"domain", "rdp_security", "console_session", "ignore_certificate"}
-
-
-def migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def item_columns(connection: Connection) -> set[str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -25,6 +24,7 @@ from console_web.db import repo
 from console_web.db.database import Database, alembic_config
 from console_web.db.models import Base, JumpItem
 from jumpoint.core.errors import ConfigError
+from tests.fixtures.db_migrations import migrate_to
 from tests.fixtures.postgres import PgDatabase, PostgresServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -32,12 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 MakeDatabase = Callable[..., PgDatabase]
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def table_names(connection: Connection) -> set[str]:
