@@ -26,6 +26,11 @@ from jumpoint.core.secret import Secret
 _T = TypeVar("_T")
 CredentialLoader = Callable[[], Awaitable[Credential | None]]
 
+MAX_SERVER_NOTICES = 5
+"""Banners and instructions kept from one login; a server may send any number of them."""
+SERVER_NOTICE_CHARS = 2000
+"""The most characters of one banner or instruction kept."""
+
 _PASSWORD_WORDS = ("password", "passwort", "passphrase", "mot de passe", "contraseña")
 
 
@@ -60,6 +65,7 @@ class LoginClient(asyncssh.SSHClient):
         self._injected = False
         self.failure: JumpError | None = None
         self.notices: list[Notice] = []
+        self._server_notices = 0
         self.handshake_done = asyncio.Event()
 
     # --- progress ------------------------------------------------------------------------------
@@ -68,7 +74,16 @@ class LoginClient(asyncssh.SSHClient):
         self.handshake_done.set()
         text = msg.strip()
         if text:
-            self.notices.append(Notice(kind="info", text=f"server banner: {text[:2000]}"))
+            self._server_notice(f"server banner: {text}")
+
+    def _server_notice(self, text: str) -> None:
+        """Keep a banner or an instruction the server sent for the timeline: the first :data:`MAX_SERVER_NOTICES`,
+        then one line saying that more were left out (a server may send any number during the login)."""
+        self._server_notices += 1
+        if self._server_notices <= MAX_SERVER_NOTICES:
+            self.notices.append(Notice(kind="info", text=text[:SERVER_NOTICE_CHARS]))
+        elif self._server_notices == MAX_SERVER_NOTICES + 1:
+            self.notices.append(Notice(kind="info", text="the server sent more login messages; they are not shown"))
 
     def auth_completed(self) -> None:
         """The server accepted the login."""
@@ -173,7 +188,7 @@ class LoginClient(asyncssh.SSHClient):
     async def _challenge(self, name: str, instructions: str, prompts: Sequence[tuple[str, bool]]) -> list[str] | None:
         if not prompts:
             if instructions.strip():
-                self.notices.append(Notice(kind="info", text=instructions.strip()[:2000]))
+                self._server_notice(instructions.strip())
             return []
         credential = await self._credential()
         if credential is not None and len(prompts) == 1 and is_password_prompt(*prompts[0]):
