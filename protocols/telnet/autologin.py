@@ -116,7 +116,7 @@ class AutoLogin:
                 self._wake.clear()
                 if self._secret_shown:
                     credential = self._credential
-                    raise password_shown(self._where, credential.name if credential is not None else "?")
+                    raise password_shown(self._where, credential.name if credential is not None else None)
                 signal = watcher.take()
                 if signal is not None:
                     started = loop.time()
@@ -152,7 +152,7 @@ class AutoLogin:
             self._ctx.log.info("telnet auto-login: sent the user name %s", self.username)
         elif signal is Signal.PASSWORD_PROMPT:
             password = await self._password()
-            if self._credential is not None and password:
+            if password:  # stored or typed by the rep: neither may show in the output
                 self._proto.guard_output(password.reveal().encode("utf-8"))
             self._send_line(password.reveal())
             watcher.sent_password()

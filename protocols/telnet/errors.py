@@ -34,14 +34,16 @@ def command_flood(where: str, budget: int) -> TargetProtocolError:
     )
 
 
-def password_shown(where: str, credential: str) -> TargetProtocolError:
-    """The server showed the stored password of ``credential`` after it was typed (it never says the password)."""
+def password_shown(where: str, credential: str | None) -> TargetProtocolError:
+    """The server showed the password the auto-login typed: the stored one of ``credential``, or (None) the one the
+    rep answered the password prompt with. The error never says the password."""
+    whose = f"the password of credential '{credential}'" if credential is not None else "the password the rep gave"
     return TargetProtocolError(
-        f"{where} showed the password of credential '{credential}' after the auto-login typed it, so the login "
+        f"{where} showed {whose} after the auto-login typed it, so the login "
         "was stopped and the connection closed; what the server printed from then on was neither shown nor recorded",
         hint="the Jump Item's password prompt pattern must match only the prompt at which the server hides what is "
         "typed; ask an administrator to check the item's login prompt, password prompt and login failure patterns",
-        details={"target": where, "credential": credential},
+        details={"target": where} | ({"credential": credential} if credential is not None else {}),
     )
 
 

@@ -18,9 +18,9 @@ cut off: the transport is aborted and :attr:`TelnetProtocol.error` is the :class
 CommandFlood`. The budget is given back at :data:`COMMAND_REFILL` bytes a second, so a server's slow keep-alives
 never use it up.
 
-After the auto-login typed a stored password, output passes a :class:`~protocols.telnet.guard.SecretGuard` before
-anything else sees it (:meth:`TelnetProtocol.guard_output`): output that shows the password is dropped, with all
-output after it, and the observer is told.
+After the auto-login typed a password (a stored one, or the rep's answer to the password prompt), output passes a
+:class:`~protocols.telnet.guard.SecretGuard` before anything else sees it (:meth:`TelnetProtocol.guard_output`):
+output that shows the password is dropped, with all output after it, and the observer is told.
 """
 
 from __future__ import annotations

@@ -246,6 +246,34 @@ async def test_a_stored_password_typed_at_an_echoing_prompt_fails_the_login_and_
     assert secret not in caplog.text
 
 
+async def test_a_password_the_rep_typed_that_the_server_echoes_fails_the_login_and_is_never_queued_or_logged(
+    busybox_telnetd: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = busybox_telnetd
+    caplog.set_level(logging.DEBUG)
+    queued: list[bytes] = []
+    append = OutputBuffer.append
+
+    def spy(self: OutputBuffer, data: bytes) -> None:
+        queued.append(data)
+        append(self, data)
+
+    monkeypatch.setattr(OutputBuffer, "append", spy)
+    # The item's password pattern matches login(1)'s user name prompt, which echoes: the rep's answer would show.
+    target = target_for(
+        server, password_prompt=r"login:\s*$", login_prompt="never-matches-x", login_failure="never-matches-y"
+    )
+    with pytest.raises(TargetProtocolError, match="showed the password the rep gave") as caught:
+        await TelnetAdapter(login_timeout=10).connect(
+            target, make_ctx(tmp_path, ScriptedRep(answer=typing(server.password)))
+        )
+    secret = server.password
+    assert b"login: " in b"".join(queued)
+    assert secret.encode() not in b"".join(queued)
+    assert secret not in str(caught.value) and secret not in repr(caught.value.to_dict())
+    assert secret not in caplog.text
+
+
 async def test_an_item_user_name_with_a_line_break_is_refused_and_nothing_is_typed(
     busybox_telnetd: TelnetServer, tmp_path: Path
 ) -> None:
