@@ -45,7 +45,10 @@ class KeyForwarder:
 
     async def put(self, data: bytes) -> None:
         """Send one frame of keys, or queue it when it would wait for the target; waits only while the backlog is
-        full."""
+        full. An empty frame carries no keys and is ignored: it would take a backlog slot and count nothing against
+        :data:`KEY_BACKLOG`."""
+        if not data:
+            return
         if self._task is None and self._session.takes_input_now(len(data)):
             # The common case, a person typing: sent at once, without a task hop on the echo's path.
             await self._send(data)
