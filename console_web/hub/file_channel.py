@@ -100,9 +100,12 @@ class FileChannel:
 
     # --- frames from the Jumpoint (called by JumpointLink.serve) ---------------------------------
     def on_output(self, data: bytes) -> None:
-        """Download bytes."""
+        """Download bytes. ProtocolViolation before the download's ``file_result``, and for an empty DATA frame (it
+        would count nothing against the window, so such frames could queue here without bound)."""
         if self.request.op != "download" or self.result is None:
             raise ProtocolViolation("file data arrived before the download's file_result")
+        if not data:
+            raise ProtocolViolation("an empty DATA frame on a file channel")
         self._in_window.received(len(data))
         self._data.put_nowait(data)
 

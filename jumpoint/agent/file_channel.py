@@ -46,9 +46,12 @@ class FileRunner:
 
     # --- frames from the console -----------------------------------------------------------------
     def on_data(self, payload: bytes) -> None:
-        """Upload bytes (only ``upload`` takes DATA)."""
+        """Upload bytes (only ``upload`` takes DATA). ProtocolViolation for an empty DATA frame: it would count
+        nothing against the window, so such frames could queue here without bound."""
         if self.msg.op != "upload":
             raise ProtocolViolation(f"DATA on a {self.msg.op} file channel")
+        if not payload:
+            raise ProtocolViolation("an empty DATA frame on a file channel")
         self._in_window.received(len(payload))
         self._incoming.put_nowait(payload)
 

@@ -8,7 +8,7 @@ import pytest
 
 from jumpoint.agent.file_channel import FileRunner
 from jumpoint.core import wire
-from jumpoint.core.errors import BadRequest, Forbidden, NotFound
+from jumpoint.core.errors import BadRequest, Forbidden, NotFound, ProtocolViolation
 from jumpoint.core.files import FileEntry, FileKind, FileReader, FileWriter, ScopedFiles, within
 
 
@@ -234,3 +234,14 @@ async def test_a_file_growing_while_it_is_downloaded_is_sent_as_big_as_announced
     assert isinstance(controls[0], wire.FileResult) and controls[0].size == 3000
     assert data == b"a" * 3000  # the console checks the bytes against the size announced, then audits "ok"
     assert isinstance(controls[-1], wire.Closed) and controls[-1].error is None
+
+
+async def test_an_empty_data_frame_on_an_upload_is_a_protocol_violation() -> None:
+    async def send(frame: bytes) -> None:
+        pass
+
+    msg = wire.FileOpen(session_channel=1, op="upload", path="/srv/a/new", size=3)
+    runner = FileRunner(5, msg, connection=Connection(two_allowed_folders()), send_frame=send)
+    runner.on_data(b"abc")
+    with pytest.raises(ProtocolViolation, match="empty DATA"):
+        runner.on_data(b"")  # it would count nothing against the window: a flood of them would queue without bound
