@@ -389,7 +389,8 @@ class LiveSession:
         if self.error is not None:
             conn.push(dumps({"t": "error", "error": self.error.to_dict()}))
         conn.push(dumps(self._state_message()))
-        conn.push(dumps({"t": "timeline", "history": True, "entries": self.timeline.history()}))
+        for history in self.timeline.history_messages():  # in frames under the size limit, the newest that fit
+            conn.push(history)
         if participant is self.owner and self._pending_prompt is not None:
             conn.push(dumps(self._pending_prompt))
         self.broadcast_roster()

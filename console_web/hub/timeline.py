@@ -9,9 +9,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from jumpoint.core.errors import BadRequest
+from jumpoint.core.wire import dumps_json
 
 CHAT_MAX = 2048
-HISTORY_KEPT = 5000  # entries a joiner is sent; older ones stay in the database (the session report has them all)
+HISTORY_KEPT = 5000  # entries kept in memory; older ones stay in the database (the session report has them all)
+HISTORY_FRAME_BYTES = 64 * 1024
+"""The most one ``timeline`` history message takes, as UTF-8 (a text frame's limit, docs/protocol.md)."""
+HISTORY_SENT_BYTES = 1024 * 1024
+"""The most the entries of the history sent to one socket take in all (5,000 short entries fit; 5,000 chat messages
+of 2,048 emoji would be 40 MiB). The newest entries that fit are sent."""
 
 Kind = Literal["chat", "system"]
 
@@ -58,6 +64,43 @@ class Timeline:
         self._items.append(item)
         return item
 
-    def history(self) -> list[dict[str, Any]]:
-        """Every kept entry, oldest first."""
-        return [item.to_dict() for item in self._items]
+    def history_messages(
+        self, frame_bytes: int = HISTORY_FRAME_BYTES, total_bytes: int = HISTORY_SENT_BYTES
+    ) -> list[str]:
+        """The history for a socket that attaches, as encoded ``timeline`` messages of at most ``frame_bytes`` bytes
+        of UTF-8 each: the newest kept entries whose encodings take at most ``total_bytes`` in all, oldest first.
+
+        The first message is ``{"t": "timeline", "history": true, "omitted": N, "entries": [..]}`` (it replaces what
+        the browser shows; ``omitted``: how many older entries of the session were left out, those no longer kept
+        in memory included; the session report has them all); each further
+        one is ``{"t": "timeline", "continued": true, "entries": [..]}`` with the entries that follow. There is always
+        a first message (with no entries for an empty timeline). An entry too big for a message on its own (none is:
+        chat and event texts are bounded) is left out with every older one.
+        """
+        first_head = '{"t":"timeline","history":true,"omitted":%d,"entries":['
+        more_head = '{"t":"timeline","continued":true,"entries":['
+        tail = "]}"
+        # the room for entries in any message, the commas between them counted with each entry
+        room = frame_bytes - len(first_head % self._seq) - len(tail)
+        picked: list[tuple[str, int]] = []
+        used = 0
+        omitted = self._seq  # entries are numbered from 1: those before the oldest one sent are left out
+        for item in reversed(self._items):
+            text = dumps_json(item.to_dict())
+            size = len(text.encode()) + 1
+            if size > room or used + size > total_bytes:
+                break
+            picked.append((text, size))
+            used += size
+            omitted = item.seq - 1
+        picked.reverse()
+        pages: list[list[str]] = [[]]
+        filled = 0
+        for text, size in picked:
+            if filled + size > room and pages[-1]:
+                pages.append([])
+                filled = 0
+            pages[-1].append(text)
+            filled += size
+        heads = [first_head % omitted] + [more_head] * (len(pages) - 1)
+        return [head + ",".join(page) + tail for head, page in zip(heads, pages, strict=True)]

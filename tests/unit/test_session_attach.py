@@ -1,0 +1,111 @@
+"""What a browser socket gets when it attaches to a live session, with a real hub and a fake Jumpoint member: the
+timeline history in frames a browser (or a relaying console node) takes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import WSMessage
+
+from console_web.auth.principal import Principal
+from console_web.config import ConsoleConfig
+from console_web.db.database import Database
+from console_web.hub.browser_messages import MAX_TEXT_FRAME
+from console_web.hub.hub import Hub
+from console_web.hub.jump import JumpRequest
+from console_web.hub.link import JumpointLink
+from console_web.hub.participants import Connection
+from console_web.hub.session import LiveSession
+from console_web.hub.timeline import HISTORY_KEPT, clean_chat_text
+from jumpoint.core.adapter import Target
+from tests.unit.conftest import Console
+
+JUMPOINT = 7
+
+
+class FakeTunnel:
+    """The WebSocket of a connected Jumpoint member: takes every frame, never answers."""
+
+    closed = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        await asyncio.sleep(0)
+
+    async def close(self, **_: Any) -> None:
+        self.closed = True
+
+
+class FakeBrowser:
+    """A browser's socket: keeps what the console sends it."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.closed = False
+        self.close_code: int | None = None
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        self.texts.append(data)
+
+    async def send_bytes(self, data: bytes, compress: int | None = None) -> None:
+        pass
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        self.closed = True
+        self.close_code = code
+        return True
+
+    def __aiter__(self) -> AsyncIterator[WSMessage]:
+        raise NotImplementedError  # the tests attach sockets; nothing reads from them
+
+    def messages(self, t: str) -> list[dict[str, Any]]:
+        decoded = [json.loads(text) for text in self.texts]
+        return [m for m in decoded if m["t"] == t]
+
+
+@pytest.fixture
+async def hub(db: Database, tmp_path: Path) -> AsyncIterator[Hub]:
+    """A hub with one connected, admitted member of Jumpoint 7."""
+    real = Hub(ConsoleConfig(state_dir=tmp_path), db)
+    link = JumpointLink(JUMPOINT, "LAN-A", "jp-a", FakeTunnel(), member_id=1)  # type: ignore[arg-type]
+    real.clusters.attach(link)
+    link.ready.set()
+    yield real
+    await real.shutdown()
+
+
+async def _session(console: Console, hub: Hub) -> LiveSession:
+    alice = Principal(user_id=console.alice_id, username="alice", display_name="", is_admin=False, via="session")
+    target = Target(protocol="ssh", hostname="db1.example.com", port=22, username="ops")
+    info = await hub.start_session(alice, JumpRequest(item_id=11, item_name="db1", jumpoint_id=JUMPOINT, target=target))
+    return hub.sessions[info.session_id]
+
+
+async def _attach(session: LiveSession) -> FakeBrowser:
+    """Attach a socket to the owner's seat and let its sender send what attaching queued."""
+    ws = FakeBrowser()
+    session.connect(session.owner, Connection(ws=ws, participant=session.owner), None)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    return ws
+
+
+async def test_a_huge_timeline_reaches_a_new_socket_in_frames_under_the_limit_newest_entries_kept(
+    console: Console, hub: Hub
+) -> None:
+    session = await _session(console, hub)
+    text = clean_chat_text("\U0001f600" * 2048)  # any participant may post these: 5,000 made a 39.5 MiB message
+    for _ in range(HISTORY_KEPT):
+        newest = session.timeline.add("chat", "guest", text)
+
+    ws = await _attach(session)
+
+    assert ws.texts and all(len(t.encode()) <= MAX_TEXT_FRAME for t in ws.texts)
+    first, *rest = ws.messages("timeline")
+    assert first["history"] is True and all(m.get("continued") is True for m in rest)
+    seqs = [e["seq"] for m in (first, *rest) for e in m["entries"]]
+    assert seqs == list(range(first["omitted"] + 1, newest.seq + 1))  # the newest, and how many older were left out
