@@ -31,7 +31,14 @@ from console_web.hub.idle import IdleTimer
 from console_web.hub.jump import JumpRequest, SessionInfo
 from console_web.hub.link import JumpointLink
 from console_web.hub.output_pump import LAG_SECONDS, RECORDER_BACKLOG_LIMIT, OutputPump
-from console_web.hub.participants import Connection, Identity, Mode, Participant
+from console_web.hub.participants import (
+    CLOSE_TOO_MANY_SOCKETS,
+    SOCKETS_PER_SEAT,
+    Connection,
+    Identity,
+    Mode,
+    Participant,
+)
 from console_web.hub.screen import TerminalScreen
 from console_web.hub.seats import Seats
 from console_web.hub.senders import READ_CHUNK, SEND_TIMEOUT, Senders
@@ -52,7 +59,7 @@ from console_web.hub.timeline import CHAT_MAX, Timeline, clean_chat_text
 from console_web.recording.recorder import SessionRecorder
 from jumpoint.core import desktop_wire, wire
 from jumpoint.core.desktop import Refresh
-from jumpoint.core.errors import JumpError, ProtocolViolation, TooManyRequests
+from jumpoint.core.errors import Conflict, JumpError, ProtocolViolation, TooManyRequests
 from jumpoint.core.flow import SendWindow
 
 __all__ = [
@@ -364,10 +371,21 @@ class LiveSession:
     def connect(self, participant: Participant, conn: Connection, resume_from: int | None) -> None:
         """Attach a socket to a seat: hello, where its stream starts, state, roster, timeline, pending prompt. A seat
         released meanwhile (removed, left, or its grace period over while the socket was being opened) gets its
-        socket closed instead."""
+        socket closed instead; a seat that has :data:`SOCKETS_PER_SEAT` sockets already gets a ``conflict`` error on
+        the new one, which is then closed with :data:`CLOSE_TOO_MANY_SOCKETS` (the others go on)."""
         if not self.seated(participant):
             conn.closing = (CLOSE_LEFT, "no longer in the session")
             participant.logger(self.log).info("refused a socket: the seat was released while it opened")
+            self.senders.start(conn)
+            return
+        if len(participant.connections) >= SOCKETS_PER_SEAT:
+            refused = Conflict(
+                f"at most {SOCKETS_PER_SEAT} windows can show this session to one participant",
+                hint="close another window or tab of this session, then reload this one",
+            )
+            conn.push(dumps({"t": "error", "error": refused.to_dict()}))
+            conn.closing = (CLOSE_TOO_MANY_SOCKETS, "too many sockets for this seat")
+            participant.logger(self.log).info("refused a socket: the seat has %d already", SOCKETS_PER_SEAT)
             self.senders.start(conn)
             return
         participant.connections.append(conn)

@@ -1,5 +1,6 @@
 """What a browser socket gets when it attaches to a live session, with a real hub and a fake Jumpoint member: the
-timeline history in frames a browser (or a relaying console node) takes."""
+timeline history in frames a browser (or a relaying console node) takes, and no more sockets per seat than the
+limit."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from console_web.hub.browser_messages import MAX_TEXT_FRAME
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
 from console_web.hub.link import JumpointLink
-from console_web.hub.participants import Connection
+from console_web.hub.participants import CLOSE_TOO_MANY_SOCKETS, SOCKETS_PER_SEAT, Connection
 from console_web.hub.session import LiveSession
 from console_web.hub.timeline import HISTORY_KEPT, clean_chat_text
 from jumpoint.core.adapter import Target
@@ -85,13 +86,14 @@ async def _session(console: Console, hub: Hub) -> LiveSession:
     return hub.sessions[info.session_id]
 
 
-async def _attach(session: LiveSession) -> FakeBrowser:
+async def _attach(session: LiveSession) -> tuple[FakeBrowser, Connection]:
     """Attach a socket to the owner's seat and let its sender send what attaching queued."""
     ws = FakeBrowser()
-    session.connect(session.owner, Connection(ws=ws, participant=session.owner), None)
+    conn = Connection(ws=ws, participant=session.owner)
+    session.connect(session.owner, conn, None)
     for _ in range(50):
         await asyncio.sleep(0)
-    return ws
+    return ws, conn
 
 
 async def test_a_huge_timeline_reaches_a_new_socket_in_frames_under_the_limit_newest_entries_kept(
@@ -102,10 +104,30 @@ async def test_a_huge_timeline_reaches_a_new_socket_in_frames_under_the_limit_ne
     for _ in range(HISTORY_KEPT):
         newest = session.timeline.add("chat", "guest", text)
 
-    ws = await _attach(session)
+    ws, _ = await _attach(session)
 
     assert ws.texts and all(len(t.encode()) <= MAX_TEXT_FRAME for t in ws.texts)
     first, *rest = ws.messages("timeline")
     assert first["history"] is True and all(m.get("continued") is True for m in rest)
     seqs = [e["seq"] for m in (first, *rest) for e in m["entries"]]
     assert seqs == list(range(first["omitted"] + 1, newest.seq + 1))  # the newest, and how many older were left out
+
+
+async def test_a_seat_takes_at_most_8_sockets_and_a_further_one_is_refused_with_4005(
+    console: Console, hub: Hub
+) -> None:
+    session = await _session(console, hub)
+    attached = [await _attach(session) for _ in range(SOCKETS_PER_SEAT)]
+    assert all(ws.messages("hello") and not ws.closed for ws, _ in attached)
+
+    refused, conn = await _attach(session)
+
+    assert refused.closed and refused.close_code == CLOSE_TOO_MANY_SOCKETS == 4005
+    [error] = refused.messages("error")
+    assert error["error"]["code"] == "conflict" and not refused.messages("hello")
+    assert conn not in session.owner.connections and len(session.owner.connections) == SOCKETS_PER_SEAT
+    assert not any(ws.closed for ws, _ in attached)  # the seat's other sockets go on
+
+    session.disconnect(attached[0][1])  # one tab closed: the next socket is taken
+    again, _ = await _attach(session)
+    assert again.messages("hello") and not again.closed
