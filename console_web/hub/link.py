@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0
 MAX_REPLY_ENTRIES = 10_000
+PEER_LOG_INTERVAL = 60.0
+"""A member's frames that are dropped (not binary, malformed, breaking the protocol on the tunnel channel) are logged
+at most once per kind within this many seconds, with how many were dropped meanwhile: a flood cannot flood the log."""
 
 
 HostKeySavedHandler = Callable[["JumpointLink", wire.HostKeySaved], None]
@@ -66,6 +70,7 @@ class JumpointLink:
         self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
         self._parts: dict[int, list[Any]] = {}
         self.closed = False
+        self._dropped: dict[str, tuple[float, int]] = {}  # per kind: when last logged, how many dropped since
         self.log = logging.LoggerAdapter(log, {"jumpoint": name, "member": hostname})
 
     @property
@@ -129,13 +134,14 @@ class JumpointLink:
     async def _read_frames(self) -> None:
         async for msg in self.ws:
             if msg.type != web.WSMsgType.BINARY:
-                self.log.warning("ignoring a non-binary tunnel message (%s: %r)", msg.type, msg.data)
+                size = len(msg.data) if isinstance(msg.data, str | bytes) else 0
+                self._log_dropped("non-binary", "ignoring a non-binary tunnel message (%s, %d bytes)", msg.type, size)
                 continue
             data: bytes = msg.data
             try:
                 kind, channel = wire.decode_header(data)
             except ProtocolViolation as exc:
-                self.log.warning("dropping a malformed frame: %s", exc.message)
+                self._log_dropped("malformed", "dropping a malformed frame: %s", exc.message)
                 continue
             session: LiveSession | FileChannel | None = self.sessions.get(channel) or self.file_channels.get(channel)
             try:
@@ -152,13 +158,29 @@ class JumpointLink:
                     elif session is not None:
                         session.on_control(control)
             except ProtocolViolation as exc:
-                self.log.warning("protocol violation on channel %d: %s", channel, exc.message)
                 if session is not None:
+                    self.log.warning("protocol violation on channel %d: %s", channel, exc.message)
                     session.fail(exc)
+                else:  # nothing ends with it (channel 0, or a channel already gone): a flood must not flood the log
+                    self._log_dropped("violation", "protocol violation on channel %d: %s", channel, exc.message)
             except Exception as exc:  # a bug in one session's handling must not take the tunnel down
                 self.log.exception("failed to handle a frame on channel %d", channel)
                 if session is not None:
                     session.fail(InternalError(f"the console failed to handle the session's output: {exc!r}"))
+
+    def _log_dropped(self, kind: str, text: str, *args: object) -> None:
+        """Log a dropped frame of ``kind``, at most once per :data:`PEER_LOG_INTERVAL` (saying how many more were
+        dropped since the previous line of that kind)."""
+        now = time.monotonic()
+        logged_at, since = self._dropped.get(kind, (-PEER_LOG_INTERVAL, 0))
+        if now - logged_at < PEER_LOG_INTERVAL:
+            self._dropped[kind] = (logged_at, since + 1)
+            return
+        self._dropped[kind] = (now, 0)
+        if since:
+            self.log.warning(text + " (and %d more dropped since the last such line)", *args, since)
+        else:
+            self.log.warning(text, *args)
 
     def _on_tunnel_control(self, msg: wire.ControlMessage) -> None:
         if isinstance(msg, wire.Reply):
