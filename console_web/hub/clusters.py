@@ -13,6 +13,10 @@ and the host keys every member trusts.
   reads the database under it, so a member never misses a change made while it was being admitted. A Jump waits
   (briefly) for key changes already received to reach every member, so a key saved through one member is trusted
   by the member the next Jump lands on.
+* **Bounds.** Each member's saves are stored one after the other by one task of its own (so one member holds at
+  most one database connection for them); a member with :data:`MAX_PENDING_SAVES` saves waiting breaks the
+  protocol: its tunnel is closed (:meth:`JumpointLink.abort`), and when it connects again its admission replaces
+  its cache with the cluster's keys, so the saves it was refused leave no member trusting a key the others do not.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +36,7 @@ from console_web.db.cluster import MemberAuth
 from console_web.db.database import Database
 from console_web.hub.link import JumpointLink
 from jumpoint.core import wire
-from jumpoint.core.errors import Busy, JumpError, JumpointUnavailable
+from jumpoint.core.errors import Busy, JumpError, JumpointUnavailable, ProtocolViolation
 from jumpoint.core.hostkeys import HostKey, check_known_host, parse_host_key
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ ADMIT_WAIT_SECONDS = 10.0
 """How long a Jump waits for a member that is connecting (being given the cluster's keys) when none is ready."""
 KEY_SETTLE_SECONDS = 5.0
 """How long a Jump waits for host-key changes already received to reach the members."""
+MAX_PENDING_SAVES = 64
+"""A member's ``hostkey_saved`` messages waiting to be stored (the one being stored included) past which its tunnel is
+closed. A rep saves a key by answering a prompt, so a real member has one or two waiting at most."""
 
 
 class Routable(Protocol):
@@ -63,6 +71,15 @@ def choose_member(members: Iterable[R], rng: random.Random | None = None) -> R |
     least = min(m.load for m in candidates)
     tied = [m for m in candidates if m.load == least]
     return (rng or random).choice(tied)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSave:
+    """A ``hostkey_saved`` message waiting to be stored; ``done`` resolves once it was handled (stored, refused or
+    failed, and logged), and is cancelled when it never will be (the member was refused, the console is stopping)."""
+
+    msg: wire.HostKeySaved
+    done: asyncio.Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +110,10 @@ class Cluster:
         self.links: dict[int, JumpointLink] = {}
         """Connected members by member id (admitted or being admitted)."""
         self.keys_lock = asyncio.Lock()
+        self.saves: dict[JumpointLink, deque[PendingSave]] = {}
+        """Each member's saves waiting to be stored, oldest (the one being stored) first; only while any wait."""
         self.key_tasks: set[asyncio.Task[None]] = set()
+        """The tasks storing them, one per member with saves waiting."""
 
     def routable(self) -> list[JumpointLink]:
         """The members that may get a new Jump now."""
@@ -174,13 +194,17 @@ class Clusters:
         """The member a new Jump goes to, with one Jump reserved on it (release with ``link.reserved -= 1``).
 
         Waits up to :data:`ADMIT_WAIT_SECONDS` when members are connecting but none is admitted yet, and up to
-        :data:`KEY_SETTLE_SECONDS` for host-key changes already received to reach every member. Raises
-        JumpointUnavailable when no member is connected, Busy when every member runs ``max_sessions``.
+        :data:`KEY_SETTLE_SECONDS` for host-key changes already received to reach every member (saves received
+        later do not make it wait longer). Raises JumpointUnavailable when no member is connected, Busy when every
+        member runs ``max_sessions``.
         """
         cluster = self._clusters.get(jumpoint_id)
         await self.wait_admitted(jumpoint_id)
-        if cluster is not None and cluster.key_tasks:
-            await asyncio.wait(set(cluster.key_tasks), timeout=KEY_SETTLE_SECONDS)
+        if cluster is not None:
+            # each member's saves are stored in order: the newest one received is handled last
+            received = [pending[-1].done for pending in cluster.saves.values() if pending]
+            if received:
+                await asyncio.wait(received, timeout=KEY_SETTLE_SECONDS)
         members = cluster.routable() if cluster is not None else []
         chosen = choose_member(members)
         if cluster is not None and chosen is None and any(m.draining and not m.closed for m in cluster.links.values()):
@@ -278,14 +302,40 @@ class Clusters:
     def on_host_key_saved(self, link: JumpointLink, msg: wire.HostKeySaved) -> None:
         """A rep saved a key on ``link``'s member (called from its tunnel reader): store it and pass it on.
 
-        The work runs as a task of the cluster, which new Jumps wait for (:meth:`pick`).
+        The saves of one member are stored in the order received by one task of the cluster (started when the first
+        one arrives, ending when none waits), which new Jumps wait for (:meth:`pick`). A member with
+        :data:`MAX_PENDING_SAVES` waiting already is refused: its tunnel is closed (:meth:`JumpointLink.abort`) and
+        the saves still waiting are dropped (its admission, when it connects again, makes it forget them).
         """
         cluster = self._clusters.get(link.jumpoint_id)
-        if cluster is None:
+        if cluster is None or link.aborted is not None:
             return
-        task = asyncio.get_running_loop().create_task(self._store_saved(cluster, link, msg), name="hostkey-saved")
+        pending = cluster.saves.get(link)
+        if pending is not None and len(pending) >= MAX_PENDING_SAVES:
+            link.abort(ProtocolViolation(f"more than {MAX_PENDING_SAVES} host-key saves waiting to be stored"))
+            return
+        save = PendingSave(msg, asyncio.get_running_loop().create_future())
+        if pending is not None:
+            pending.append(save)
+            return
+        pending = cluster.saves[link] = deque([save])
+        task = asyncio.get_running_loop().create_task(self._store_saves(cluster, link, pending), name="hostkey-saved")
         cluster.key_tasks.add(task)
         task.add_done_callback(cluster.key_tasks.discard)
+
+    async def _store_saves(self, cluster: Cluster, link: JumpointLink, pending: deque[PendingSave]) -> None:
+        """Store the member's saves one by one until none waits (or the member was refused)."""
+        try:
+            while pending and link.aborted is None:
+                save = pending[0]  # stays queued while stored: a Jump arriving now waits for it
+                await self._store_saved(cluster, link, save.msg)
+                pending.popleft()
+                save.done.set_result(None)
+        finally:  # no await from the last check of ``pending`` to here: a save arriving meanwhile starts a new task
+            if cluster.saves.get(link) is pending:
+                del cluster.saves[link]
+            for save in pending:
+                save.done.cancel()
 
     async def _store_saved(self, cluster: Cluster, link: JumpointLink, msg: wire.HostKeySaved) -> None:
         try:
@@ -369,8 +419,10 @@ class Clusters:
 __all__ = [
     "ADMIT_WAIT_SECONDS",
     "KEY_SETTLE_SECONDS",
+    "MAX_PENDING_SAVES",
     "Cluster",
     "Clusters",
     "MemberLive",
+    "PendingSave",
     "choose_member",
 ]

@@ -30,6 +30,8 @@ MAX_REPLY_ENTRIES = 10_000
 PEER_LOG_INTERVAL = 60.0
 """A member's frames that are dropped (not binary, malformed, breaking the protocol on the tunnel channel) are logged
 at most once per kind within this many seconds, with how many were dropped meanwhile: a flood cannot flood the log."""
+CLOSE_POLICY_VIOLATION = 1008
+"""The tunnel's close code when the console refuses a member that broke a limit (:meth:`JumpointLink.abort`)."""
 
 
 HostKeySavedHandler = Callable[["JumpointLink", wire.HostKeySaved], None]
@@ -70,6 +72,9 @@ class JumpointLink:
         self._requests: dict[int, asyncio.Future[wire.Reply]] = {}
         self._parts: dict[int, list[Any]] = {}
         self.closed = False
+        self.aborted: str | None = None
+        """Why the console closed this tunnel for breaking the protocol (:meth:`abort`); None otherwise."""
+        self._aborting: asyncio.Task[bool] | None = None
         self._dropped: dict[str, tuple[float, int]] = {}  # per kind: when last logged, how many dropped since
         self.log = logging.LoggerAdapter(log, {"jumpoint": name, "member": hostname})
 
@@ -222,3 +227,19 @@ class JumpointLink:
             session.fail(JumpointUnavailable(reason, hint=hint))
         for transfer in list(self.file_channels.values()):
             transfer.fail(JumpointUnavailable(reason, hint=hint))
+
+    def abort(self, violation: ProtocolViolation) -> None:
+        """Refuse the member for breaking a limit of the protocol: log it, end its sessions and transfers naming the
+        reason, and close its tunnel with :data:`CLOSE_POLICY_VIOLATION` (the member logs the reason and connects
+        again; its admission then replaces its host-key cache with the cluster's). Only the first call acts;
+        ``aborted`` holds the reason from then on, and frames still buffered on the tunnel are ignored by whoever
+        checks it."""
+        if self.aborted is not None:
+            return
+        self.aborted = violation.message
+        self.log.error("closing the tunnel: %s", violation.message)
+        self.close(f"{self.label} broke the protocol ({violation.message}); the console closed its tunnel")
+        reason = violation.message.encode()[:120]  # a WebSocket close reason is at most 123 bytes
+        self._aborting = asyncio.get_running_loop().create_task(
+            self.ws.close(code=CLOSE_POLICY_VIOLATION, message=reason), name=f"abort-{self.hostname}"
+        )

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from console_web.db import cluster as cluster_db
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.db.models import AuditEvent
-from console_web.hub.clusters import Clusters
-from console_web.hub.link import JumpointLink
+from console_web.hub import clusters as clusters_module
+from console_web.hub.clusters import MAX_PENDING_SAVES, Clusters
+from console_web.hub.link import CLOSE_POLICY_VIOLATION, JumpointLink
 from jumpoint.core import wire
 from jumpoint.core.hostkeys import HostKey
 
@@ -85,9 +88,15 @@ class RecordingSocket:
 
     def __init__(self) -> None:
         self.sent: list[wire.ControlMessage] = []
+        self.close_code: int | None = None
+        self.close_reason = b""
 
     async def send_bytes(self, frame: bytes) -> None:
         self.sent.append(wire.decode_control(frame[wire.HEADER.size :]))
+
+    async def close(self, *, code: int, message: bytes) -> bool:
+        self.closed, self.close_code, self.close_reason = True, code, message
+        return True
 
 
 def saved(key: HostKey, host: str = "db01") -> wire.HostKeySaved:
@@ -114,3 +123,96 @@ async def test_a_member_whose_saved_key_the_cluster_refuses_is_told_to_drop_it_a
     clusters.on_host_key_saved(a, saved(KEY_A))  # the key the cluster trusts, saved again: nothing to withdraw
     await asyncio.gather(*clusters.key_tasks())
     assert a_ws.sent == [] and b_ws.sent == [wire.HostKeysRemoved(host="db01", port=22, fingerprint=KEY_B.fingerprint)]
+
+
+class SlowStore:
+    """``add_cluster_keys`` on a database that stores a host's key only once the test lets it (:meth:`let`); counts
+    the calls in flight at once."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.stored: list[str] = []
+        self._gates: dict[str, asyncio.Event] = {}
+        self._all = False
+        monkeypatch.setattr(cluster_db, "add_cluster_keys", self.add_cluster_keys)
+
+    def let(self, host: str | None = None) -> None:
+        """Let the key of ``host`` be stored (None: every key from now on)."""
+        if host is None:
+            self._all = True
+            for gate in self._gates.values():
+                gate.set()
+        else:
+            self._gates.setdefault(host, asyncio.Event()).set()
+
+    async def add_cluster_keys(
+        self, _db: Database, _jumpoint_id: int, keys: list[tuple[str, int, HostKey]], **_: Any
+    ) -> list[tuple[str, int, HostKey]]:
+        [(host, _port, _key)] = keys
+        gate = self._gates.setdefault(host, asyncio.Event())
+        if self._all:
+            gate.set()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await gate.wait()
+        finally:
+            self.in_flight -= 1
+        self.stored.append(host)
+        return keys
+
+
+async def test_a_members_saves_are_stored_one_at_a_time_and_too_many_waiting_close_its_tunnel(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SlowStore(monkeypatch)
+    ws = RecordingSocket()
+    link = JumpointLink(1, "LAN", "jp-a", ws, member_id=1)  # type: ignore[arg-type]
+    clusters = Clusters(db)
+    clusters.attach(link)
+
+    for n in range(MAX_PENDING_SAVES):
+        clusters.on_host_key_saved(link, saved(KEY_A, host=f"host-{n}"))
+    await asyncio.sleep(0.01)
+    assert store.most_in_flight == 1  # one task and one database connection for the member, whatever it sends
+    assert len(clusters.key_tasks()) == 1 and ws.close_code is None
+
+    clusters.on_host_key_saved(link, saved(KEY_A, host="one-too-many"))
+    clusters.on_host_key_saved(link, saved(KEY_A, host="after-the-refusal"))
+    await asyncio.sleep(0)
+    assert ws.close_code == CLOSE_POLICY_VIOLATION
+    assert ws.close_reason == f"more than {MAX_PENDING_SAVES} host-key saves waiting to be stored".encode()
+    assert link.closed and link.aborted is not None
+
+    store.let()
+    await asyncio.gather(*clusters.key_tasks())
+    assert store.stored == ["host-0"]  # the save being stored when the member was refused; the rest are dropped
+    cluster = clusters.get(1)
+    assert cluster is not None and cluster.saves == {}
+
+
+async def test_a_jump_waits_for_the_saves_received_before_it_and_not_for_those_received_after(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SlowStore(monkeypatch)
+    link = JumpointLink(1, "LAN", "jp-a", RecordingSocket(), member_id=1)  # type: ignore[arg-type]
+    link.ready.set()
+    clusters = Clusters(db)
+    clusters.attach(link)
+    monkeypatch.setattr(clusters_module, "KEY_SETTLE_SECONDS", 30.0)
+
+    clusters.on_host_key_saved(link, saved(KEY_A, host="before"))
+    picking = asyncio.ensure_future(clusters.pick(1, max_sessions=10))
+    await asyncio.sleep(0.01)
+    assert not picking.done()  # waits for the save received before the Jump
+
+    for n in range(3):
+        clusters.on_host_key_saved(link, saved(KEY_A, host=f"after-{n}"))
+    store.let("before")
+    assert await asyncio.wait_for(picking, 1) is link  # the Jump went on without waiting for the later saves
+    assert store.stored == ["before"]
+
+    store.let()
+    await asyncio.gather(*clusters.key_tasks())
+    assert store.stored == ["before", "after-0", "after-1", "after-2"]
