@@ -8,6 +8,7 @@
 - :mod:`~console_web.hub.senders`: one sender task per browser socket, reading the stream at the socket's own pace
   (fan-out is one append plus N cursors), resynchronising a socket that fell behind from a screen snapshot;
 - :mod:`~console_web.hub.idle`: the idle timer;
+- :mod:`~console_web.hub.notices`: the Jumpoint's notices, audited and put in the timeline;
 - :mod:`~console_web.hub.session_hooks`: what the session needs from the hub, and the sockets' close codes.
 
 This module keeps the session's lifecycle, the events from the Jumpoint, what participants send (keys, resize,
@@ -30,6 +31,7 @@ from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.hub.idle import IdleTimer
 from console_web.hub.jump import JumpRequest, SessionInfo
 from console_web.hub.link import JumpointLink
+from console_web.hub.notices import SessionNotices
 from console_web.hub.output_pump import LAG_SECONDS, RECORDER_BACKLOG_LIMIT, OutputPump
 from console_web.hub.participants import (
     CLOSE_TOO_MANY_SOCKETS,
@@ -131,6 +133,7 @@ class LiveSession:
         self.seats = Seats(self, owner)
         self.senders = Senders(self)
         self.idle = IdleTimer(self)
+        self.notices = SessionNotices(self)
         if jump.target.kind == "terminal":
             # The stream starts with the terminal size, so a joiner replaying it from 0 sizes its terminal first.
             self.pump.stream_event({"t": "resize", "cols": jump.target.cols, "rows": jump.target.rows})
@@ -346,13 +349,7 @@ class LiveSession:
         elif isinstance(msg, wire.BellMsg):
             pump.stream_event({"t": "bell"})
         elif isinstance(msg, wire.NoticeMsg):
-            if msg.kind == "credential_injected":
-                # who jumped (and so chose or was given the credential), on which item, with which credential
-                detail = {"credential": msg.subject, "item_id": self.jump.item_id, "item_name": self.jump.item_name}
-                self.audit("credential.injected", detail, actor=self.owner.identity)
-            else:
-                self.audit(f"session.notice.{msg.kind}", {"text": msg.text})
-            self.system(msg.text)
+            self.notices.on_notice(msg)  # audited and in the timeline (console_web/hub/notices.py)
         elif isinstance(msg, wire.EchoMsg):
             pump.echo_guess = None  # the adapter knows the real state
             if pump.recorder is not None:
