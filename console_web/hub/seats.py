@@ -4,7 +4,10 @@ One seat per rep (by user id) or external guest (:class:`~console_web.hub.partic
 seat is created with the session. Reps get a seat when admitted (a join-existing Jump, an accepted invitation) or as
 admins (observers). A seat outlives its sockets for ``reconnect_grace_seconds``; when the owner's seat goes, the
 longest-present rep becomes the owner, and with no rep left the session ends. Every change is audited, put in the
-timeline and announced with a ``roster`` message.
+timeline and announced with a ``roster`` message, so the owner's roster actions (mode changes, transfers, removals)
+are limited: :data:`ROSTER_BURST` per participant within :data:`ROSTER_WINDOW_SECONDS` (then TooManyRequests), and
+none while the console's history writer is behind (Busy, ``console_web/hub/records.py``); a refused action changes
+nothing.
 """
 
 from __future__ import annotations
@@ -13,12 +16,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.hub.participants import Connection, Identity, Mode, Participant
+from console_web.hub.records import writer_of
 from console_web.hub.session_hooks import CLOSE_LEFT, CLOSE_NO_OWNER, CLOSE_REMOVED
-from jumpoint.core.errors import Conflict, Forbidden, NotFound
+from jumpoint.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
 
 if TYPE_CHECKING:
     from console_web.hub.session import LiveSession
+
+ROSTER_BURST = 20
+ROSTER_WINDOW_SECONDS = 10.0
+"""A participant (the owner) may change modes, transfer and remove at most :data:`ROSTER_BURST` times within this many
+seconds: each is an audit event, a timeline entry and a roster message to every socket, and a flood of them would
+push the rest of the timeline out of what joiners are sent."""
 
 
 class Seats:
@@ -29,6 +40,7 @@ class Seats:
         self.participants: dict[str, Participant] = {}
         self.admitted: dict[int, Mode] = {}  # reps allowed to take a seat (join-existing Jumps, invitations)
         self.owner = Participant(owner, "owner")
+        self._roster_limiter = SlidingWindowLimiter(window=ROSTER_WINDOW_SECONDS, max_keys=1000)
 
     def connections(self) -> Iterator[Connection]:
         """Every attached socket of every seat."""
@@ -163,8 +175,24 @@ class Seats:
         if actor is not self.owner:
             raise Forbidden(f"only the session owner can {what}")
 
+    def _take_roster_action(self, actor: Participant, what: str) -> None:
+        """Count one roster action of ``actor`` about to happen (call it once the action is valid, before it changes
+        anything). TooManyRequests past :data:`ROSTER_BURST` within :data:`ROSTER_WINDOW_SECONDS`; Busy when the
+        console's history writer is behind (the action could not be recorded in time)."""
+        key = actor.identity.key
+        wait = self._roster_limiter.retry_after(key, ROSTER_BURST)
+        if wait is not None:
+            raise TooManyRequests(
+                f"at most {ROSTER_BURST} mode changes, transfers and removals in {ROSTER_WINDOW_SECONDS:.0f} seconds",
+                hint=f"wait {wait} s",
+            )
+        writer = writer_of(self._session.hooks)
+        if writer is not None:
+            writer.check_room(what)
+        self._roster_limiter.record(key)
+
     def set_mode(self, actor: Participant, participant_id: str, mode: Mode) -> None:
-        """The owner makes a participant a peer or an observer."""
+        """The owner makes a participant a peer or an observer (a roster action, limited; none when it already is)."""
         session = self._session
         self.require_owner(actor, "change a participant's mode")
         target = self.target(participant_id)
@@ -174,6 +202,7 @@ class Seats:
             raise Conflict("use transfer to make someone the owner")
         if target.mode == mode:
             return
+        self._take_roster_action(actor, "change a participant's mode")
         target.mode = mode
         session.tell(target, {"t": "you", **session.you(target)})
         session.audit("session.mode_changed", {"participant": target.name, "mode": mode}, actor.identity)
@@ -181,22 +210,24 @@ class Seats:
         session.broadcast_roster()
 
     def transfer(self, actor: Participant, participant_id: str) -> None:
-        """The owner hands ownership to another rep and becomes a peer."""
+        """The owner hands ownership to another rep and becomes a peer (a roster action, limited)."""
         self.require_owner(actor, "transfer ownership")
         target = self.target(participant_id)
         if target is actor:
             raise Conflict("you already own this session")
         if target.identity.external:
             raise Conflict("an external invitee cannot own a session")
+        self._take_roster_action(actor, "transfer ownership")
         self._session.audit("session.transferred", {"from": actor.name, "to": target.name}, actor.identity)
         self.make_owner(target, f"{actor.name} transferred ownership to {target.name}")
 
     def remove(self, actor: Participant, participant_id: str) -> None:
-        """The owner removes a participant from the session."""
+        """The owner removes a participant from the session (a roster action, limited)."""
         self.require_owner(actor, "remove participants")
         target = self.target(participant_id)
         if target is actor:
             raise Conflict("you cannot remove yourself: end the session, or transfer ownership and leave")
+        self._take_roster_action(actor, "remove participants")
         self._session.audit("session.removed", {"participant": target.name}, actor.identity)
         self.drop(target, f"{actor.name} removed {target.name}", f"removed by {actor.name}", (CLOSE_REMOVED, "removed"))
 

@@ -8,7 +8,7 @@
 - :mod:`~console_web.hub.senders`: one sender task per browser socket, reading the stream at the socket's own pace
   (fan-out is one append plus N cursors), resynchronising a socket that fell behind from a screen snapshot;
 - :mod:`~console_web.hub.idle`: the idle timer;
-- :mod:`~console_web.hub.notices`: the Jumpoint's notices, audited and put in the timeline;
+- :mod:`~console_web.hub.notices`: the Jumpoint's notices, audited and put in the timeline within limits;
 - :mod:`~console_web.hub.session_hooks`: what the session needs from the hub, and the sockets' close codes.
 
 This module keeps the session's lifecycle, the events from the Jumpoint, what participants send (keys, resize,
@@ -349,7 +349,7 @@ class LiveSession:
         elif isinstance(msg, wire.BellMsg):
             pump.stream_event({"t": "bell"})
         elif isinstance(msg, wire.NoticeMsg):
-            self.notices.on_notice(msg)  # audited and in the timeline (console_web/hub/notices.py)
+            self.notices.on_notice(msg)  # audited and in the timeline, within limits (console_web/hub/notices.py)
         elif isinstance(msg, wire.EchoMsg):
             pump.echo_guess = None  # the adapter knows the real state
             if pump.recorder is not None:

@@ -1,5 +1,7 @@
-"""What a Jumpoint's notices leave in a session's history: an audit event whose action fits its column, whatever the
-notice's kind."""
+"""What a Jumpoint or a session's owner can repeat at will is limited, because each costs history writes that stay:
+a Jumpoint's notices (per session), the owner's roster actions (per participant), and everything of the kind while
+the console's history writer is behind its database. Nothing refused goes unrecorded: a refused action changes
+nothing, and dropped notices are counted in an audit event."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from console_web.auth.principal import Principal
 from console_web.config import ConsoleConfig
 from console_web.db import repo
 from console_web.db.database import Database
-from console_web.db.models import AuditEvent
-from console_web.hub import notices
+from console_web.db.models import AuditEvent, TimelineEntry
+from console_web.hub import notices, records, seats
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
 from console_web.hub.link import JumpointLink
@@ -24,6 +26,7 @@ from console_web.hub.participants import Identity
 from console_web.hub.session import LiveSession
 from jumpoint.core import wire
 from jumpoint.core.adapter import Target
+from jumpoint.core.errors import Busy, TooManyRequests
 
 JUMPOINT = 7
 
@@ -72,6 +75,13 @@ async def audited(hub: Hub, db: Database, session: LiveSession) -> list[AuditEve
         return list((await s.execute(query)).scalars())
 
 
+async def timeline(hub: Hub, db: Database, session: LiveSession) -> list[str]:
+    await hub.writer.flush()
+    async with db.session() as s:
+        query = select(TimelineEntry).where(TimelineEntry.session_id == session.session_id).order_by(TimelineEntry.seq)
+        return [row.text for row in (await s.execute(query)).scalars()]
+
+
 def notice(kind: str = "info", text: str = "a banner", subject: str | None = None) -> wire.NoticeMsg:
     return wire.NoticeMsg(kind=kind, text=text, subject=subject)
 
@@ -100,3 +110,82 @@ async def test_a_notice_kind_too_long_for_the_audit_action_is_audited_as_other_w
         ("session.notice.info", {"kind": "info", "text": "a banner"}),
         ("session.notice.other", {"kind": "Odd Kind!", "text": "from a third-party adapter"}),
     ]
+
+
+# --- notices from the Jumpoint --------------------------------------------------------------------
+async def test_past_the_burst_a_sessions_notices_are_dropped_and_counted_in_one_audited_summary(
+    hub: Hub, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notices, "NOTICE_WINDOW_SECONDS", 0.2)
+    session, _ = await start(hub, db)
+
+    for n in range(100):
+        session.on_control(notice(text=f"banner {n}"))
+
+    await asyncio.sleep(0.3)  # the window that dropped them is over
+    events = await audited(hub, db, session)
+    assert len([e for e in events if e.action == "session.notice.info"]) == notices.NOTICE_BURST
+    [summary] = [e.detail for e in events if e.action == "session.notices_dropped"]
+    assert summary == {"count": 80, "kinds": {"info": 80}, "why": ["more than 20 in 0.2 s"]}
+    texts = await timeline(hub, db, session)
+    assert [t for t in texts if t.startswith("banner")] == [f"banner {n}" for n in range(notices.NOTICE_BURST)]
+    assert "80 notices from the Jumpoint dropped (more than 20 in 0.2 s)" in texts
+
+    session.on_control(notice(text="a later banner"))  # a new window: taken again
+    assert "a later banner" in await timeline(hub, db, session)
+
+
+async def test_a_flood_of_other_notices_does_not_keep_a_credentials_use_out_of_the_audit_trail(
+    hub: Hub, db: Database
+) -> None:
+    session, _ = await start(hub, db)
+
+    for _ in range(50):
+        session.on_control(notice(text="noise"))
+    session.on_control(notice("credential_injected", "vault/db1 injected", subject="vault:kv/db1"))
+
+    [injected] = [e for e in await audited(hub, db, session) if e.action == "credential.injected"]
+    assert injected.detail == {"credential": "vault:kv/db1", "item_id": 11, "item_name": "db1"}
+
+
+# --- the owner's roster actions --------------------------------------------------------------------
+async def test_an_owner_making_more_roster_changes_than_the_burst_is_told_to_wait_and_nothing_changes(
+    hub: Hub, db: Database
+) -> None:
+    session, bob_id = await start(hub, db)
+    bob = session.seat_of(Identity(name="bob", user_id=bob_id))
+    assert bob is not None
+
+    for n in range(seats.ROSTER_BURST):
+        session.set_mode(session.owner, bob.id, "observer" if n % 2 == 0 else "peer")
+    with pytest.raises(TooManyRequests, match="at most 20 mode changes, transfers and removals in 10 seconds"):
+        session.set_mode(session.owner, bob.id, "observer")
+    with pytest.raises(TooManyRequests):
+        session.remove(session.owner, bob.id)
+
+    assert bob.mode == "peer" and session.seated(bob)
+    changes = [e for e in await audited(hub, db, session) if e.action == "session.mode_changed"]
+    assert len(changes) == seats.ROSTER_BURST
+
+
+# --- the history writer behind its database ---------------------------------------------------------
+async def test_while_the_history_writer_is_behind_roster_actions_are_refused_and_notices_counted(
+    hub: Hub, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notices, "NOTICE_WINDOW_SECONDS", 0.2)
+    session, bob_id = await start(hub, db)
+    bob = session.seat_of(Identity(name="bob", user_id=bob_id))
+    assert bob is not None
+    monkeypatch.setattr(records, "QUEUE_LIMIT", 0)  # behind, whatever is waiting
+
+    with pytest.raises(Busy, match=r"the console cannot transfer ownership now: .* history writes are waiting"):
+        session.transfer(session.owner, bob.id)
+    session.on_control(notice(text="a banner"))
+
+    assert session.owner.name == "alice" and bob.mode == "peer"
+    monkeypatch.setattr(records, "QUEUE_LIMIT", 100_000)  # caught up
+    await asyncio.sleep(0.3)
+    events = await audited(hub, db, session)
+    assert [e for e in events if e.action in ("session.transferred", "session.notice.info")] == []
+    [summary] = [e.detail for e in events if e.action == "session.notices_dropped"]
+    assert summary["count"] == 1 and summary["why"] == ["the console's history writes were behind its database"]
