@@ -459,6 +459,10 @@ class Hub:
         """Persist chat and system events."""
         self.history.timeline(session.session_id, item)
 
+    def check_history_room(self, what: str) -> None:
+        """Busy while the history writer is behind its database."""
+        self.writer.check_room(what)
+
     def owner_changed(self, session: LiveSession) -> None:
         """Invitations and external keys of the previous owner are void."""
         self.invitations.drop_session(session.session_id)

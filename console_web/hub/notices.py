@@ -19,8 +19,8 @@ import re
 from typing import TYPE_CHECKING
 
 from console_web.auth.ratelimit import SlidingWindowLimiter
-from console_web.hub.records import writer_of
 from jumpoint.core import wire
+from jumpoint.core.errors import Busy
 
 if TYPE_CHECKING:
     from console_web.hub.session import LiveSession
@@ -64,11 +64,12 @@ class SessionNotices:
         behind: then it is counted in the next ``session.notices_dropped`` event instead."""
         session = self._session
         budget = "credential" if msg.kind == CREDENTIAL_INJECTED else "other"
-        writer = writer_of(session.hooks)
         if self._limiter.retry_after(budget, NOTICE_BURST) is not None:
             self._drop(msg.kind, f"more than {NOTICE_BURST} in {NOTICE_WINDOW_SECONDS:g} s")
             return
-        if writer is not None and writer.behind:
+        try:
+            session.hooks.check_history_room("record a notice")
+        except Busy:
             self._drop(msg.kind, "the console's history writes were behind its database")
             return
         self._limiter.record(budget)

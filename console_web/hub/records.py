@@ -137,9 +137,3 @@ class RecordWriter:
                 return
         for pending in batch:
             await self._apply([pending])
-
-
-def writer_of(hooks: object) -> RecordWriter | None:
-    """The record writer behind a session's hooks (the hub's ``writer``), None when they have none (a test's)."""
-    writer = getattr(hooks, "writer", None)
-    return writer if isinstance(writer, RecordWriter) else None

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.hub.participants import Connection, Identity, Mode, Participant
-from console_web.hub.records import writer_of
 from console_web.hub.session_hooks import CLOSE_LEFT, CLOSE_NO_OWNER, CLOSE_REMOVED
 from jumpoint.core.errors import Conflict, Forbidden, NotFound, TooManyRequests
 
@@ -186,9 +185,7 @@ class Seats:
                 f"at most {ROSTER_BURST} mode changes, transfers and removals in {ROSTER_WINDOW_SECONDS:.0f} seconds",
                 hint=f"wait {wait} s",
             )
-        writer = writer_of(self._session.hooks)
-        if writer is not None:
-            writer.check_room(what)
+        self._session.hooks.check_history_room(what)
         self._roster_limiter.record(key)
 
     def set_mode(self, actor: Participant, participant_id: str, mode: Mode) -> None:

@@ -48,6 +48,10 @@ class SessionHooks(Protocol):
     def ended(self, session: LiveSession) -> None:
         """The session ended."""
 
+    def check_history_room(self, what: str) -> None:
+        """Raise Busy (naming ``what``) when the history writes are too far behind to take an action a participant
+        or the Jumpoint may repeat at will (see :meth:`~console_web.hub.records.RecordWriter.check_room`)."""
+
 
 class SessionSettings(Protocol):
     """The limits a session needs (``console_web.config.SessionSettings`` fits)."""
