@@ -25,10 +25,8 @@ Mode = Literal["owner", "peer", "observer"]
 DIRECT_QUEUE_LIMIT = 2000  # direct messages (chat, roster ...) waiting for one socket; past it the socket is closed
 SOCKETS_PER_SEAT = 8
 """Browser sockets (tabs, windows) one seat may have attached at once; each costs a sender task, a direct queue and
-the history, and multiplies every broadcast. A further one is refused with :data:`CLOSE_TOO_MANY_SOCKETS`."""
-CLOSE_TOO_MANY_SOCKETS = 4005
-"""The close code of a socket refused because its seat has :data:`SOCKETS_PER_SEAT` already (docs/protocol.md; the
-session's other close codes are in :mod:`console_web.hub.session_hooks`)."""
+the history, and multiplies every broadcast. A further one is refused with close code 4005
+(:data:`~console_web.hub.session_hooks.CLOSE_TOO_MANY_SOCKETS`)."""
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,6 @@ from console_web.hub.link import JumpointLink
 from console_web.hub.notices import SessionNotices
 from console_web.hub.output_pump import LAG_SECONDS, RECORDER_BACKLOG_LIMIT, OutputPump
 from console_web.hub.participants import (
-    CLOSE_TOO_MANY_SOCKETS,
     SOCKETS_PER_SEAT,
     Connection,
     Identity,
@@ -50,6 +49,7 @@ from console_web.hub.session_hooks import (
     CLOSE_LEFT,
     CLOSE_NO_OWNER,
     CLOSE_REMOVED,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_TOO_SLOW,
     SessionHooks,
     SessionSettings,
@@ -70,6 +70,7 @@ __all__ = [
     "CLOSE_LEFT",
     "CLOSE_NO_OWNER",
     "CLOSE_REMOVED",
+    "CLOSE_TOO_MANY_SOCKETS",
     "CLOSE_TOO_SLOW",
     "LAG_SECONDS",
     "READ_CHUNK",

@@ -25,6 +25,7 @@ CLOSE_REMOVED = 4001
 CLOSE_LEFT = 4002
 CLOSE_FULL = 4003
 CLOSE_NO_OWNER = 4004
+CLOSE_TOO_MANY_SOCKETS = 4005  # the seat has SOCKETS_PER_SEAT sockets already (console_web/hub/participants.py)
 
 
 class SessionHooks(Protocol):

@@ -20,8 +20,9 @@ from console_web.hub.browser_messages import MAX_TEXT_FRAME
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
 from console_web.hub.link import JumpointLink
-from console_web.hub.participants import CLOSE_TOO_MANY_SOCKETS, SOCKETS_PER_SEAT, Connection
+from console_web.hub.participants import SOCKETS_PER_SEAT, Connection
 from console_web.hub.session import LiveSession
+from console_web.hub.session_hooks import CLOSE_TOO_MANY_SOCKETS
 from console_web.hub.timeline import HISTORY_KEPT, clean_chat_text
 from jumpoint.core.adapter import Target
 from tests.unit.conftest import Console
