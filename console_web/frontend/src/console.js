@@ -4,6 +4,7 @@
 import { ApiError, api, asList } from './api.js';
 import { chooseCredential, credentialScopes, needsCredentialChoice, parseScopes, showScopeErrors } from './credential-picker.js';
 import { desktopViewport } from './desktop/viewport.js';
+import { HOSTNAME_FIELD_MAX, TEXT_MAX, lengthProblems, maxlengthFor, splitHostPort } from './item-rules.js';
 import {
   $,
   busy,
@@ -18,7 +19,6 @@ import {
   showInfo,
 } from './ui.js';
 
-const NAME_MAX = 128;
 const LAST_JUMPOINT_KEY = 'openjump.lastJumpoint';
 const DEFAULT_PORTS = { ssh: 22, telnet: 23, vnc: 5900, rdp: 3389 };
 const DESKTOP_PROTOCOLS = new Set(['vnc', 'rdp']);
@@ -475,7 +475,7 @@ function openItemForm(item = null) {
   const lastJp = localStorage.getItem(LAST_JUMPOINT_KEY);
   const protocol = v.protocol || 'ssh';
 
-  const name = el('input', { name: 'name', type: 'text', maxlength: NAME_MAX, required: true, value: v.name || '' });
+  const name = el('input', { name: 'name', type: 'text', maxlength: maxlengthFor(TEXT_MAX.name), required: true, value: v.name || '' });
   const jumpoint = el(
     'select',
     { name: 'jumpoint_id', required: true },
@@ -491,7 +491,7 @@ function openItemForm(item = null) {
   const hostname = el('input', {
     name: 'hostname',
     type: 'text',
-    maxlength: 253,
+    maxlength: HOSTNAME_FIELD_MAX,
     required: true,
     value: v.hostname || '',
     autocomplete: 'off',
@@ -542,7 +542,7 @@ function openItemForm(item = null) {
   const domain = el('input', {
     name: 'domain',
     type: 'text',
-    maxlength: 128,
+    maxlength: maxlengthFor(TEXT_MAX.domain),
     value: v.domain || '',
     placeholder: 'CORP or corp.example.com',
     autocomplete: 'off',
@@ -622,14 +622,36 @@ function openItemForm(item = null) {
       if (box) box.hidden = desktop;
     }
   };
+  // "Hostname/IP (with optional :port)": a port typed after the host name goes into Port, so it is given once; Port
+  // gets its value back when the hostname no longer carries one.
+  let portBeforeHost = null;
+  const portFollowsHostname = () => {
+    const fromHost = splitHostPort(hostname.value).port;
+    if (fromHost !== null) {
+      if (portBeforeHost === null) portBeforeHost = port.value;
+      port.value = String(fromHost);
+    } else if (portBeforeHost !== null) {
+      port.value = portBeforeHost;
+      portBeforeHost = null;
+    }
+  };
+  hostname.addEventListener('input', portFollowsHostname);
+  hostname.addEventListener('change', portFollowsHostname);
   proto.addEventListener('change', () => {
-    // The port follows the protocol unless it was changed from the previous protocol's default.
-    if (!port.value || Number(port.value) === DEFAULT_PORTS[previousProtocol]) port.value = String(DEFAULT_PORTS[proto.value] || 22);
+    // The port follows the protocol unless it was changed from the previous protocol's default; while the hostname
+    // gives the port, the value Port gets back later follows instead.
+    const followsProtocol = (value) => !value || Number(value) === DEFAULT_PORTS[previousProtocol];
+    const protocolDefault = String(DEFAULT_PORTS[proto.value] || 22);
+    if (portBeforeHost !== null) {
+      if (followsProtocol(portBeforeHost)) portBeforeHost = protocolDefault;
+    } else if (followsProtocol(port.value)) {
+      port.value = protocolDefault;
+    }
     previousProtocol = proto.value;
     showProtocolFields();
     titleFollowsProtocol();
   });
-  const username = el('input', { name: 'username', type: 'text', maxlength: 128, value: v.username || '', autocomplete: 'off' });
+  const username = el('input', { name: 'username', type: 'text', maxlength: maxlengthFor(TEXT_MAX.username), value: v.username || '', autocomplete: 'off' });
   const termType = el(
     'select',
     { name: 'terminal_type' },
@@ -669,8 +691,8 @@ function openItemForm(item = null) {
   };
   group.addEventListener('change', showRecordPolicy);
   showRecordPolicy();
-  const tag = el('input', { name: 'tag', type: 'text', maxlength: 128, value: v.tag || '' });
-  const comments = el('textarea', { name: 'comments', rows: 3, maxlength: 1024 });
+  const tag = el('input', { name: 'tag', type: 'text', maxlength: maxlengthFor(TEXT_MAX.tag), value: v.tag || '' });
+  const comments = el('textarea', { name: 'comments', rows: 3, maxlength: maxlengthFor(TEXT_MAX.comments) });
   comments.value = v.comments || '';
   const policy = el(
     'select',
@@ -789,12 +811,24 @@ function openItemForm(item = null) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     showFieldErrors(form, null);
-    const local = {};
+    const local = lengthProblems({
+      name: name.value.trim(),
+      tag: tag.value.trim(),
+      username: username.value.trim(),
+      comments: comments.value.trim(),
+      ...(proto.value === 'rdp' ? { domain: domain.value.trim() } : {}),
+    });
     if (!name.value.trim()) local.name = 'Enter a name.';
     if (!hostname.value.trim()) local.hostname = 'Enter a host name or an IP address.';
     if (!jumpoint.value) local.jumpoint_id = 'Choose a Jumpoint.';
+    // host:port is sent as the host and the port, as the API stores them.
+    const target = splitHostPort(hostname.value);
     const portNum = Number(port.value);
-    if (!Number.isInteger(portNum) || portNum < 1 || portNum > 65535) local.port = 'A port is a whole number from 1 to 65535.';
+    if (target.port !== null && port.value !== '' && portNum !== target.port) {
+      local.port = `The Hostname / IP gives port ${target.port}: change it there, or remove it from there to use this field.`;
+    } else if (target.port === null && (!Number.isInteger(portNum) || portNum < 1 || portNum > 65535)) {
+      local.port = 'A port is a whole number from 1 to 65535.';
+    }
     const ka = keepOn.checked ? Number(keepSecs.value) : 0;
     if (keepOn.checked && (!Number.isInteger(ka) || ka < 1 || ka > 3600)) local.keepalive_seconds = 'Seconds from 1 to 3600.';
     if (Object.keys(local).length) {
@@ -805,9 +839,9 @@ function openItemForm(item = null) {
     const body = {
       name: name.value.trim(),
       jumpoint_id: Number(jumpoint.value),
-      hostname: hostname.value.trim(),
+      hostname: target.host,
       protocol: proto.value,
-      port: portNum,
+      port: target.port ?? portNum,
       username: username.value.trim(),
       terminal_type: termType.value,
       keepalive_seconds: ka,

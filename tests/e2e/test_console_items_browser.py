@@ -1,0 +1,148 @@
+"""The rep console's Jump Item list and editor in real Chromium: a port given with the hostname, the editor's length
+limits, stale search answers, more matches than the list shows, Client Scripting links with a blank search string,
+the Sessions sidebar's errors, the logout message, and an End Session request that fails."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+from tests.e2e.test_web_console import (
+    Api,
+    builtin_jumpoint,
+    items_of,
+    no_csp_violations,
+    personal_group,
+)
+from tests.fixtures.console import ConsoleServer
+
+CLIENT_SCRIPT = "/api/client_script?type=web_console&operation=execute&action=start_jump_item_session&search_string="
+
+
+def console_page(context: BrowserContext, server: ConsoleServer) -> Page:
+    page = context.new_page()
+    page.goto(server.url + "/console")
+    expect(page.locator("#user-name")).not_to_be_empty()
+    return page
+
+
+def open_editor(page: Page) -> Locator:
+    page.get_by_role("button", name="Create").click()
+    form = page.locator("dialog form.item-form")
+    expect(form).to_have_count(1)
+    return form
+
+
+def add_item(api: Api, name: str, hostname: str) -> None:
+    """A Jump Item in the caller's personal group, through the built-in Jumpoint (no session is started on it)."""
+    body = {"name": name, "jumpoint_id": builtin_jumpoint(api)["id"], "group_id": personal_group(api)["id"]}
+    api.call("POST", "/jump-items", {**body, "hostname": hostname})
+
+
+def find_item(api: Api, name: str) -> dict[str, Any]:
+    found = [i for i in items_of(api.call("GET", "/jump-items?search=" + name)) if i["name"] == name]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_the_item_editor_takes_the_port_from_the_hostname(
+    context: BrowserContext,
+    browser_context_factory: Callable[[], BrowserContext],
+    console_server: ConsoleServer,
+) -> None:
+    api = Api(context, console_server)
+    api.login()
+    page = console_page(context, console_server)
+
+    # An administrator types host:port once: Port follows, and the item is on that port.
+    form = open_editor(page)
+    form.locator("[name=name]").fill("Admin host-port")
+    expect(form.locator("[name=port]")).to_have_value("22")
+    form.locator("[name=hostname]").fill("127.0.0.1:2222")
+    expect(form.locator("[name=port]")).to_have_value("2222")
+    form.locator("[name=hostname]").fill("127.0.0.1")
+    expect(form.locator("[name=port]")).to_have_value("22")  # back to what it was
+    form.locator("[name=hostname]").fill("127.0.0.1:2323")
+    form.locator("[name=protocol]").select_option("telnet")
+    expect(form.locator("[name=port]")).to_have_value("2323")  # the hostname's port stays
+    form.locator("[name=hostname]").fill("127.0.0.1")
+    expect(form.locator("[name=port]")).to_have_value("23")  # back to the default, of the protocol now chosen
+    form.locator("[name=protocol]").select_option("ssh")
+    form.locator("[name=hostname]").fill("127.0.0.1:2222")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("dialog")).to_have_count(0)
+    item = find_item(api, "Admin host-port")
+    assert (item["hostname"], item["port"]) == ("127.0.0.1", 2222), item
+    expect(page.locator("tr.item-row", has_text="Admin host-port")).to_contain_text("127.0.0.1:2222")
+
+    # An IPv6 address in brackets with a port; a Port changed afterwards is a clear conflict, not a silent pick.
+    form = open_editor(page)
+    form.locator("[name=name]").fill("Admin v6-port")
+    form.locator("[name=hostname]").fill("[::1]:2200")
+    expect(form.locator("[name=port]")).to_have_value("2200")
+    form.locator("[name=port]").fill("2201")
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator("[data-field-error=port]")).to_contain_text("The Hostname / IP gives port 2200")
+    form.locator("[name=port]").fill("")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("dialog")).to_have_count(0)
+    item = find_item(api, "Admin v6-port")
+    assert (item["hostname"], item["port"]) == ("::1", 2200), item
+
+    # A rep (no administrator) creates one the same way.
+    rep_name = "rep" + secrets.token_hex(3)
+    rep_password = "Rep-" + secrets.token_urlsafe(12)
+    api.call("POST", "/users", {"username": rep_name, "password": rep_password, "is_admin": False})
+    rep_context = browser_context_factory()
+    rep = Api(rep_context, console_server)
+    rep.login(rep_name, rep_password)
+    rep_page = console_page(rep_context, console_server)
+    form = open_editor(rep_page)
+    form.locator("[name=name]").fill("Rep host-port")
+    form.locator("[name=jumpoint_id]").select_option(label="Built-in")
+    form.locator("[name=hostname]").fill("localhost:2022")
+    form.get_by_role("button", name="Create").click()
+    expect(rep_page.locator("dialog")).to_have_count(0)
+    item = find_item(rep, "Rep host-port")
+    assert (item["hostname"], item["port"]) == ("localhost", 2022), item
+    no_csp_violations(page)
+    no_csp_violations(rep_page)
+
+
+def test_the_item_editor_counts_lengths_as_the_api_does(context: BrowserContext, console_server: ConsoleServer) -> None:
+    api = Api(context, console_server)
+    api.login()
+    page = console_page(context, console_server)
+    form = open_editor(page)
+
+    # 100 emoji are 100 characters for the API (at most 128), 200 UTF-16 units for a maxlength attribute.
+    name = "\U0001f600" * 100
+    form.locator("[name=name]").fill(name)
+    assert form.locator("[name=name]").input_value() == name
+    form.locator("[name=hostname]").fill("10.0.0.9")
+    # The API takes at most 64 characters of tag: the editor says so before asking.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if r.method == "POST" else None)
+    form.locator("[name=tag]").fill("t" * 65)
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator("[data-field-error=tag]")).to_have_text("A tag has at most 64 characters (this one has 65).")
+    assert requests == []
+    form.locator("[name=name]").fill("n" * 129)
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator("[data-field-error=name]")).to_contain_text("at most 128 characters")
+    assert requests == []
+
+    # A full-length host name still has room for :port.
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    assert len(host) == 253
+    form.locator("[name=hostname]").fill(host + ":2222")
+    assert form.locator("[name=hostname]").input_value() == host + ":2222"
+    form.locator("[name=name]").fill(name)
+    form.locator("[name=tag]").fill("t" * 64)
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("dialog")).to_have_count(0)
+    item = next(i for i in items_of(api.call("GET", "/jump-items")) if i["name"] == name)
+    assert (item["hostname"], item["port"], item["tag"]) == (host, 2222, "t" * 64), item
