@@ -8,16 +8,22 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, Route, expect
 
 from tests.e2e.test_web_console import (
     Api,
     builtin_jumpoint,
+    connect_with_password,
+    create_item,
     items_of,
+    jump_from_console,
     no_csp_violations,
     personal_group,
+    run_in_terminal,
+    wait_for_terminal,
 )
 from tests.fixtures.console import ConsoleServer
+from tests.fixtures.sshd import SshServer
 
 CLIENT_SCRIPT = "/api/client_script?type=web_console&operation=execute&action=start_jump_item_session&search_string="
 
@@ -146,3 +152,40 @@ def test_the_item_editor_counts_lengths_as_the_api_does(context: BrowserContext,
     expect(page.locator("dialog")).to_have_count(0)
     item = next(i for i in items_of(api.call("GET", "/jump-items")) if i["name"] == name)
     assert (item["hostname"], item["port"], item["tag"]) == (host, 2222, "t" * 64), item
+
+
+def test_a_failed_end_session_gives_the_session_back(
+    context: BrowserContext, console_server: ConsoleServer, sshd_server: SshServer
+) -> None:
+    api = Api(context, console_server)
+    api.login()
+    create_item(api, "End retry", sshd_server)
+    console = console_page(context, console_server)
+    session = jump_from_console(context, console, "End retry")
+    connect_with_password(session, sshd_server)
+
+    # The End request is lost once (a network blip): the session stays usable, and End can be tried again.
+    lost: list[str] = []
+
+    def blip(route: Route) -> None:
+        if lost:
+            route.continue_()
+        else:
+            lost.append(route.request.url)
+            route.abort()
+
+    session.route("**/api/v1/sessions/*/end", blip)
+    session.get_by_test_id("end-session").click()
+    session.get_by_test_id("confirm").click()
+    expect(session.locator("#session-banner")).to_contain_text("The console cannot be reached.")
+    assert len(lost) == 1
+    expect(session.locator("#session-state")).to_have_text("connected")
+    expect(session.get_by_test_id("end-session")).to_be_enabled()
+    run_in_terminal(session, "echo zz-$((40+2))")
+    wait_for_terminal(session, lambda text: "zz-42" in text, "zz-42")
+
+    session.get_by_test_id("end-session").click()
+    session.get_by_test_id("confirm").click()
+    expect(session.locator("#session-ended")).to_be_visible(timeout=20_000)
+    expect(session.locator("#session-state")).to_have_text("ended")
+    no_csp_violations(session)

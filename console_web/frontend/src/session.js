@@ -47,6 +47,7 @@ const encoder = new TextEncoder();
 
 const page = {
   state: 'connecting', // the session's state, as the console said (or ending/disconnected/closed locally)
+  stateBeforeEnd: null, // the state to go back to if the End request fails
   you: null, // {id, name, mode, external}
   user: null, // GET /me, for reps only
   userAsked: false,
@@ -411,7 +412,11 @@ function onState(msg) {
     return;
   }
   const previous = page.state;
-  if (page.state === 'ending' && msg.state === 'connected') return;
+  if (page.state === 'ending' && msg.state === 'connected') {
+    // Shown again if the End request fails.
+    page.stateBeforeEnd = 'connected';
+    return;
+  }
   setState(String(msg.state || 'connecting'));
   if (msg.state === 'connected' && previous !== 'connected') {
     fitNow();
@@ -628,12 +633,18 @@ function setupButtons() {
     }
     // Through the API, not the socket: the socket's messages queue behind typed keys that a stuck target is not
     // reading, and End must work then above all. Until the console answers, say so and take no more keys.
-    if (live()) setState('ending');
+    if (live()) {
+      page.stateBeforeEnd = page.state;
+      setState('ending');
+    }
     try {
       await api('POST', `/sessions/${encodeURIComponent(sessionId)}/end`, {});
       showEnded();
     } catch (exc) {
+      // Not ended: back to where the session was, so End can be tried again and typing works meanwhile.
+      if (page.state === 'ending') setState(page.stateBeforeEnd || 'connected');
       showBanner(exc);
+      focusTerminal();
     }
   });
   $('#leave').addEventListener('click', () => {
