@@ -819,10 +819,22 @@ class JumpOut(Out):
     joined: bool = False
 
 
+def check_search_string(value: str) -> str:
+    """A Client Scripting search string without its outer spaces; ValueError if nothing is left."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the search string is empty; give the name, host name, tag or comments of the Jump Item")
+    return value
+
+
 class ClientScriptQuery(Body):
     """Client Scripting: ``type=web_console&operation=execute&action=start_jump_item_session``."""
 
     type: Literal["web_console"]
     operation: Literal["execute"]
     action: Literal["start_jump_item_session"]
-    search_string: Annotated[str, Field(min_length=1, max_length=256)]
+    # No min_length: the length that counts is the one after stripping, which check_search_string checks (with a
+    # message that says what is missing); the OpenAPI document still says minLength 1.
+    search_string: Annotated[
+        str, Field(max_length=256, json_schema_extra={"minLength": 1}), AfterValidator(check_search_string)
+    ]

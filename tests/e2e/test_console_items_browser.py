@@ -4,6 +4,7 @@ the Sessions sidebar's errors, the logout message, and an End Session request th
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -152,6 +153,30 @@ def test_the_item_editor_counts_lengths_as_the_api_does(context: BrowserContext,
     expect(page.locator("dialog")).to_have_count(0)
     item = next(i for i in items_of(api.call("GET", "/jump-items")) if i["name"] == name)
     assert (item["hostname"], item["port"], item["tag"]) == (host, 2222, "t" * 64), item
+
+
+def test_a_client_script_link_with_a_blank_search_string_says_so(
+    context: BrowserContext, console_server: ConsoleServer
+) -> None:
+    api = Api(context, console_server)
+    api.login()
+    # The API refuses a search string of spaces, as it refuses an empty one.
+    for blank in ("", "%20%20"):
+        answer = context.request.get(console_server.url + CLIENT_SCRIPT + blank, max_redirects=0)
+        assert answer.status == 400, (blank, answer.status, answer.text())
+        assert "search_string: the search string is empty" in answer.json()["error"]["message"]
+    answer = context.request.get(console_server.url + CLIENT_SCRIPT + "%20db%201%20", max_redirects=0)
+    assert answer.status == 302
+    assert answer.headers["location"] == "/console?jump_search=db%201"
+
+    # The console, given a blank search (an older link, or typed by hand), says what is wrong.
+    page = context.new_page()
+    page.goto(console_server.url + "/console?jump_search=%20%20")
+    error = page.locator("#console-error")
+    expect(error).to_contain_text("The link's search string is empty.")
+    expect(page).to_have_url(re.compile(r"/console$"))
+    expect(page.locator("dialog")).to_have_count(0)
+    no_csp_violations(page)
 
 
 def test_a_failed_end_session_gives_the_session_back(

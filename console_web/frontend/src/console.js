@@ -902,13 +902,22 @@ function openItemForm(item = null) {
 
 // ---- Client Scripting: ?jump_search=S -----------------------------------------------------------
 
-async function clientScriptJump(search) {
+async function clientScriptJump(raw) {
   // Forget the command, so that reloading the console does not Jump again.
   const url = new URL(location.href);
   url.searchParams.delete('jump_search');
   history.replaceState(null, '', url.pathname + url.search + url.hash);
 
-  const matches = asList(await api('GET', '/jump-items?search=' + encodeURIComponent(search)), 'jump_items');
+  const search = raw.trim();
+  if (!search) {
+    showError(errorBox(), {
+      message: "The link's search string is empty.",
+      hint: 'Give the Client Scripting link a search_string that names the Jump Item (its name, host, tag or comments).',
+    });
+    return;
+  }
+  const answer = await api('GET', '/jump-items?search=' + encodeURIComponent(search));
+  const matches = asList(answer, 'jump_items');
   if (matches.length === 1) {
     showInfo(errorBox(), `Jumping to '${matches[0].name}'…`);
     await jump(matches[0], { gesture: false });
@@ -997,9 +1006,9 @@ async function main() {
   }, 15000);
 
   const search = new URLSearchParams(location.search).get('jump_search');
-  if (search !== null && search.trim()) {
+  if (search !== null) {
     try {
-      await clientScriptJump(search.trim());
+      await clientScriptJump(search);
     } catch (exc) {
       showError(errorBox(), exc);
     }
