@@ -155,6 +155,60 @@ def test_the_item_editor_counts_lengths_as_the_api_does(context: BrowserContext,
     assert (item["hostname"], item["port"], item["tag"]) == (host, 2222, "t" * 64), item
 
 
+def test_an_older_search_answer_does_not_replace_a_newer_one(
+    context: BrowserContext, console_server: ConsoleServer
+) -> None:
+    api = Api(context, console_server)
+    api.login()
+    add_item(api, "alpha-one", "10.0.0.1")
+    add_item(api, "beta-one", "10.0.0.1")
+    page = console_page(context, console_server)
+    expect(page.locator("tr.item-row")).to_have_count(2)
+
+    held: list[Route] = []
+    page.route(re.compile(r".*/api/v1/jump-items\?search=beta$"), lambda route: held.append(route))
+    page.fill("#search", "beta")
+    page.wait_for_timeout(600)  # past the 250 ms typing pause: the beta request is out, and held
+    assert len(held) == 1
+    page.fill("#search", "alpha")
+    rows = page.locator("tr.item-row td.item-name")
+    expect(rows).to_have_text(["alpha-one"])
+    with page.expect_response(re.compile(r".*/api/v1/jump-items\?search=beta$")):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the page has read the stale answer by now
+    expect(rows).to_have_text(["alpha-one"])
+    expect(page.locator("#search")).to_have_value("alpha")
+
+
+def test_more_matches_than_the_list_shows_are_announced(context: BrowserContext, console_server: ConsoleServer) -> None:
+    api = Api(context, console_server)
+    api.login()
+    jumpoint = builtin_jumpoint(api)["id"]
+    group = personal_group(api)["id"]
+    for i in range(201):
+        body = {"name": f"bulk-{i:03}", "jumpoint_id": jumpoint, "group_id": group, "hostname": "10.1.0.1"}
+        api.call("POST", "/jump-items", body)
+    add_item(api, "lone", "10.1.0.2")
+    assert api.call("GET", "/jump-items")["truncated"] is True
+
+    page = console_page(context, console_server)
+    expect(page.locator("tr.item-row")).to_have_count(200)
+    notice = page.locator("#items-truncated")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_text("Showing the first 200 Jump Items: narrow the search.")
+    page.fill("#search", "lone")
+    expect(page.locator("tr.item-row")).to_have_count(1)
+    expect(notice).to_be_hidden()
+
+    # A Client Scripting link that matches them all: the picker tells the rep to refine the link.
+    page.goto(console_server.url + "/console?jump_search=bulk")
+    picker = page.locator("dialog")
+    expect(picker).to_contain_text("Several Jump Items match: pick one")
+    expect(picker.locator(".picker-item")).to_have_count(200)
+    expect(picker.get_by_test_id("picker-truncated")).to_contain_text("make the link's search string more specific")
+    no_csp_violations(page)
+
+
 def test_a_client_script_link_with_a_blank_search_string_says_so(
     context: BrowserContext, console_server: ConsoleServer
 ) -> None:

@@ -80,7 +80,10 @@ const state = {
   items: [],
   groupId: 'all',
   search: '',
+  truncated: false,
 };
+// Each list request gets a number: only the answer to the latest one is shown (an older, slower answer is stale).
+let itemsSeq = 0;
 
 const errorBox = () => $('#console-error');
 
@@ -149,11 +152,21 @@ async function loadJumpoints() {
 }
 
 async function loadItems() {
+  const mine = ++itemsSeq;
   const params = new URLSearchParams();
   if (state.search) params.set('search', state.search);
   if (state.groupId !== 'all') params.set('group_id', state.groupId);
   const qs = params.toString();
-  state.items = asList(await api('GET', '/jump-items' + (qs ? '?' + qs : '')), 'jump_items');
+  let answer;
+  try {
+    answer = await api('GET', '/jump-items' + (qs ? '?' + qs : ''));
+  } catch (exc) {
+    if (mine !== itemsSeq) return;
+    throw exc;
+  }
+  if (mine !== itemsSeq) return;
+  state.items = asList(answer, 'jump_items');
+  state.truncated = Boolean(answer && answer.truncated);
   renderItems();
 }
 
@@ -292,6 +305,13 @@ function renderItems() {
     );
   }
   setChildren(body, rows);
+  let notice = $('#items-truncated');
+  if (!notice) {
+    notice = el('p', { id: 'items-truncated', class: 'alert alert-info', role: 'status', hidden: true });
+    $('.items-table').before(notice);
+  }
+  notice.hidden = !state.truncated;
+  notice.textContent = state.truncated ? `Showing the first ${items.length} Jump Items: narrow the search.` : '';
   empty.hidden = items.length > 0;
   empty.textContent = state.search ? `No Jump Item matches '${state.search}'.` : 'No Jump Items in this view yet. Use Create to add one.';
 }
@@ -955,7 +975,18 @@ async function clientScriptJump(raw) {
       ),
     ),
   );
-  const { close } = openDialog('Several Jump Items match: pick one', el('div', { class: 'dialog-body' }, el('p', {}, `Search: '${search}'`), list));
+  const more =
+    answer && answer.truncated
+      ? el(
+          'p',
+          { class: 'alert alert-info', role: 'status', 'data-testid': 'picker-truncated' },
+          `Showing the first ${matches.length} matches: make the link's search string more specific to find the others.`,
+        )
+      : null;
+  const { close } = openDialog(
+    'Several Jump Items match: pick one',
+    el('div', { class: 'dialog-body' }, el('p', {}, `Search: '${search}'`), more, list),
+  );
 }
 
 // ---- start ------------------------------------------------------------------------------------
