@@ -4,6 +4,7 @@ the Sessions sidebar's errors, the logout message, and an End Session request th
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from tests.e2e.test_web_console import (
     create_item,
     items_of,
     jump_from_console,
+    login_with_form,
     no_csp_violations,
     personal_group,
     run_in_terminal,
@@ -230,6 +232,47 @@ def test_a_client_script_link_with_a_blank_search_string_says_so(
     expect(error).to_contain_text("The link's search string is empty.")
     expect(page).to_have_url(re.compile(r"/console$"))
     expect(page.locator("dialog")).to_have_count(0)
+    no_csp_violations(page)
+
+
+def test_the_sessions_sidebar_shows_the_api_message_and_hint(
+    context: BrowserContext, console_server: ConsoleServer
+) -> None:
+    api = Api(context, console_server)
+    api.login()
+    page = context.new_page()
+    error = {"code": "unavailable", "who": "console", "message": "The session hub is restarting."}
+    body = {"error": {**error, "hint": "Try again in a minute."}}
+    page.route(
+        re.compile(r".*/api/v1/sessions$"),
+        lambda route: route.fulfill(status=503, content_type="application/json", body=json.dumps(body)),
+    )
+    page.goto(console_server.url + "/console")
+    shown = page.get_by_test_id("sessions-error")
+    expect(shown).to_contain_text("Could not list sessions: The session hub is restarting.")
+    expect(shown).to_contain_text("Try again in a minute.")
+
+
+def test_logout_says_so_on_the_login_page_and_only_that(context: BrowserContext, console_server: ConsoleServer) -> None:
+    page = context.new_page()
+    page.goto(console_server.url + "/login")
+    login_with_form(page, console_server.admin_username, console_server.admin_password)
+    page.wait_for_url(re.compile(r"/console$"))
+    page.get_by_role("button", name="Logout").click()
+    page.wait_for_url(re.compile(r"/login\?logged_out=1$"))
+    notice = page.locator("#login-error")
+    expect(notice).to_have_text("You have been logged out.")
+    expect(notice).to_have_class(re.compile(r"\balert-info\b"))
+    # Logged out indeed: the console sends the browser back to the login page.
+    page.goto(console_server.url + "/console")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(notice).to_be_hidden()
+    # The text is fixed: a link cannot make the login page say something else.
+    page.goto(console_server.url + "/login?logged_out=Your%20account%20is%20locked%3A%20call%20555")
+    expect(page.locator("#login-form")).to_be_visible()
+    page.wait_for_timeout(300)
+    expect(notice).to_be_hidden()
+    assert "555" not in page.locator("body").inner_text()
     no_csp_violations(page)
 
 

@@ -10,6 +10,7 @@ import {
   busy,
   confirmDialog,
   el,
+  errorParts,
   formatDate,
   openDialog,
   setChildren,
@@ -177,7 +178,16 @@ async function loadSessions() {
     sessions = asList(await api('GET', '/sessions'), 'sessions');
   } catch (exc) {
     if (!(exc instanceof ApiError) || exc.status !== 401) {
-      setChildren(box, el('li', { class: 'muted' }, 'Could not list sessions.'));
+      const { message, hint } = errorParts(exc);
+      setChildren(
+        box,
+        el(
+          'li',
+          { class: 'muted', 'data-testid': 'sessions-error' },
+          `Could not list sessions: ${message}`,
+          hint ? el('div', { class: 'small' }, hint) : null,
+        ),
+      );
     }
     return;
   }

@@ -4,7 +4,17 @@
 // cross-site navigation, but this page's own GET /api/v1/me is same-site, so it sends the cookie.
 
 import { ApiError, api, setCsrfToken } from './api.js';
-import { $, showError } from './ui.js';
+import { $, showError, showInfo } from './ui.js';
+
+export const LOGGED_OUT_MESSAGE = 'You have been logged out.';
+
+/**
+ * The line to show after Logout (`?logged_out=1`, set by the header's Logout button), else null. Always the same
+ * text: nothing from the URL is shown, so a link cannot make this page say something else.
+ */
+export function loggedOutNotice(search) {
+  return new URLSearchParams(search).get('logged_out') === '1' ? LOGGED_OUT_MESSAGE : null;
+}
 
 /** `next` if it is a relative path on this origin, otherwise /console. */
 export function safeNext(raw) {
@@ -45,6 +55,8 @@ function main() {
   const errorBox = $('#login-error');
   const submit = $('#login-submit');
   const next = safeNext(new URLSearchParams(location.search).get('next'));
+  const notice = loggedOutNotice(location.search);
+  if (notice) showInfo(errorBox, notice);
   let lockedUntil = 0;
   let timer = null;
 

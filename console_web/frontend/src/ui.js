@@ -163,9 +163,9 @@ export async function setupHeader() {
       try {
         await api('POST', '/auth/logout', {}, { redirectOn401: false });
       } catch {
-        // Logged out already, or the console is gone: go to the login page either way.
+        // Logged out already, or the console is gone: go to the login page either way (it says "logged out").
       }
-      location.assign('/login');
+      location.assign('/login?logged_out=1');
     });
   }
   return user;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { goOnIfLoggedIn } from '../src/login.js';
+import { goOnIfLoggedIn, loggedOutNotice } from '../src/login.js';
 
 function answer(status, body) {
   return new Response(body === undefined ? '' : JSON.stringify(body), {
@@ -42,5 +42,18 @@ describe('the login page of a rep who is logged in already', () => {
     const navigate = vi.fn();
     await expect(goOnIfLoggedIn('/console', navigate)).resolves.toBe(false);
     expect(navigate).not.toHaveBeenCalled();
+  });
+});
+
+describe('the login page after Logout', () => {
+  it('says "You have been logged out." for ?logged_out=1', () => {
+    expect(loggedOutNotice('?logged_out=1')).toBe('You have been logged out.');
+    expect(loggedOutNotice('?next=%2Fconsole&logged_out=1')).toBe('You have been logged out.');
+  });
+
+  it('shows nothing else: no other value, and never text from the URL', () => {
+    for (const search of ['', '?next=%2Fconsole', '?logged_out=0', '?logged_out=Your+account+is+locked', '?logged_out=1x', '?message=hi']) {
+      expect(loggedOutNotice(search), search).toBeNull();
+    }
   });
 });
