@@ -134,13 +134,23 @@ export function createChat(parts, { send, fileName, onNew }) {
     );
   }
 
-  function add(list, replace) {
+  function add(list, replace, { history = false, omitted = 0 } = {}) {
     const stick = replace || atBottom();
     const fresh = [];
     if (replace) {
       entries = [];
       lastSeq = -Infinity;
       timeline.replaceChildren();
+      const left = Number(omitted);
+      if (Number.isInteger(left) && left > 0) {
+        timeline.append(
+          el(
+            'li',
+            { class: 'tl-entry tl-system tl-omitted', 'data-testid': 'timeline-omitted' },
+            `${left} earlier ${left === 1 ? 'entry is' : 'entries are'} not shown here; the session report has them all.`,
+          ),
+        );
+      }
     }
     for (const entry of list) {
       if (!entry || typeof entry !== 'object') continue;
@@ -157,7 +167,7 @@ export function createChat(parts, { send, fileName, onNew }) {
     if (entries.length > KEPT) entries = entries.slice(-KEPT);
     if (stick) toBottom();
     else if (fresh.length) newButton.hidden = false;
-    if (!replace && fresh.length && onNew) onNew(fresh.length);
+    if (!replace && !history && fresh.length && onNew) onNew(fresh.length);
   }
 
   function update() {
@@ -216,7 +226,10 @@ export function createChat(parts, { send, fileName, onNew }) {
   update();
 
   return {
-    replace: (list) => add(list, true),
+    /** The history a socket gets first; ``omitted`` older entries were left out by the console. */
+    replace: (list, omitted = 0) => add(list, true, { omitted }),
+    /** More of that history (``continued`` frames): shown, never counted as new. */
+    appendHistory: (list) => add(list, false, { history: true }),
     append: (list) => add(list, false),
     setMax(value) {
       const n = Number(value);

@@ -1,8 +1,9 @@
 // The session WebSocket (`/api/v1/sessions/{id}/ws[?pos=N]`) with the reconnection rules of docs/protocol.md:
-// after a close other than 1000 (ended), 4001 (removed), 4002 (left), 4003 (full) or 4004 (no owner left), reconnect
-// with the current position, backing off, for up to 30 s (the console keeps the seat that long).
+// after a close other than 1000 (ended), 4001 (removed), 4002 (left), 4003 (full), 4004 (no owner left) or 4005 (too
+// many windows of one seat), reconnect with the current position, backing off, for up to 30 s (the console keeps the
+// seat that long).
 
-export const FINAL_CLOSES = new Set([1000, 4001, 4002, 4003, 4004]);
+export const FINAL_CLOSES = new Set([1000, 4001, 4002, 4003, 4004, 4005]);
 export const RESYNC_CLOSE = 4000; // ours: this browser fell behind and starts afresh
 const GIVE_UP_MS = 30_000;
 const DELAYS_MS = [250, 1000, 2000, 4000, 8000];

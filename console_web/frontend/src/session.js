@@ -40,6 +40,7 @@ const FINAL_TEXTS = {
   4002: 'You left the session.',
   4003: 'The session is full: no more participants can join it.',
   4004: 'The session is over for you: no rep remains to own it.',
+  4005: 'This session is open in too many windows for you: close one of them, then reload this page.',
 };
 
 const sessionId = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
@@ -451,7 +452,8 @@ function onControl(msg) {
       break;
     case 'timeline': {
       const entries = Array.isArray(msg.entries) ? msg.entries : [];
-      if (msg.history) chat.replace(entries);
+      if (msg.history) chat.replace(entries, msg.omitted);
+      else if (msg.continued) chat.appendHistory(entries);
       else chat.append(entries);
       break;
     }
