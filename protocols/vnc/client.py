@@ -34,6 +34,10 @@ Contract:
   default (the cheapest; the caller encodes it as it needs) or ``png``.
 * The server closing the connection ends :meth:`RfbClient.updates` (StopAsyncIteration); a reset, a malformed
   message or a broken cap raises the matching ``TargetError`` from it, after the events already queued.
+* What the reader sends the server on its own (update requests, clipboard answers) is not awaited, but once more than
+  :data:`~jumpoint.core.write_backlog.WRITE_BACKLOG_LIMIT` bytes of what we wrote wait unsent, the reader stops
+  reading until the server has read them (logged once): a server that sends requests but never reads cannot make
+  the answers pile up.
 """
 
 from __future__ import annotations
@@ -96,6 +100,8 @@ class ClientStats:
     pending_jpegs: int
     rectangles: UpdateStats
     """A copy of the rectangle counters at the time of the call."""
+    unsent_bytes: int = 0
+    """What we wrote that the server has not taken yet (our transport's write buffer)."""
 
 
 class RfbClient:
@@ -132,6 +138,7 @@ class RfbClient:
         self._iterating = False
         self._task: asyncio.Task[None] | None = None
         self._clipboard = ExtendedClipboard() if extended_clipboard else None
+        self._told_not_reading = False
 
     # --- connecting --------------------------------------------------------------------------------------------
     @classmethod
@@ -324,6 +331,7 @@ class RfbClient:
             queued_bytes=self._events.queued_bytes,
             pending_jpegs=self.framebuffer.pending,
             rectangles=replace(self._reader.stats, by_encoding=dict(self._reader.stats.by_encoding)),
+            unsent_bytes=self._stream.unsent,
         )
 
     # --- output ------------------------------------------------------------------------------------------------
@@ -425,6 +433,7 @@ class RfbClient:
                     full, reader.size_changed = reader.size_changed, False
                     self._request(incremental=not full)
                     updated = False
+                await stream.drain_backlog(self._not_reading)  # what we answered, if the server does not read it
                 try:
                     kind = await stream.u8()
                 except asyncio.IncompleteReadError:
@@ -484,6 +493,17 @@ class RfbClient:
             self._stream.write(reply)
         if text is not None:
             await self._events.put(Clipboard(text), len(text))
+
+    def _not_reading(self, unsent: int) -> None:
+        """The reader waits for the server to read what we sent (said once per connection)."""
+        if self._told_not_reading:
+            return
+        self._told_not_reading = True
+        self._log.warning(
+            "the VNC server %s does not read what we send (%d bytes wait); reading from it waits until it does",
+            self._where,
+            unsent,
+        )
 
     async def close(self) -> None:
         """Stop reading and close the socket; idempotent, never raises."""

@@ -4,7 +4,9 @@ A thin layer over an :class:`asyncio.StreamReader`/:class:`asyncio.StreamWriter`
 means the server closed: :class:`asyncio.IncompleteReadError`); the reader's own limit pauses the socket when we do
 not read, so TCP's window closes and the server stops sending. :meth:`RfbStream.discard` skips an over-cap payload in
 bounded chunks, without allocating it. :meth:`RfbStream.start_tls` upgrades the connection in place (VeNCrypt) with
-``loop.start_tls`` through :meth:`asyncio.StreamWriter.start_tls`.
+``loop.start_tls`` through :meth:`asyncio.StreamWriter.start_tls`. Writes are not awaited; the reader task, which
+answers the server, awaits :meth:`RfbStream.drain_backlog` so a server that does not read cannot make them pile up
+(:mod:`jumpoint.core.write_backlog`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import asyncio
 import hashlib
 import ssl
 import struct
+from collections.abc import Callable
+
+from jumpoint.core.write_backlog import drain_backlog, write_backlog
 
 READ_LIMIT = 256 * 1024
 DISCARD_CHUNK = 64 * 1024
@@ -66,6 +71,18 @@ class RfbStream:
         """Wait while the socket's write buffer is above its high-water mark."""
         assert self.writer is not None
         await self.writer.drain()
+
+    @property
+    def unsent(self) -> int:
+        """Bytes written that the server has not taken yet (still in our transport; 0 without a writer)."""
+        return write_backlog(self.writer) if self.writer is not None else 0
+
+    async def drain_backlog(self, on_wait: Callable[[int], None] | None = None) -> None:
+        """Return at once unless more than :data:`~jumpoint.core.write_backlog.WRITE_BACKLOG_LIMIT` bytes wait
+        unsent; then call ``on_wait`` with that backlog and wait until the server has read them
+        (:func:`~jumpoint.core.write_backlog.drain_backlog`)."""
+        assert self.writer is not None
+        await drain_backlog(self.writer, on_wait)
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
         """Upgrade the connection to TLS in place (the handshake runs here)."""

@@ -4,10 +4,16 @@ every length bounded; and the client against a scripted server speaking it."""
 from __future__ import annotations
 
 import asyncio
+import random
+import socket
+import string
 import struct
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from jumpoint.core.desktop import Clipboard, DesktopSize, FrameEnd
+from jumpoint.core.desktop import Clipboard, DesktopOutput, DesktopSize, FrameEnd
+from jumpoint.core.write_backlog import WRITE_BACKLOG_LIMIT
 from protocols.vnc import RfbClient
 from protocols.vnc import messages as m
 from protocols.vnc.clipboard import (
@@ -143,3 +149,81 @@ async def test_the_client_speaks_it_with_a_server_that_offers_it() -> None:
         finally:
             done.set()
             await client.close()
+
+
+Updates = AsyncIterator[DesktopOutput]
+
+
+@asynccontextmanager
+async def flooding_server() -> AsyncIterator[tuple[RfbClient, Updates, asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A client with the extension on (its updates, the first DesktopSize taken), connected to a server that sent its
+    caps and whose socket receives into a small kernel buffer; the server's reader and writer (it reads nothing more
+    unless the test does)."""
+    got: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"RFB 003.008\n")
+        await reader.readexactly(12)
+        writer.write(bytes([1, m.SEC_NONE]))
+        await reader.readexactly(1)
+        writer.write(struct.pack(">I", 0))
+        await reader.readexactly(1)
+        writer.write(struct.pack(">HH", 16, 8) + m.RGBX.pack() + struct.pack(">I", 0))
+        await reader.readexactly(20)
+        head = await reader.readexactly(4)
+        await reader.readexactly(4 * struct.unpack(">H", head[2:])[0])
+        await reader.readexactly(10)  # the first FramebufferUpdateRequest
+        writer.write(extended(SERVER_CAPS, struct.pack(">I", 1 << 20)))
+        await reader.readexactly(16)  # our caps, once the consumer took the first DesktopSize
+        got.set_result((reader, writer))
+        await done.wait()
+        writer.close()
+
+    listening = socket.socket()
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    server = await asyncio.start_server(handle, sock=listening)
+    async with server:
+        port = listening.getsockname()[1]
+        client = await RfbClient.connect("127.0.0.1", port, password=None, connect_timeout=5, extended_clipboard=True)
+        try:
+            updates = client.updates()
+            assert await anext(updates) == DesktopSize(16, 8)
+            reader, writer = await asyncio.wait_for(got, 5)
+            yield client, updates, reader, writer
+        finally:
+            done.set()
+            await client.close()
+
+
+async def settled(client: RfbClient, timeout: float = 10) -> None:
+    """Wait until the client has read nothing more for half a second."""
+    last, still = -1, 0
+    async with asyncio.timeout(timeout):
+        while still < 5:
+            await asyncio.sleep(0.1)
+            read = client.stats.bytes_read
+            still = still + 1 if read == last else 0
+            last = read
+
+
+async def test_a_server_that_requests_our_text_but_never_reads_is_not_read_past_the_backlog_limit() -> None:
+    text = "".join(random.Random(0).choices(string.ascii_letters, k=60_000))  # about 45 KB provided, each time
+    answer = len(encode_provide(text))
+    requests = 500  # 6 KB asking for 22 MB
+    async with flooding_server() as (client, updates, reader, writer):
+        await client.send(Clipboard(text))
+        request = extended(ACTION_REQUEST | FORMAT_TEXT)
+        writer.write(request * requests)
+        await settled(client)
+
+        assert 0 < client.stats.unsent_bytes <= WRITE_BACKLOG_LIMIT + answer
+        assert client.stats.bytes_read < 16 + 8 + 12 + len(request) * requests  # it stopped reading the requests
+
+        # Once the server reads, the client answers the rest and reads on.
+        answers = asyncio.ensure_future(reader.read(-1))
+        writer.write(extended(*provide(b"read\0")))
+        assert await asyncio.wait_for(anext(updates), 10) == Clipboard("read")
+        answers.cancel()
