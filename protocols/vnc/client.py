@@ -37,7 +37,7 @@ Contract:
 * What the reader sends the server on its own (update requests, clipboard answers) is not awaited, but once more than
   :data:`~jumpoint.core.write_backlog.WRITE_BACKLOG_LIMIT` bytes of what we wrote wait unsent, the reader stops
   reading until the server has read them (logged once): a server that sends requests but never reads cannot make
-  the answers pile up.
+  the answers pile up. Skipped extended clipboard messages are logged at most once a minute, with how many.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import contextlib
 import io
 import logging
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,6 +86,8 @@ from protocols.vnc.updates import UpdateReader, UpdateStats
 CLOSE_WAIT = 2.0
 DEFAULT_CONNECT_TIMEOUT = 15.0
 WHEEL_BUTTONS = {"up": 1 << 3, "down": 1 << 4, "left": 1 << 5, "right": 1 << 6}
+SKIPPED_LOG_INTERVAL = 60.0
+"""Seconds between two log lines about skipped extended clipboard messages (a server may send any number)."""
 module_log = logging.getLogger(__name__)
 
 
@@ -138,6 +141,8 @@ class RfbClient:
         self._iterating = False
         self._task: asyncio.Task[None] | None = None
         self._clipboard = ExtendedClipboard() if extended_clipboard else None
+        self._skipped = 0
+        self._skipped_logged_at = -SKIPPED_LOG_INTERVAL
         self._told_not_reading = False
 
     # --- connecting --------------------------------------------------------------------------------------------
@@ -484,7 +489,7 @@ class RfbClient:
         """An Extended Clipboard message of ``length`` bytes (flags and data); over :data:`MAX_PAYLOAD`, or from a
         server we did not offer the extension to, it is skipped."""
         if self._clipboard is None or length < 4 or length > MAX_PAYLOAD:
-            self._log.warning("skipping an extended clipboard message of %d bytes from %s", length, self._where)
+            self._skipped_one(length)
             await self._stream.discard(length)
             return
         flags = await self._stream.u32()
@@ -493,6 +498,18 @@ class RfbClient:
             self._stream.write(reply)
         if text is not None:
             await self._events.put(Clipboard(text), len(text))
+
+    def _skipped_one(self, length: int) -> None:
+        """Log a skipped extended clipboard message: at most one line every :data:`SKIPPED_LOG_INTERVAL` seconds,
+        saying how many were skipped since the last one."""
+        self._skipped += 1
+        now = time.monotonic()
+        if now - self._skipped_logged_at < SKIPPED_LOG_INTERVAL:
+            return
+        self._skipped_logged_at = now
+        since = f" ({self._skipped - 1} more since the last such line)" if self._skipped > 1 else ""
+        self._skipped = 0
+        self._log.warning("skipping an extended clipboard message of %d bytes from %s%s", length, self._where, since)
 
     def _not_reading(self, unsent: int) -> None:
         """The reader waits for the server to read what we sent (said once per connection)."""

@@ -12,9 +12,12 @@ import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
 from jumpoint.core.desktop import Clipboard, DesktopOutput, DesktopSize, FrameEnd
 from jumpoint.core.write_backlog import WRITE_BACKLOG_LIMIT
 from protocols.vnc import RfbClient
+from protocols.vnc import client as vnc_client
 from protocols.vnc import messages as m
 from protocols.vnc.clipboard import (
     ACTION_CAPS,
@@ -227,3 +230,20 @@ async def test_a_server_that_requests_our_text_but_never_reads_is_not_read_past_
         writer.write(extended(*provide(b"read\0")))
         assert await asyncio.wait_for(anext(updates), 10) == Clipboard("read")
         answers.cancel()
+
+
+async def test_skipped_extended_clipboard_messages_are_logged_once_a_minute_with_how_many(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with flooding_server() as (_, updates, _, writer):
+        skipped = struct.pack(">B3xi", m.SMSG_SERVER_CUT_TEXT, -2) + b"\0\0"  # too short to carry flags
+        writer.write(skipped * 200 + extended(*provide(b"one\0")))
+        assert await asyncio.wait_for(anext(updates), 5) == Clipboard("one")
+        lines = [r.getMessage() for r in caplog.records if "skipping an extended clipboard" in r.getMessage()]
+        assert len(lines) == 1
+
+        monkeypatch.setattr(vnc_client, "SKIPPED_LOG_INTERVAL", 0.0)  # the minute has passed
+        writer.write(skipped + extended(*provide(b"two\0")))
+        assert await asyncio.wait_for(anext(updates), 5) == Clipboard("two")
+        lines = [r.getMessage() for r in caplog.records if "skipping an extended clipboard" in r.getMessage()]
+        assert len(lines) == 2 and lines[1].endswith("(199 more since the last such line)")
