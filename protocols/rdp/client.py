@@ -9,7 +9,10 @@ deactivation-reactivation (a new size), runs the clipboard channel, and ends the
 server gave (Set Error Info) when the connection closes.
 
 Every write is synchronous (``StreamWriter.write``), so the RC4 state of classic security stays in step with the
-byte order on the wire without a lock.
+byte order on the wire without a lock. What the receive loop answers on its own (clipboard replies, frame
+acknowledgements, the Confirm Active of each Demand Active) is not awaited, but after each PDU the loop waits for a
+server that let more than :data:`~jumpoint.core.write_backlog.WRITE_BACKLOG_LIMIT` bytes of what we wrote pile up
+unread (logged once): a server that sends requests but never reads stops being read instead of growing our buffer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from jumpoint.core.errors import JumpError, TargetClosed
 from jumpoint.core.events import Notice
 from jumpoint.core.hostkeys import certificate_fingerprint
 from jumpoint.core.secret import Secret
+from jumpoint.core.write_backlog import drain_backlog, write_backlog
 from protocols.rdp import capabilities, cliprdr, errors, fastpath, gcc, mcs, pdu, x224
 from protocols.rdp.channels import ChannelReassembler, chunks
 from protocols.rdp.client_info import (
@@ -184,6 +188,7 @@ class RdpClient:
         self._server_key: ServerKey | None = None
         self._activated_at = 0.0
         self._session_info = False
+        self._told_not_reading = False
 
     @property
     def active_seconds(self) -> float:
@@ -196,6 +201,11 @@ class RdpClient:
         clipboard service spoke (xrdp runs it inside the user's session only), or the connection outlived the
         window in which servers refuse a wrong password by closing."""
         return self._session_info or self._clipboard.ready or self.active_seconds >= QUIET_REFUSAL_SECONDS
+
+    @property
+    def unsent_bytes(self) -> int:
+        """What we wrote that the server has not taken yet (our transport's write buffer; 0 when not connected)."""
+        return write_backlog(self._writer) if self._writer is not None else 0
 
     # ---- connecting ------------------------------------------------------------------------------------------
 
@@ -313,6 +323,7 @@ class RdpClient:
             self._send_info(password, QUALITY_PERFORMANCE.get(settings.quality, _LEAN))
             while not self._active.is_set():
                 await self._receive_one()
+                await self._drain_backlog()
         except MalformedPdu as exc:
             raise errors.protocol_error(self.where, str(exc)) from None
         except (asyncio.IncompleteReadError, ConnectionResetError, mcs.ProviderUltimatum):
@@ -421,6 +432,22 @@ class RdpClient:
             self._fastpath(frame.data)
         else:
             self._slowpath(x224.strip_data_header(frame.data))
+
+    async def _drain_backlog(self) -> None:
+        """Return at once unless the server let more than the limit of what we wrote (our answers) pile up unread;
+        then wait until it reads (:func:`~jumpoint.core.write_backlog.drain_backlog`), reading nothing meanwhile."""
+        if self._writer is not None:
+            await drain_backlog(self._writer, self._not_reading)
+
+    def _not_reading(self, unsent: int) -> None:
+        if self._told_not_reading:
+            return
+        self._told_not_reading = True
+        self.log.warning(
+            "rdp %s: the server does not read what we send (%d bytes wait); reading from it waits until it does",
+            self.where,
+            unsent,
+        )
 
     def _unsecure(self, payload: bytes, *, expect_header: bool) -> tuple[int, bytes]:
         """Strip (and decrypt under) the basic security header, when the phase has one."""
@@ -566,6 +593,7 @@ class RdpClient:
         try:
             while True:
                 await self._receive_one()
+                await self._drain_backlog()
                 # A busy server keeps the reader's buffer full, so reading never suspends: give the desktop
                 # stream its turn after every PDU, or it waits while hundreds of small updates are decoded.
                 await asyncio.sleep(0)
