@@ -15,7 +15,9 @@ shape the channel runner, the tunnel and the console already carry for terminals
   REFRESH asks the target for a full update and marks a keyframe due.
 
 Flow control needs nothing extra: the next update is only taken from the connection when the previous one was
-handed on, and the channel runner hands output on only within the tunnel's window.
+handed on, and the channel runner hands output on only within the tunnel's window. An update's events are held here
+until its ``FrameEnd``, so the connection bounds one update (VNC: :mod:`protocols.vnc.updates` keeps one cursor
+shape and refuses an update past its budget; RDP: its screen merges what changed into one bounded frame).
 
 Pacing: frames go out at most :data:`MAX_FRAMES_PER_SECOND` a second, and after each frame the stream waits at least
 its encoding's CPU time divided by :data:`ENCODE_SHARE` (smoothed over frames; keyframes left out), so encoding

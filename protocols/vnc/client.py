@@ -33,7 +33,8 @@ Contract:
 * :meth:`RfbClient.snapshot` decodes the pending JPEGs and returns the whole desktop, as raw ``rgba`` rows by
   default (the cheapest; the caller encodes it as it needs) or ``png``.
 * The server closing the connection ends :meth:`RfbClient.updates` (StopAsyncIteration); a reset, a malformed
-  message or a broken cap raises the matching ``TargetError`` from it, after the events already queued.
+  message or a broken cap raises the matching ``TargetError`` from it, after the events already queued. One
+  update's events are bounded (:mod:`protocols.vnc.updates`: "an update of more than N MiB" is a protocol error).
 * What the reader sends the server on its own (update requests, clipboard answers) is not awaited, but once more than
   :data:`~jumpoint.core.write_backlog.WRITE_BACKLOG_LIMIT` bytes of what we wrote wait unsent, the reader stops
   reading until the server has read them (logged once): a server that sends requests but never reads cannot make

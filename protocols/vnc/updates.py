@@ -6,6 +6,13 @@ Per rectangle: a pixel encoding writes into the :class:`~protocols.vnc.framebuff
 for a copy); a pseudo-encoding changes state (``DesktopSize`` after a resize, with the framebuffer re-allocated;
 ``CursorShape``; the desktop name; ExtendedDesktopSize's screen layout and the answer to our SetDesktopSize). Every
 pixel rectangle must lie inside the framebuffer. ``LastRect`` ends an update whose count was 0xFFFF.
+
+One update is bounded: its consumer holds all of its events until its ``FrameEnd`` (the desktop stream encodes an
+update whole), so the bounded :class:`~protocols.vnc.queue.EventQueue` between them does not bound that. Of the
+cursor shapes in an update only the newest is kept, and emitted after the update's other events; every event counts
+its payload bytes plus :data:`EVENT_COST` against the update's budget (:attr:`UpdateReader.budget` as it starts: the
+desktop's RGBA size, at least :data:`UPDATE_MIN_BUDGET`; more if the update enlarges the desktop), and an update
+past it is refused (``MalformedMessage``: "an update of more than N MiB").
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from jumpoint.core.desktop import MAX_DESKTOP_SIDE, CopyRect, Damage, DesktopOutput, DesktopSize
+from jumpoint.core.desktop import MAX_DESKTOP_SIDE, CopyRect, CursorShape, Damage, DesktopOutput, DesktopSize
 from protocols.vnc import messages as m
 from protocols.vnc.encodings.copyrect import read_copyrect
 from protocols.vnc.encodings.cursor import read_cursor
@@ -27,6 +34,12 @@ from protocols.vnc.stream import RfbStream
 
 Emit = Callable[[DesktopOutput, int], Awaitable[None]]
 """Hand an event (and its payload size in bytes) to the consumer, waiting for room."""
+MIB = 1024 * 1024
+UPDATE_MIN_BUDGET = 32 * MIB
+"""The least one update may hold (a larger desktop may hold its RGBA size: see :meth:`UpdateReader.budget`)."""
+EVENT_COST = 256
+"""What an event counts against the budget besides its payload: about its size in memory (the object, its
+integers, a list slot), so an update of the most rectangles there can be (65,535) always fits the budget."""
 
 
 @dataclass
@@ -61,19 +74,42 @@ class UpdateReader:
         """Why the server refused our last SetDesktopSize (None: not refused)."""
         self.size_changed = False
         self.stats = UpdateStats()
+        self._held = 0
+        self._budget = UPDATE_MIN_BUDGET
+        self._cursor: CursorShape | None = None
+
+    @property
+    def budget(self) -> int:
+        """The bytes one update's events may count (payload plus :data:`EVENT_COST` each): the desktop's RGBA size
+        now, at least :data:`UPDATE_MIN_BUDGET` (an update drawing the whole desktop in JPEG stays well within)."""
+        return max(UPDATE_MIN_BUDGET, self.fb.width * self.fb.height * 4)
 
     async def read(self, emit: Emit) -> None:
         """Read one FramebufferUpdate (its message type already read), emitting events; ``size_changed`` says
-        whether the desktop was resized (the next request must then be a full one)."""
+        whether the desktop was resized (the next request must then be a full one). MalformedMessage when the
+        update's events count more than :attr:`budget`."""
         header = await self.stream.read(3)
         count = int.from_bytes(header[1:3], "big")
         self.stats.updates += 1
+        self._held = 0
+        self._budget = self.budget
+        self._cursor = None
         for _ in range(count):
             rect = RectHeader.unpack(await self.stream.read(RectHeader.SIZE))
             if rect.encoding == m.ENC_LAST_RECT:
                 break
             self.stats.rectangles += 1
             await self._rect(rect, emit)
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            self._count(len(cursor.rgba))
+            await emit(cursor, len(cursor.rgba))
+
+    def _count(self, size: int) -> None:
+        """Count an event of ``size`` payload bytes against the update's budget (before it is emitted)."""
+        self._held += size + EVENT_COST
+        if self._held > self._budget:
+            raise MalformedMessage(f"an update of more than {self._budget / MIB:.0f} MiB")
 
     async def _rect(self, rect: RectHeader, emit: Emit) -> None:
         x, y, w, h, enc = rect.x, rect.y, rect.width, rect.height, rect.encoding
@@ -91,6 +127,7 @@ class UpdateReader:
             src_x, src_y = await read_copyrect(stream, fb, x, y, w, h)
             if w and h:
                 self.stats.copy_rectangles += 1
+                self._count(0)
                 await emit(CopyRect(src_x, src_y, x, y, w, h), 0)
             return
         image = None
@@ -107,16 +144,17 @@ class UpdateReader:
                 self.stats.jpeg_rectangles += 1
             else:
                 self.stats.png_rectangles += 1
+            self._count(len(image.data))
             await emit(image, len(image.data))
         else:
             self.stats.damage_rectangles += 1
+            self._count(0)
             await emit(Damage(x, y, w, h), 0)
 
     async def _pseudo(self, rect: RectHeader, emit: Emit) -> None:
         enc = rect.encoding
-        if enc == m.ENC_CURSOR:
-            cursor = await read_cursor(self.stream, rect.x, rect.y, rect.width, rect.height)
-            await emit(cursor, len(cursor.rgba))
+        if enc == m.ENC_CURSOR:  # kept until the update ends: a newer shape replaces it
+            self._cursor = await read_cursor(self.stream, rect.x, rect.y, rect.width, rect.height)
         elif enc == m.ENC_DESKTOP_SIZE:
             await self._resize(rect.width, rect.height, emit)
         elif enc == m.ENC_EXTENDED_DESKTOP_SIZE:
@@ -146,4 +184,6 @@ class UpdateReader:
             raise MalformedMessage(f"desktop size {width}x{height} is outside 1x1..{MAX_DESKTOP_SIDE}")
         self.fb.resize(width, height)
         self.size_changed = True
+        self._budget = max(self._budget, self.budget)
+        self._count(0)
         await emit(DesktopSize(width, height), 0)

@@ -4,13 +4,16 @@ previous FrameEnd; an over-cap server clipboard is skipped without breaking the 
 from __future__ import annotations
 
 import asyncio
+import io
 import struct
 
+import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 from jumpoint.core.desktop import Clipboard, DesktopSize, FrameEnd, Image, Key, Pointer, Refresh, Wheel
 from jumpoint.core.errors import TargetClosed, TargetProtocolError
-from protocols.vnc import RfbClient
+from protocols.vnc import RfbClient, updates
 from protocols.vnc import messages as m
 
 
@@ -135,6 +138,39 @@ async def test_a_colour_map_or_an_unknown_message_is_a_protocol_error() -> None:
         assert await anext(updates) == DesktopSize(16, 8)
         with pytest.raises(TargetProtocolError, match="colour map"):
             await asyncio.wait_for(anext(updates), 2)
+    finally:
+        await client.close()
+        server.done.set()
+        server.server.close()
+
+
+async def test_an_update_larger_than_its_budget_ends_the_session_as_the_servers_protocol_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(updates, "UPDATE_MIN_BUDGET", 1 << 20, raising=False)
+    out = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (8, 16, 3), np.uint8)
+    PILImage.fromarray(noise).save(out, "JPEG", quality=95)
+    jpeg = out.getvalue()
+    length = bytes([len(jpeg) & 0x7F | 0x80, len(jpeg) >> 7])  # a Tight compact length of two bytes
+    rect = m.RectHeader(0, 0, 16, 8, m.ENC_TIGHT).pack() + b"\x90" + length + jpeg
+    server = ScriptedServer()
+    port = await server.start()
+    client = await RfbClient.connect("127.0.0.1", port, password=None, connect_timeout=5)
+    reader, writer = await server.connected
+    try:
+        await read_request(reader)
+        writer.write(struct.pack(">BxH", m.SMSG_FRAMEBUFFER_UPDATE, 0xFFFF) + rect * 2000)  # no LastRect: unfinished
+        taken: list[object] = []
+
+        async def take_all() -> None:
+            async with asyncio.timeout(10):
+                async for event in client.updates():
+                    taken.append(event)
+
+        with pytest.raises(TargetProtocolError, match=rf"VNC server 127.0.0.1:{port}: an update of more than 1 MiB"):
+            await take_all()
+        assert 1 < len(taken) < 2000  # the DesktopSize, then the images within the budget
     finally:
         await client.close()
         server.done.set()

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 from jumpoint.core.desktop import CopyRect, CursorShape, Damage, DesktopOutput, DesktopSize, Image
-from protocols.vnc import framebuffer
+from protocols.vnc import framebuffer, updates
 from protocols.vnc import messages as m
 from protocols.vnc.encodings.cursor import read_cursor
 from protocols.vnc.encodings.tight import TightDecoder
@@ -416,6 +416,58 @@ async def test_a_tight_jpeg_rectangle_in_an_update_is_an_image_event() -> None:
         Framebuffer(8, 8), [(RectHeader(0, 0, 8, 8, m.ENC_TIGHT), b"\x90" + compact(len(data)) + data)]
     )
     assert events == [Image(0, 0, 8, 8, "jpeg", data)]
+
+
+def _cursor_rect(hot_x: int, colour: tuple[int, int, int], side: int = 2) -> tuple[RectHeader, bytes]:
+    pixels = bytes([*colour, 0]) * (side * side)
+    return RectHeader(hot_x, 0, side, side, m.ENC_CURSOR), pixels + b"\xff" * ((side + 7) // 8 * side)
+
+
+async def test_of_the_cursor_shapes_of_one_update_only_the_newest_is_handed_on_after_the_other_rectangles() -> None:
+    raw = bytes([*RED, 0] * 4)
+    _, events = await _update(
+        Framebuffer(8, 8),
+        [
+            _cursor_rect(0, RED),
+            (RectHeader(0, 0, 2, 2, m.ENC_RAW), raw),
+            *(_cursor_rect(1, GREEN, side=64) for _ in range(300)),
+            _cursor_rect(1, BLUE),
+            (RectHeader(4, 4, 2, 2, m.ENC_RAW), raw),
+        ],
+    )
+    assert events == [Damage(0, 0, 2, 2), Damage(4, 4, 2, 2), CursorShape(1, 0, 2, 2, bytes([*BLUE, 255]) * 4)]
+
+
+async def test_an_update_holding_more_than_its_budget_is_refused_before_it_is_all_handed_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(updates, "UPDATE_MIN_BUDGET", 64 * 1024, raising=False)
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(noise).save(out, "JPEG", quality=95)
+    jpeg = out.getvalue()
+    rect = (RectHeader(0, 0, 64, 64, m.ENC_TIGHT), b"\x90" + compact(len(jpeg)) + jpeg)
+    data = struct.pack(">xH", 100) + b"".join(h.pack() + body for h, body in [rect] * 100)
+    reader = UpdateReader(stream_of(data), Framebuffer(64, 64), "desk", logging.getLogger("test"))
+    held: list[int] = []
+
+    async def emit(event: DesktopOutput, size: int) -> None:
+        held.append(size)
+
+    assert reader.budget == 64 * 1024  # the desktop's RGBA (16 KiB) is less
+    with pytest.raises(MalformedMessage, match="an update of more than"):
+        await reader.read(emit)
+    assert 0 < sum(held) + len(held) * updates.EVENT_COST <= reader.budget < 100 * len(jpeg)
+
+
+async def test_the_budget_of_an_update_is_the_desktops_rgba_size_when_that_is_larger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = UpdateReader(stream_of(b""), Framebuffer(64, 48), "desk", logging.getLogger("test"))
+    assert reader.budget == updates.UPDATE_MIN_BUDGET
+    assert updates.EVENT_COST * 65535 < updates.UPDATE_MIN_BUDGET  # the most rectangles an update can have fit
+    monkeypatch.setattr(updates, "UPDATE_MIN_BUDGET", 1024)
+    assert reader.budget == 64 * 48 * 4
 
 
 def _random_update(rng: random.Random) -> bytes:
