@@ -1,8 +1,8 @@
 """Fast-path output parsing and fast-path input encoding (MS-RDPBCGR 2.2.9.1.2, 2.2.8.1.2).
 
 Output: a PDU holds updates, each possibly fragmented (reassembled here, bounded by the size the client
-announced) and bulk-compressed (decompressed per fragment, before reassembly). Input: keyboard, Unicode, mouse
-and synchronize events, several per PDU.
+announced, each fragment counting at least :data:`FRAGMENT_COST` bytes) and bulk-compressed (decompressed per
+fragment, before reassembly). Input: keyboard, Unicode, mouse and synchronize events, several per PDU.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ PTRFLAGS_BUTTON2 = 0x2000  # right
 PTRFLAGS_BUTTON3 = 0x4000  # middle
 WHEEL_NOTCH = 120
 MAX_EVENTS_PER_PDU = 15
+FRAGMENT_COST = 64
+"""The least a fragment counts against the reassembly bound (about what keeping one costs besides its bytes), so
+empty or tiny fragments cannot pile up under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +77,16 @@ def parse_updates(body: bytes) -> Iterator[FastPathUpdate]:
 
 
 class Reassembler:
-    """Joins the fragments of fast-path updates; at most ``limit`` bytes per update."""
+    """Joins the fragments of fast-path updates; at most ``limit`` bytes per update, each fragment counting at least
+    :data:`FRAGMENT_COST` bytes (the last one excepted: an update of ``limit`` bytes always fits when its other
+    fragments carry that much, as servers' fragments of a whole fast-path PDU do)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._code: int | None = None
         self._parts: list[bytes] = []
         self._size = 0
+        self._cost = 0
 
     def add(self, code: int, fragmentation: int, data: bytes) -> bytes | None:
         """The whole update once its last fragment came; None while fragments are still expected."""
@@ -91,12 +97,18 @@ class Reassembler:
         if fragmentation == FRAGMENT_FIRST:
             if self._code is not None:
                 raise MalformedPdu("a fast-path update started before the previous one ended")
-            self._code, self._parts, self._size = code, [], 0
+            self._code, self._parts, self._size, self._cost = code, [], 0, 0
         elif self._code != code:
             raise MalformedPdu("a fast-path fragment does not continue the update in progress")
         self._size += len(data)
+        self._cost += max(len(data), FRAGMENT_COST)
         if self._size > self.limit:
             raise MalformedPdu(f"a fragmented update is larger than the {self.limit} bytes announced")
+        if self._cost > self.limit + FRAGMENT_COST:
+            raise MalformedPdu(
+                f"a fragmented update is larger than the {self.limit} bytes announced, counting each of its "
+                f"{len(self._parts) + 1} fragments as at least {FRAGMENT_COST} bytes"
+            )
         self._parts.append(data)
         if fragmentation == FRAGMENT_LAST:
             self._code = None

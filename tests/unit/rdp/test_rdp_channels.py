@@ -74,6 +74,22 @@ def test_endless_middle_chunks_are_refused_once_past_the_total() -> None:
         reassembler.add(chunk(100_000, 0, bytes(1600)))
 
 
+def test_empty_middle_chunks_count_against_the_total_so_they_cannot_pile_up_under_it() -> None:
+    reassembler = ChannelReassembler("cliprdr", 100_000)
+    reassembler.add(chunk(1024, FIRST, b"a"))
+
+    # 17 chunks counting 64 bytes each fit (the last one of a message may be small), 18 do not
+    for _ in range(1024 // channels.CHUNK_COST):
+        assert reassembler.add(chunk(1024, 0, b"")) is None
+
+    with pytest.raises(MalformedPdu, match="counting each of the message's 18 chunks as at least 64 bytes"):
+        reassembler.add(chunk(1024, 0, b""))
+
+
+def test_an_empty_message_is_one_empty_chunk_and_is_reassembled() -> None:
+    assert ChannelReassembler("cliprdr", 1000).add(chunk(0, FIRST | LAST, b"")) == b""
+
+
 @pytest.mark.parametrize("flags", [0, LAST])
 def test_a_chunk_without_its_first_chunk_is_refused(flags: int) -> None:
     with pytest.raises(MalformedPdu, match="a cliprdr chunk without its first chunk"):

@@ -83,7 +83,7 @@ def test_a_fast_path_output_header_cut_short_is_a_malformed_pdu(header: bytes) -
 
 
 def test_a_single_update_passes_through_and_fragments_are_joined_in_order() -> None:
-    reassembler = fastpath.Reassembler(100)
+    reassembler = fastpath.Reassembler(1000)
 
     assert reassembler.add(1, fastpath.FRAGMENT_SINGLE, b"whole") == b"whole"
     assert reassembler.add(1, fastpath.FRAGMENT_FIRST, b"ab") is None
@@ -94,15 +94,34 @@ def test_a_single_update_passes_through_and_fragments_are_joined_in_order() -> N
 
 
 def test_a_fragmented_update_may_reach_the_bound_but_not_exceed_it() -> None:
-    at_bound = fastpath.Reassembler(10)
-    at_bound.add(1, fastpath.FRAGMENT_FIRST, bytes(6))
-    assert at_bound.add(1, fastpath.FRAGMENT_LAST, bytes(4)) == bytes(10)
+    at_bound = fastpath.Reassembler(1000)
+    at_bound.add(1, fastpath.FRAGMENT_FIRST, bytes(600))
+    assert at_bound.add(1, fastpath.FRAGMENT_LAST, bytes(400)) == bytes(1000)
 
-    over = fastpath.Reassembler(10)
-    over.add(1, fastpath.FRAGMENT_FIRST, bytes(6))
-    over.add(1, fastpath.FRAGMENT_NEXT, bytes(4))
-    with pytest.raises(MalformedPdu, match="a fragmented update is larger than the 10 bytes announced"):
+    over = fastpath.Reassembler(1000)
+    over.add(1, fastpath.FRAGMENT_FIRST, bytes(600))
+    over.add(1, fastpath.FRAGMENT_NEXT, bytes(400))
+    with pytest.raises(MalformedPdu, match="a fragmented update is larger than the 1000 bytes announced"):
         over.add(1, fastpath.FRAGMENT_NEXT, bytes(1))
+
+
+def test_empty_fragments_count_against_the_bound_so_they_cannot_pile_up_under_it() -> None:
+    reassembler = fastpath.Reassembler(1024)
+    reassembler.add(1, fastpath.FRAGMENT_FIRST, b"a")
+
+    # 17 fragments counting 64 bytes each fit (the last one of an update may be small), 18 do not
+    for _ in range(1024 // fastpath.FRAGMENT_COST):
+        assert reassembler.add(1, fastpath.FRAGMENT_NEXT, b"") is None
+
+    with pytest.raises(MalformedPdu, match="counting each of its 18 fragments as at least 64 bytes"):
+        reassembler.add(1, fastpath.FRAGMENT_NEXT, b"")
+
+
+def test_an_update_at_the_bound_fits_with_a_small_last_fragment() -> None:
+    reassembler = fastpath.Reassembler(1000)
+    reassembler.add(1, fastpath.FRAGMENT_FIRST, bytes(999))
+
+    assert reassembler.add(1, fastpath.FRAGMENT_LAST, bytes(1)) == bytes(1000)
 
 
 def test_endless_fragments_are_refused_once_past_the_bound_without_keeping_more() -> None:
