@@ -10,7 +10,7 @@ import os
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
@@ -220,6 +220,23 @@ class ClusterSettings(_Section):
         if self.redis_url is None and (self.node_id is not None or self.redis_password is not None):
             raise ValueError("'node_id' and 'redis_password' need 'redis_url' (the cluster's Redis server)")
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_without_password(cls, value: str | None) -> str | None:
+        """Refuse a password in the URL, as user information (``user:password@``) or a ``password`` query parameter:
+        redis-py would use it, and a URL is shown in messages. A user name (a Redis ACL user) may stay. The message
+        does not repeat the URL."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        query = {name.lower() for name in parse_qs(parts.query, keep_blank_values=True)}
+        if parts.password is not None or "password" in query:
+            raise ValueError(
+                "must not hold a password: give it as cluster.redis_password, {env: NAME} or {file: PATH} "
+                "(a Redis user name may stay in the URL)"
+            )
+        return value
 
     @property
     def enabled(self) -> bool:

@@ -20,6 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -41,6 +42,18 @@ class NodeUnreachable(ServiceError):
 
     code = "node_unreachable"
     http_status = 503
+
+
+def _shown_url(url: str) -> str:
+    """``url`` as messages show it: a password in its user information becomes ``***`` and its query (which may
+    hold one too) is left out. The configuration refuses both (``cluster.redis_url``); this keeps any other caller's
+    URL out of an operator's logs."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if at:
+        name, colon, _password = user.partition(":")
+        host = f"{name}{':***' if colon else ''}@{host}"
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def node_channel(node_id: str) -> str:
@@ -97,7 +110,7 @@ class NodeBus:
             await self._redis.ping()
             taken = await self.listeners(self.node_id)
         except (RedisError, OSError) as exc:
-            raise ConfigError(f"cannot reach the cluster's Redis at {self._url}: {exc}") from None
+            raise ConfigError(f"cannot reach the cluster's Redis at {_shown_url(self._url)}: {exc}") from None
         if taken:
             raise ConfigError(
                 f"another console node already runs as cluster.node_id {self.node_id!r}: give each node its own"

@@ -103,6 +103,38 @@ def test_a_redis_password_written_inline_is_refused() -> None:
         _config({**CLUSTER, "redis_password": "hunter2"})
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@redis.example.net:6379/0",
+        "redis://openjump:hunter2@redis.example.net:6379/0",
+        "rediss://openjump:hunter2@redis.example.net:6380/0",
+        "unix://:hunter2@/run/redis.sock",
+        "redis://redis.example.net:6379/0?password=hunter2",
+        "redis://redis.example.net:6379/0?Password=hunter2",
+    ],
+)
+def test_a_redis_url_with_a_password_is_refused_pointing_at_redis_password_without_repeating_it(
+    url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "console.yaml"
+    path.write_text(
+        f"database:\n  url: {POSTGRES}\n"
+        f"recordings:\n  directory: {tmp_path / 'recordings'}\n"
+        f"cluster:\n  node_id: b2\n  redis_url: '{url}'\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_console_config(path)
+    assert "cluster.redis_url: must not hold a password: give it as cluster.redis_password" in err.value.message
+    assert "hunter2" not in err.value.message
+
+
+def test_a_redis_url_with_a_user_name_and_no_password_is_accepted() -> None:
+    url = "redis://openjump@redis.example.net:6379/0"
+    config = _config({**CLUSTER, "redis_url": url, "redis_password": {"env": "OJ_REDIS_PASSWORD"}})
+    assert config.cluster.redis_url == url
+
+
 @pytest.mark.parametrize("database", [{}, {"url": "sqlite+aiosqlite:////var/lib/openjump/console.db"}])
 def test_a_cluster_on_sqlite_is_refused(database: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match=r"console nodes share one database; set database\.url to PostgreSQL"):

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from console_web.cluster import envelope
 from console_web.cluster import node as node_module
-from console_web.cluster.bus import NodeUnreachable
+from console_web.cluster.bus import NodeBus, NodeUnreachable
 from console_web.cluster.envelope import BINARY, TEXT, Request
 from console_web.cluster.node import ClusterNode
 from console_web.cluster.pipe import CLOSE_UNREACHABLE
@@ -314,6 +314,22 @@ async def test_a_redis_url_where_nothing_listens_is_a_config_error_naming_the_ur
     async with asyncio.timeout(10):
         with pytest.raises(ConfigError, match=f"cannot reach the cluster's Redis at {url}"):
             await start_node(url=url)
+
+
+async def test_the_config_error_for_an_unreachable_redis_does_not_show_a_password_in_its_url() -> None:
+    port = free_port()
+    url = f"redis://openjump:hunter2@127.0.0.1:{port}/0?password=hunter3"
+    bus = NodeBus("n1", url, None, lambda _data: None, lambda: None)
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(ConfigError) as err:
+                await bus.start(KEY)
+    finally:
+        await bus.close()
+    assert err.value.message.startswith(
+        f"cannot reach the cluster's Redis at redis://openjump:***@127.0.0.1:{port}/0: "
+    )
+    assert "hunter" not in err.value.message
 
 
 # --- ids -------------------------------------------------------------------------------------------
