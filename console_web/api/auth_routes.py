@@ -1,8 +1,19 @@
-"""``/auth/login``, ``/auth/logout`` and ``/me``."""
+"""``/auth/login``, ``/auth/logout`` and ``/me``.
+
+What the audit trail and the log keep of a refused login: the user name when it names a user; for a name that
+matches no user (perhaps a password typed into the wrong field) only its length and a tag, the first 8 hex digits of
+an HMAC under a key this process draws at start, so repeats of one name can be told apart from a spray of many
+without the name being recoverable. Attempts refused by the rate limit are audited once a minute per limit reached
+(``login.rate_limited``), not once each.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, update
@@ -26,6 +37,8 @@ WRONG_LOGIN = "wrong username or password"
 # The per-address limit is this many times security.login_attempts_per_minute: high enough that failures for other
 # names from a shared address (an office NAT, a TLS proxy) do not lock out an account whose own limit is not reached.
 ADDRESS_LIMIT_FACTOR = 10
+_UNKNOWN_NAME_KEY = secrets.token_bytes(32)
+THROTTLED_NOTE = "further refused attempts against this limit in the next minute are not audited one by one"
 
 
 @endpoint(
@@ -45,7 +58,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     Every attempt takes a slot of the per-username and the per-address limit *before* the password is checked
     (no await between the check and the count, so parallel requests cannot all pass the check); a successful
     login gives the address's slot back and clears the username's count. A limit reached is 429
-    ``too many failed logins ...; try again in N seconds`` with ``Retry-After``.
+    ``too many failed logins ...; try again in N seconds`` with ``Retry-After``; the first refusal against that limit
+    in a minute is audited, the others are not. A failure is audited and logged with the user name only when it names
+    a user (:func:`_who`).
     """
     check_origin(request)
     body = await read_body(request, LoginIn)
@@ -57,13 +72,23 @@ async def login(request: web.Request) -> web.StreamResponse:
     user_key, address_key = f"user:{username}", f"ip:{address}"
     refusal = _rate_limited(limiter, user_key, address_key, config.security.login_attempts_per_minute)
     if refusal is not None:
-        await audit(
-            db,
-            action="login.rate_limited",
-            source_address=address,
-            detail={"username": username[:64]},
-        )
-        raise refusal
+        reached_key, error = refusal
+        audited_key = f"audited:{reached_key}"
+        if limiter.retry_after(audited_key, 1) is None:
+            limiter.record(audited_key)  # before the awaits: parallel refusals write one row
+            async with db.session() as session:
+                known = await session.scalar(select(User.id).where(User.username == username))
+            await audit(
+                db,
+                action="login.rate_limited",
+                source_address=address,
+                detail={
+                    **_who(username, known is not None),
+                    "limit": "username" if reached_key == user_key else "address",
+                    "note": THROTTLED_NOTE,
+                },
+            )
+        raise error
     # The slots are taken synchronously right after the check: from here on this attempt counts until it succeeds.
     limiter.record(user_key)
     address_slot = limiter.record(address_key)
@@ -72,14 +97,24 @@ async def login(request: web.Request) -> web.StreamResponse:
         stored = None if user is None else user.password_hash
     verdict = await verify_password(stored, body.password)
     if user is None or not verdict.ok:
+        who = _who(username, user is not None)
         await audit(
             db,
             action="login.failed",
             actor_user_id=None if user is None else user.id,
             source_address=address,
-            detail={"username": username[:64]},
+            detail=who,
         )
-        log.info("failed login for %r from %s", username[:64], address)
+        if user is None:
+            unknown = who["unknown_user"]
+            log.info(
+                "failed login for an unknown user name (%d characters, tag %s) from %s",
+                unknown["length"],
+                unknown["tag"],
+                address,
+            )
+        else:
+            log.info("failed login for %r from %s", username, address)
         raise Unauthorized(WRONG_LOGIN)
     if user.disabled:
         await audit(
@@ -109,23 +144,33 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _who(username: str, known: bool) -> dict[str, Any]:
+    """What the audit detail says about the name typed: ``{"username": name}`` when it names a user, else
+    ``{"unknown_user": {"length": N, "tag": "<8 hex digits>"}}``, which does not reveal the name (see the module)."""
+    if known:
+        return {"username": username}
+    tag = hmac.new(_UNKNOWN_NAME_KEY, username.encode(), hashlib.sha256).hexdigest()[:8]
+    return {"unknown_user": {"length": len(username), "tag": tag}}
+
+
 def _rate_limited(
     limiter: SlidingWindowLimiter, user_key: str, address_key: str, per_user: int
-) -> TooManyRequests | None:
-    """The 429 to answer when ``user_key`` has ``per_user`` or ``address_key`` has ``ADDRESS_LIMIT_FACTOR`` times
-    as many attempts in the window, else None (the longer wait wins when both are reached)."""
+) -> tuple[str, TooManyRequests] | None:
+    """The limiter key reached and the 429 to answer when ``user_key`` has ``per_user`` or ``address_key`` has
+    ``ADDRESS_LIMIT_FACTOR`` times as many attempts in the window, else None (the longer wait wins when both are
+    reached)."""
     reached = [
-        (wait, whose)
-        for wait, whose in (
-            (limiter.retry_after(user_key, per_user), "for this username"),
-            (limiter.retry_after(address_key, per_user * ADDRESS_LIMIT_FACTOR), "from this address"),
+        (wait, whose, key)
+        for wait, whose, key in (
+            (limiter.retry_after(user_key, per_user), "for this username", user_key),
+            (limiter.retry_after(address_key, per_user * ADDRESS_LIMIT_FACTOR), "from this address", address_key),
         )
         if wait is not None
     ]
     if not reached:
         return None
-    wait, whose = max(reached)
-    return TooManyRequests(
+    wait, whose, key = max(reached)
+    return key, TooManyRequests(
         f"too many failed logins {whose}; try again in {wait} seconds", details={"retry_after_seconds": wait}
     )
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import ssl
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
+from console_web.api.context import LOGIN_LIMITER_KEY
 from console_web.auth.ratelimit import SlidingWindowLimiter
 from console_web.db.clock import utcnow
 from console_web.db.models import AuditEvent, WebSession
@@ -104,6 +108,67 @@ async def test_one_address_is_refused_after_ten_times_the_per_username_limit(mak
     assert refused.status == 429
     assert int(refused.headers["Retry-After"]) >= 1
     assert error_of(await refused.json()).startswith("too many failed logins from this address; try again in")
+
+
+async def audit_details(console: Console, action: str) -> list[dict[str, Any]]:
+    async with console.db.session() as session:
+        events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == action))).all()
+    return [dict(event.detail) for event in events]
+
+
+async def test_refused_logins_are_audited_once_a_minute_per_limit_reached(
+    make_console: ConsoleFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console = await make_console(login_attempts_per_minute=2)
+    limiter = console.client.server.app[LOGIN_LIMITER_KEY]
+    now = [1000.0]
+    monkeypatch.setattr(limiter, "_clock", lambda: now[0])
+
+    async def attempts(count: int, status: int) -> None:
+        for _ in range(count):
+            resp = await console.client.post("/api/v1/auth/login", json={"username": "alice", "password": "bad-bad"})
+            assert resp.status == status
+
+    await attempts(2, 401)
+    await attempts(20, 429)
+    assert await audit_details(console, "login.rate_limited") == [
+        {
+            "username": "alice",
+            "limit": "username",
+            "note": "further refused attempts against this limit in the next minute are not audited one by one",
+        }
+    ]
+    now[0] += 59.0
+    await attempts(5, 429)  # the failures of a minute ago still count
+    assert len(await audit_details(console, "login.rate_limited")) == 1
+    now[0] += 2.0
+    await attempts(2, 401)
+    await attempts(5, 429)
+    assert len(await audit_details(console, "login.rate_limited")) == 2
+
+
+async def test_a_failed_login_for_a_name_that_is_no_user_keeps_only_its_length_and_a_tag(
+    make_console: ConsoleFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    console = await make_console(login_attempts_per_minute=2)
+    typed = "correct-horse-battery"  # a password typed into the username field
+    caplog.set_level(logging.INFO, logger="console_web.api.auth_routes")
+    for name, status in ((typed, 401), (typed.upper(), 401), ("other-name", 401), (typed, 429), ("alice", 401)):
+        resp = await console.client.post("/api/v1/auth/login", json={"username": name, "password": "bad-bad"})
+        assert resp.status == status
+    failed = await audit_details(console, "login.failed")
+    unknown = [detail["unknown_user"] for detail in failed[:3]]
+    assert [entry["length"] for entry in unknown] == [len(typed), len(typed), len("other-name")]
+    assert all(re.fullmatch(r"[0-9a-f]{8}", entry["tag"]) for entry in unknown)
+    assert unknown[0]["tag"] == unknown[1]["tag"] != unknown[2]["tag"]  # names are compared as logins compare them
+    assert failed[3] == {"username": "alice"}  # a user's name is kept as before
+    (limited,) = await audit_details(console, "login.rate_limited")
+    assert limited["unknown_user"] == unknown[0]
+    assert "username" not in limited and all("username" not in detail for detail in failed[:3])
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert typed not in logged.lower() and "other-name" not in logged
+    assert f"failed login for an unknown user name ({len(typed)} characters, tag {unknown[0]['tag']})" in logged
+    assert "failed login for 'alice'" in logged
 
 
 async def test_requests_without_login_are_unauthorized(console: Console) -> None:
