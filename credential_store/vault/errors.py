@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import hvac.exceptions
 import requests.exceptions
 
+from credential_store.vault.transport import AnswerTooLarge
 from jumpoint.core.errors import (
     BadRequest,
     CredentialStoreDenied,
@@ -54,6 +55,11 @@ def translate(exc: BaseException, *, url: str, op: Operation, timeout: float) ->
             f"Vault at {url} did not answer within {timeout:g} s ({op.what})",
             hint="check that Vault is up and reachable from the Jumpoint, or raise timeout_seconds",
         )
+    if isinstance(exc, AnswerTooLarge):
+        return CredentialStoreUnavailable(
+            f"Vault at {url} sent an answer larger than {_size(exc.limit)} ({op.what}); it was not read",
+            hint="check that the url points at Vault's API; a folder this large must be split to be listed",
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return _tls_error(exc, url)
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -67,6 +73,11 @@ def translate(exc: BaseException, *, url: str, op: Operation, timeout: float) ->
             hint="check that the url points at Vault's API",
         )
     return CredentialStoreUnavailable(f"the request to Vault at {url} failed ({op.what}): {type(exc).__name__}")
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit} bytes"
 
 
 def _from_vault(exc: hvac.exceptions.VaultError, *, url: str, op: Operation) -> JumpError:

@@ -44,7 +44,7 @@ class VaultSession:
     def __init__(self, name: str, settings: VaultSettings) -> None:
         self.name = name
         self.url = settings.url
-        self.transport = Transport(settings)
+        self.transport = Transport(name, settings)
         self.auth = Authenticator(name, settings, self.transport)
         self._lease: TokenLease | None = None
         self._generation = 0
@@ -63,8 +63,8 @@ class VaultSession:
     async def call(self, fn: Callable[[hvac.Client], Any], op: Operation) -> Any:
         """Run ``fn(client)`` with the session's token; raise the core's errors naming ``op``.
 
-        A 403 caused by the token's end is retried once with a new token; nothing waits longer than the store's
-        ``timeout_seconds`` (plus a margin) per request.
+        A 403 caused by the token's end is retried once with a new token; no request takes longer than the store's
+        ``timeout_seconds`` (:mod:`credential_store.vault.transport`).
         """
         generation = await self._ready()
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -552,6 +554,164 @@ async def test_a_vault_that_never_answers_fails_within_timeout_seconds(
         await store.fetch("secret/db", purpose="t")
     assert time.monotonic() - started < 3
     assert caught.value.message.startswith(f"Vault at {silent_server.url} did not answer within 1 s")
+
+
+# --- answers too large or too slow --------------------------------------------------------------------------------
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
+
+
+class HostileVault:
+    """A server on 127.0.0.1 that reads a request's head and lets ``answer(reader, writer, path)`` reply (without
+    ``http``: answers as soon as a client connects, path ``""``); it counts the bytes written and notes when the
+    client went away."""
+
+    def __init__(self, answer: Answer, *, http: bool = True) -> None:
+        self.answer = answer
+        self.http = http
+        self.sent = 0
+        self.client_gone = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+        self.sent += len(data)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self.http:
+                await self.answer(reader, writer, "")
+            while self.http:  # one connection may carry several requests
+                head = await reader.readuntil(b"\r\n\r\n")
+                await self.answer(reader, writer, head.split(b" ")[1].decode())
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.client_gone.set()
+            writer.close()
+
+
+StartHostile = Callable[..., Awaitable[HostileVault]]
+
+
+@pytest.fixture
+async def hostile_vault() -> AsyncIterator[StartHostile]:
+    """A factory: ``await hostile_vault(answer, http=True)`` starts a :class:`HostileVault`, stopped after the test."""
+    servers: list[HostileVault] = []
+
+    async def start(answer: Answer, *, http: bool = True) -> HostileVault:
+        server = HostileVault(answer, http=http)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+LOOKUP_SELF_ANSWER = b'{"data": {"ttl": 0, "renewable": false}}'
+HUGE = 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_answer_over_1_mib_fails_naming_the_url_and_the_secret_and_is_not_read_whole(
+    declared: bool, hostile_vault: StartHostile, make_store: MakeStore
+) -> None:
+    piece = b"x" * 65536
+
+    async def answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> None:
+        if path == "/v1/auth/token/lookup-self":
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(LOOKUP_SELF_ANSWER)}"
+            await server.write(writer, head.encode() + b"\r\n\r\n" + LOOKUP_SELF_ANSWER)
+            return
+        framing = f"Content-Length: {HUGE}" if declared else "Transfer-Encoding: chunked"
+        await server.write(writer, f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode())
+        start = b'{"data": {"data": {"password": "'
+        await server.write(writer, start if declared else b"%x\r\n%s\r\n" % (len(start), start))
+        for _ in range(HUGE // len(piece)):
+            await server.write(writer, piece if declared else b"%x\r\n%s\r\n" % (len(piece), piece))
+
+    server = await hostile_vault(answer)
+    store = make_store(token="hvs.x", url=server.url, timeout_seconds=30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(CredentialStoreUnavailable) as caught:
+            await store.fetch("secret/db", purpose="t")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert caught.value.message == (
+        f"Vault at {server.url} sent an answer larger than 1 MiB (secret 'secret/db'); it was not read"
+    )
+    assert peak < 8 * 1024 * 1024  # the body is 64 MiB
+    await asyncio.wait_for(server.client_gone.wait(), 5)  # the connection was closed, not drained
+    assert server.sent < 24 * 1024 * 1024
+
+
+@pytest.mark.parametrize("where", ["tls handshake", "head", "body"])
+async def test_a_vault_trickling_its_answer_fails_within_timeout_seconds_and_the_connection_and_thread_are_released(
+    where: str, hostile_vault: StartHostile, make_store: MakeStore
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    server_hello = b"\x16\x03\x03\x40\x00" + b"\x02" * 16384  # a TLS handshake record, never finished in time
+    trickled = {"tls handshake": server_hello, "head": head, "body": b" " * 100000}[where]
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _path: str) -> None:
+        if where == "body":
+            await server.write(writer, head)
+        for byte in trickled:  # each read gets a byte well within the timeout
+            if reader.at_eof():
+                raise ConnectionResetError
+            await server.write(writer, bytes([byte]))
+            await asyncio.sleep(0.1)
+
+    tls = where == "tls handshake"
+    server = await hostile_vault(trickle, http=not tls)
+    url = server.url.replace("http://", "https://") if tls else server.url
+    store = make_store(token="hvs.x", url=url, timeout_seconds=1, tls_verify=False)
+    started = time.monotonic()
+    with pytest.raises(CredentialStoreUnavailable) as caught:
+        await store.fetch("secret/db", purpose="t")
+    assert time.monotonic() - started < 1.5
+    assert caught.value.message.startswith(f"Vault at {url} did not answer within 1 s")
+    await asyncio.wait_for(server.client_gone.wait(), 1)
+    await eventually(lambda: store.session.transport.busy == 0, timeout=1)
+
+
+async def test_calls_to_a_stuck_vault_use_the_stores_own_threads_and_leave_the_default_executor_free(
+    silent_server: SilentServer, make_store: MakeStore
+) -> None:
+    store = make_store(token="hvs.x", url=silent_server.url, timeout_seconds=2)
+    transport = store.session.transport
+    threads: list[str] = []
+
+    def lookup(client: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return client.auth.token.lookup_self()
+
+    calls = [asyncio.create_task(transport.run(lookup)) for _ in range(16)]
+    await eventually(lambda: len(threads) > 0)
+    started = time.monotonic()
+    assert await asyncio.to_thread(lambda: "free") == "free"
+    assert time.monotonic() - started < 0.5
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(result, TimeoutError | requests.exceptions.Timeout) for result in results), results
+    assert threads and all(name.startswith("vault-vault") for name in threads)
+    assert len(set(threads)) <= 4
 
 
 # --- SSH signing --------------------------------------------------------------------------------------------------
