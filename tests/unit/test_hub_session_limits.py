@@ -8,50 +8,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from console_web.auth.principal import Principal
-from console_web.config import ConsoleConfig
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.db.models import AuditEvent, TimelineEntry
 from console_web.hub import notices, records, seats
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
-from console_web.hub.link import JumpointLink
 from console_web.hub.participants import Identity
 from console_web.hub.session import LiveSession
 from jumpoint.core import wire
 from jumpoint.core.adapter import Target
 from jumpoint.core.errors import Busy, TooManyRequests
-
-JUMPOINT = 7
-
-
-class FakeTunnel:
-    """The WebSocket of a connected Jumpoint member: takes every frame, never answers."""
-
-    closed = False
-
-    async def send_bytes(self, data: bytes) -> None:
-        await asyncio.sleep(0)
-
-    async def close(self, **_: Any) -> None:
-        self.closed = True
+from tests.fixtures.hub_member import JUMPOINT, hub_with_member
 
 
 @pytest.fixture
 async def hub(db: Database, tmp_path: Path) -> AsyncIterator[Hub]:
     """A hub with one connected, admitted member of Jumpoint 7."""
-    real = Hub(ConsoleConfig(state_dir=tmp_path), db)
-    link = JumpointLink(JUMPOINT, "LAN-A", "jp-a", FakeTunnel(), member_id=1)  # type: ignore[arg-type]
-    real.clusters.attach(link)
-    link.ready.set()
-    yield real
-    await real.shutdown()
+    async with hub_with_member(db, tmp_path) as real:
+        yield real
 
 
 async def start(hub: Hub, db: Database) -> tuple[LiveSession, int]:

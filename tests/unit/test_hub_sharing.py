@@ -15,43 +15,24 @@ import pytest
 from sqlalchemy import select
 
 from console_web.auth.principal import Principal
-from console_web.config import ConsoleConfig
 from console_web.db import repo
 from console_web.db.database import Database
 from console_web.db.models import AuditEvent, JumpGroup, JumpGroupMember
 from console_web.hub import sharing
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
-from console_web.hub.link import JumpointLink
 from console_web.hub.participants import Identity
 from jumpoint.core.adapter import Target
 from jumpoint.core.errors import InternalError
+from tests.fixtures.hub_member import JUMPOINT, hub_with_member
 from tests.unit.conftest import Console
-
-JUMPOINT = 7
-
-
-class FakeTunnel:
-    """The WebSocket of a connected Jumpoint member: takes every frame, never answers."""
-
-    closed = False
-
-    async def send_bytes(self, data: bytes) -> None:
-        await asyncio.sleep(0)
-
-    async def close(self, **_: Any) -> None:
-        self.closed = True
 
 
 @pytest.fixture
 async def hub(db: Database, tmp_path: Path) -> AsyncIterator[Hub]:  # the API tests' app holds this real hub
     """A hub with one connected, admitted member of Jumpoint 7."""
-    real = Hub(ConsoleConfig(state_dir=tmp_path), db)
-    link = JumpointLink(JUMPOINT, "LAN-A", "jp-a", FakeTunnel(), member_id=1)  # type: ignore[arg-type]
-    real.clusters.attach(link)
-    link.ready.set()
-    yield real
-    await real.shutdown()
+    async with hub_with_member(db, tmp_path) as real:
+        yield real
 
 
 def _rep(user_id: int, name: str) -> Principal:

@@ -14,32 +14,17 @@ import pytest
 from aiohttp import WSMessage
 
 from console_web.auth.principal import Principal
-from console_web.config import ConsoleConfig
 from console_web.db.database import Database
 from console_web.hub.browser_messages import MAX_TEXT_FRAME
 from console_web.hub.hub import Hub
 from console_web.hub.jump import JumpRequest
-from console_web.hub.link import JumpointLink
 from console_web.hub.participants import SOCKETS_PER_SEAT, Connection
 from console_web.hub.session import LiveSession
 from console_web.hub.session_hooks import CLOSE_TOO_MANY_SOCKETS
 from console_web.hub.timeline import HISTORY_KEPT, clean_chat_text
 from jumpoint.core.adapter import Target
+from tests.fixtures.hub_member import JUMPOINT, hub_with_member
 from tests.unit.conftest import Console
-
-JUMPOINT = 7
-
-
-class FakeTunnel:
-    """The WebSocket of a connected Jumpoint member: takes every frame, never answers."""
-
-    closed = False
-
-    async def send_bytes(self, data: bytes) -> None:
-        await asyncio.sleep(0)
-
-    async def close(self, **_: Any) -> None:
-        self.closed = True
 
 
 class FakeBrowser:
@@ -72,12 +57,8 @@ class FakeBrowser:
 @pytest.fixture
 async def hub(db: Database, tmp_path: Path) -> AsyncIterator[Hub]:
     """A hub with one connected, admitted member of Jumpoint 7."""
-    real = Hub(ConsoleConfig(state_dir=tmp_path), db)
-    link = JumpointLink(JUMPOINT, "LAN-A", "jp-a", FakeTunnel(), member_id=1)  # type: ignore[arg-type]
-    real.clusters.attach(link)
-    link.ready.set()
-    yield real
-    await real.shutdown()
+    async with hub_with_member(db, tmp_path) as real:
+        yield real
 
 
 async def _session(console: Console, hub: Hub) -> LiveSession:
