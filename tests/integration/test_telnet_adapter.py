@@ -215,18 +215,24 @@ async def test_a_rep_cancelling_the_password_prompt_cancels_the_connection(
 
 
 # --- a stored password never shows --------------------------------------------------------------
-async def test_a_stored_password_typed_at_an_echoing_prompt_fails_the_login_and_is_never_queued_or_logged(
-    server: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    queued: list[bytes] = []
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every output chunk the adapter queues: what the browser, the recording and the logs could ever see."""
+    chunks: list[bytes] = []
     append = OutputBuffer.append
 
     def spy(self: OutputBuffer, data: bytes) -> None:
-        queued.append(data)
+        chunks.append(data)
         append(self, data)
 
     monkeypatch.setattr(OutputBuffer, "append", spy)
+    return chunks
+
+
+async def test_a_stored_password_typed_at_an_echoing_prompt_fails_the_login_and_is_never_queued_or_logged(
+    server: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, queued: list[bytes]
+) -> None:
+    caplog.set_level(logging.DEBUG)
     store_password(tmp_path, server)
     # The password pattern points at login(1)'s user name prompt, which echoes what is typed (the reviewer's attack,
     # which a rep can no longer make without stopping the injection; an administrator's mistake still could).
@@ -247,18 +253,10 @@ async def test_a_stored_password_typed_at_an_echoing_prompt_fails_the_login_and_
 
 
 async def test_a_password_the_rep_typed_that_the_server_echoes_fails_the_login_and_is_never_queued_or_logged(
-    busybox_telnetd: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    busybox_telnetd: TelnetServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, queued: list[bytes]
 ) -> None:
     server = busybox_telnetd
     caplog.set_level(logging.DEBUG)
-    queued: list[bytes] = []
-    append = OutputBuffer.append
-
-    def spy(self: OutputBuffer, data: bytes) -> None:
-        queued.append(data)
-        append(self, data)
-
-    monkeypatch.setattr(OutputBuffer, "append", spy)
     # The item's password pattern matches login(1)'s user name prompt, which echoes: the rep's answer would show.
     target = target_for(
         server, password_prompt=r"login:\s*$", login_prompt="never-matches-x", login_failure="never-matches-y"
